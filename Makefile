@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make run` (set up, then a short search on bundled real digits)
+# and `make test`. Torch comes from the pinned versions this project is built against.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: setup run test lint bench
+
+$(BIN)/enas: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/enas
+
+setup: $(BIN)/enas
+
+run: setup
+	$(BIN)/enas search --preset quick --dataset digits --output runs/quick
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python bench/engine.py

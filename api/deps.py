@@ -1,0 +1,55 @@
+"""Request dependencies: the session (one transaction per request), settings and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.services.errors import Unauthorized
+from enas_service import repository
+from enas_service.apikeys import hash_key
+from enas_service.db import new_session
+from enas_service.settings import Settings, get_settings
+
+
+def get_session() -> Iterator[Session]:
+    """Commits once when the route returns, before the response is sent; rolls back on error.
+    Tasks are enqueued from the session's after-commit hook, so only for committed rows."""
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key: `enas keys create` prints one (`enas serve` on first start).",
+)
+
+
+def get_owner(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """The owner of the presented API key; every dataset and job belongs to one owner."""
+    if credentials is None:
+        raise Unauthorized("missing API key: send the header 'Authorization: Bearer <key>'")
+    key = repository.get_active_api_key(session, key_hash=hash_key(credentials.credentials))
+    if key is None:
+        raise Unauthorized("invalid or revoked API key")
+    return key.owner
+
+
+OwnerDep = Annotated[str, Depends(get_owner)]

@@ -1,0 +1,78 @@
+"""The one place errors become HTTP: application/problem+json bodies (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.services.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+          405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
+          415: "Unsupported media type", 422: "Invalid input", 500: "Internal server error",
+          503: "Service unavailable"}
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def validation_problem(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:
+    cleaned = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
+    detail = "; ".join(f"{_field(e['loc'])}: {e['msg']}" for e in cleaned) or "invalid input"
+    return problem(request, 422, detail, errors=cleaned)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem(
+            request, exc.status, exc.detail, title=exc.title, errors=exc.errors,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem(request, list(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(request, 500, "internal error; the server log has the details")

@@ -1,0 +1,10 @@
+"""One router per resource, gathered here."""
+
+from fastapi import APIRouter
+
+from api.routes import datasets, health, jobs
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(datasets.router)
+api_router.include_router(jobs.router)

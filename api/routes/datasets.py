@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import OwnerDep, SessionDep, SettingsDep
+from api.schemas import DatasetPublic, DatasetsPublic, Problem
+from api.services import datasets as service
+from api.services.errors import InvalidInput
+from api.uploads import receive_upload
+from enas_service import artifacts
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+PROBLEMS = {
+    401: {"model": Problem, "description": "Missing or invalid API key"},
+    404: {"model": Problem, "description": "No such dataset (or not yours)"},
+}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".npz (arrays x, y), .csv (label, pixels...), or "
+                            ".zip (class folders of images, or an MNIST-style IDX pair)",
+                        },
+                        "name": {"type": "string", "description": "A label for you."},
+                    },
+                },
+                "encoding": {"file": {"contentType": "application/octet-stream"}},
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DatasetPublic,
+    summary="Upload a dataset",
+    description="Validated with the engine's loaders, then stored. Example: "
+    "`curl -H 'Authorization: Bearer $KEY' -F file=@digits.npz http://localhost:8000/datasets`",
+    openapi_extra=UPLOAD_BODY,
+    responses={
+        **PROBLEMS,
+        413: {"model": Problem, "description": "The file is over ENAS_MAX_UPLOAD_BYTES"},
+        415: {"model": Problem, "description": "Not a supported file type"},
+        422: {"model": Problem, "description": "The file is corrupt or not a valid dataset"},
+    },
+)
+async def upload_dataset(
+    request: Request, session: SessionDep, owner: OwnerDep, settings: SettingsDep,
+    response: Response,
+) -> DatasetPublic:
+    upload = await receive_upload(
+        request, file_field="file", max_bytes=settings.max_upload_bytes,
+        tmp_dir=artifacts.tmp_dir(),
+    )
+    try:
+        if upload.path is None:
+            raise InvalidInput("send the dataset file in the multipart field 'file'", field="file")
+        dataset = await run_in_threadpool(
+            service.create_dataset, session, owner=owner, tmp_path=upload.path,
+            filename=upload.filename or "upload", size=upload.size,
+            name=upload.fields.get("name"),
+        )
+    finally:
+        upload.cleanup()
+    response.headers["Location"] = f"/datasets/{dataset.id}"
+    return DatasetPublic.model_validate(dataset)
+
+
+@router.get("", response_model=DatasetsPublic, summary="List your datasets", responses=PROBLEMS)
+def list_datasets(
+    session: SessionDep,
+    owner: OwnerDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DatasetsPublic:
+    rows, count = service.list_datasets(session, owner=owner, limit=limit, offset=offset)
+    return DatasetsPublic(data=[DatasetPublic.model_validate(r) for r in rows], count=count)
+
+
+@router.get(
+    "/{dataset_id}", response_model=DatasetPublic, summary="One dataset", responses=PROBLEMS
+)
+def get_dataset(dataset_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> DatasetPublic:
+    return DatasetPublic.model_validate(
+        service.get_dataset(session, owner=owner, dataset_id=dataset_id)
+    )
+
+
+@router.delete(
+    "/{dataset_id}",
+    status_code=204,
+    summary="Delete a dataset (refused while a queued or running job uses it)",
+    responses={**PROBLEMS, 409: {"model": Problem, "description": "A job uses it"}},
+)
+def delete_dataset(dataset_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> Response:
+    service.delete_dataset(session, owner=owner, dataset_id=dataset_id)
+    return Response(status_code=204)

@@ -1,0 +1,289 @@
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import OwnerDep, SessionDep, SettingsDep
+from api.schemas import (
+    ArchitecturePublic,
+    ArchitecturesPublic,
+    HistoryPublic,
+    JobCreate,
+    JobPublic,
+    JobsPublic,
+    Problem,
+)
+from api.services import datasets as dataset_service
+from api.services import jobs as service
+from api.services.errors import InvalidInput
+from api.uploads import Upload, receive_upload
+from enas_service import artifacts
+from enas_service.models import Job, JobStatus
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Missing or invalid API key"},
+    404: {"model": Problem, "description": "No such job (or not yours)"},
+}
+_JOB_SCHEMA = JobCreate.model_json_schema()
+SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": _JOB_SCHEMA,
+                "examples": {
+                    "quick": {"summary": "A quick search on a built-in dataset",
+                              "value": {"dataset": "digits", "preset": "quick"}},
+                    "custom": {"summary": "Every knob",
+                               "value": _JOB_SCHEMA["examples"][1]},
+                },
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": "The dataset (.npz, .csv, .zip)"},
+                        "config": {
+                            "type": "string",
+                            "description": "The JSON config as in application/json, without "
+                            "`dataset` (the uploaded file is the dataset).",
+                            "example": '{"preset": "quick", "search_epochs": 5}',
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _validate(data: Any, *, loc: tuple[str, ...]) -> JobCreate:
+    try:
+        return JobCreate.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": (*loc, *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from exc
+
+
+def _parse_json_body(raw: bytes) -> JobCreate:
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise InvalidInput(f"the body is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("send a JSON object, e.g. {\"dataset\": \"digits\"}")
+    return _validate(data, loc=("body",))
+
+
+def _submit_with_upload(
+    session: Session, *, owner: str, upload: Upload, idempotency_key: str | None
+) -> tuple[Job, bool]:
+    """One multipart request: the dataset file and the config; validated before storing."""
+    if upload.path is None:
+        raise InvalidInput("send the dataset file in the multipart field 'file'", field="file")
+    try:
+        config = json.loads(upload.fields.get("config") or "{}")
+    except ValueError as exc:
+        raise InvalidInput(f"not valid JSON ({exc})", field="config", loc="form") from exc
+    if not isinstance(config, dict) or "dataset" in config:
+        raise InvalidInput(
+            "a JSON object without 'dataset' (the uploaded file is the dataset)",
+            field="config",
+            loc="form",
+        )
+    existing = service.find_idempotent(session, owner=owner, key=idempotency_key, request=None)
+    if existing is not None:
+        return existing, False
+    body = _validate({**config, "dataset": "digits"}, loc=("form", "config"))
+    service.build_run_config(body)  # a bad config is refused before the file is stored
+    dataset_service.check_suffix(upload.filename)
+    dataset = dataset_service.create_dataset(
+        session, owner=owner, tmp_path=upload.path, filename=upload.filename or "upload",
+        size=upload.size, name=upload.fields.get("name"),
+    )
+    body = body.model_copy(update={"dataset": str(dataset.id)})
+    return service.submit_job(session, owner=owner, body=body, idempotency_key=idempotency_key)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobPublic,
+    summary="Submit a search job",
+    description="A JSON config naming a built-in or uploaded dataset, or one multipart request "
+    "with the dataset file and the config. Answers 202 with the queued job and its Location. "
+    "With an `Idempotency-Key` header a retried submission returns the same job.",
+    openapi_extra=SUBMIT_BODY,
+    responses={
+        401: PROBLEMS[401],
+        409: {"model": Problem, "description": "Idempotency-Key reused for another request"},
+        413: {"model": Problem, "description": "Upload too large"},
+        415: {"model": Problem, "description": "Unsupported content or file type"},
+        422: {"model": Problem, "description": "Invalid config (names the field) or dataset"},
+    },
+)
+async def submit_job(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    owner: OwnerDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", max_length=255,
+               description="Any unique string; a retry with the same key returns the same job"),
+    ] = None,
+) -> JobPublic:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        upload = await receive_upload(
+            request, file_field="file", max_bytes=settings.max_upload_bytes,
+            tmp_dir=artifacts.tmp_dir(),
+        )
+        try:
+            job, created = await run_in_threadpool(
+                _submit_with_upload, session, owner=owner, upload=upload,
+                idempotency_key=idempotency_key,
+            )
+        finally:
+            upload.cleanup()
+    else:
+        body = _parse_json_body(await request.body())
+        job, created = await run_in_threadpool(
+            service.submit_job, session, owner=owner, body=body, idempotency_key=idempotency_key
+        )
+    response.headers["Location"] = f"/jobs/{job.id}"
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return service.to_public(job)
+
+
+@router.get("", response_model=JobsPublic, summary="List your jobs, newest first",
+            responses={401: PROBLEMS[401]})
+def list_jobs(
+    session: SessionDep,
+    owner: OwnerDep,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobsPublic:
+    rows, count = service.list_jobs(
+        session, owner=owner, status=status, limit=limit, offset=offset
+    )
+    return JobsPublic(data=[service.to_public(j) for j in rows], count=count)
+
+
+@router.get("/{job_id}", response_model=JobPublic, summary="A job's status and progress",
+            responses=PROBLEMS)
+def get_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> JobPublic:
+    return service.to_public(service.get_job(session, owner=owner, job_id=job_id))
+
+
+@router.get("/{job_id}/history", response_model=HistoryPublic,
+            summary="One row per finished epoch", responses=PROBLEMS)
+def get_history(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> HistoryPublic:
+    rows = service.history(session, owner=owner, job_id=job_id)
+    return HistoryPublic(data=rows, count=len(rows))
+
+
+@router.get(
+    "/{job_id}/architecture",
+    response_model=ArchitecturePublic,
+    summary="The best architecture (so far, while searching)",
+    responses={**PROBLEMS, 409: {"model": Problem, "description": "None found yet"}},
+)
+def get_architecture(
+    job_id: uuid.UUID, session: SessionDep, owner: OwnerDep
+) -> ArchitecturePublic:
+    return service.best_architecture(session, owner=owner, job_id=job_id)
+
+
+@router.get("/{job_id}/architectures", response_model=ArchitecturesPublic,
+            summary="The top-k architectures of the search", responses=PROBLEMS)
+def get_architectures(
+    job_id: uuid.UUID, session: SessionDep, owner: OwnerDep
+) -> ArchitecturesPublic:
+    rows = service.architectures(session, owner=owner, job_id=job_id)
+    return ArchitecturesPublic(data=rows, count=len(rows))
+
+
+@router.get(
+    "/{job_id}/model",
+    summary="Download the trained model",
+    description="format=pt: the engine's checkpoint (enas_core.export.load_model); "
+    "torchscript: torch.jit.load-able; onnx: an ONNX graph.",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The model file"},
+        **PROBLEMS,
+        409: {"model": Problem, "description": "The job has not succeeded"},
+        501: {"model": Problem, "description": "That export is not available here"},
+    },
+)
+def get_model(
+    job_id: uuid.UUID,
+    session: SessionDep,
+    owner: OwnerDep,
+    format: Annotated[Literal["pt", "torchscript", "onnx"], Query()] = "pt",
+) -> FileResponse:
+    path, filename = service.model_file(session, owner=owner, job_id=job_id, format=format)
+    return FileResponse(path, media_type="application/octet-stream", filename=filename)
+
+
+@router.get(
+    "/{job_id}/events",
+    summary="Follow a job: server-sent events",
+    description="`event: epoch` with each finished epoch's metrics (the id is the history row, "
+    "so a reconnect with Last-Event-ID continues), `event: status` when the status changes. "
+    "The stream ends when the job succeeds, fails or is cancelled. "
+    "`curl -N -H 'Authorization: Bearer $KEY' http://localhost:8000/jobs/$JOB/events`",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **PROBLEMS},
+)
+def job_events(
+    job_id: uuid.UUID,
+    session: SessionDep,
+    owner: OwnerDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[int, Header(alias="Last-Event-ID", ge=0)] = 0,
+) -> StreamingResponse:
+    job = service.get_job(session, owner=owner, job_id=job_id)
+    return StreamingResponse(
+        service.job_events(job.id, last_event_id=last_event_id, poll_s=settings.sse_poll_s),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=202,
+    response_model=JobPublic,
+    summary="Cancel a job (a running one stops within one training step)",
+    responses={**PROBLEMS, 409: {"model": Problem, "description": "Already finished"}},
+)
+def cancel_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> JobPublic:
+    return service.to_public(service.cancel_job(session, owner=owner, job_id=job_id))
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=204,
+    summary="Delete a job and its files (refused while it runs)",
+    responses={**PROBLEMS, 409: {"model": Problem, "description": "The job is running"}},
+)
+def delete_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> Response:
+    service.delete_job(session, owner=owner, job_id=job_id)
+    return Response(status_code=204)

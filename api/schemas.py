@@ -1,0 +1,330 @@
+"""Request and response bodies (pydantic v2), apart from the SQLAlchemy models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from enas_service.models import JobStatus
+
+ARCH_EXAMPLE = {
+    "space": "micro",
+    "nodes": 2,
+    "conv": [0, 0, 1, 3, 1, 2, 0, 4],
+    "reduce": [1, 1, 0, 3, 0, 4, 2, 2],
+    "conv_text": "0 0 1 3 1 2 0 4",
+    "reduce_text": "1 1 0 3 0 4 2 2",
+    "conv_ops": [[0, "sep_conv_3x3", 1, "max_pool_3x3"], [1, "avg_pool_3x3", 0, "identity"]],
+    "reduce_ops": [[1, "sep_conv_5x5", 0, "max_pool_3x3"], [0, "identity", 2, "avg_pool_3x3"]],
+}
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457, application/problem+json)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Invalid input",
+                    "status": 422,
+                    "detail": "search_epochs: Input should be greater than or equal to 1",
+                    "instance": "/jobs",
+                    "errors": [{"loc": ["body", "search_epochs"], "msg": "..."}],
+                }
+            ]
+        }
+    )
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+
+class DatasetPublic(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b6f1c1e-8a53-4d47-9a0e-3d7b6f0c9a11",
+                    "name": "my-digits",
+                    "filename": "digits.npz",
+                    "size_bytes": 1048576,
+                    "num_samples": 1797,
+                    "image_shape": [8, 8, 1],
+                    "channels": 1,
+                    "num_classes": 10,
+                    "classes": [str(i) for i in range(10)],
+                    "class_counts": {str(i): 180 for i in range(10)},
+                    "created_at": "2026-11-28T08:00:00Z",
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    name: str
+    filename: str
+    size_bytes: int
+    num_samples: int
+    image_shape: list[int] = Field(description="[height, width, channels]")
+    channels: int
+    num_classes: int
+    classes: list[str]
+    class_counts: dict[str, int]
+    created_at: datetime
+
+
+class DatasetsPublic(BaseModel):
+    data: list[DatasetPublic]
+    count: int
+
+
+# -- jobs -------------------------------------------------------------------------------------
+
+
+class JobCreate(BaseModel):
+    """A search job. Only `dataset` is required: the rest default to the preset's values, or
+    to the engine's defaults without a preset (`GET /jobs/{id}` shows the resolved config)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"dataset": "digits", "preset": "quick"},
+                {
+                    "dataset": "0b6f1c1e-8a53-4d47-9a0e-3d7b6f0c9a11",
+                    "name": "first search",
+                    "space": "micro",
+                    "search_epochs": 10,
+                    "final_epochs": 20,
+                    "layers": 6,
+                    "channels": 20,
+                    "nodes": 5,
+                    "final_layers": 9,
+                    "final_channels": 36,
+                    "search_batch_size": 128,
+                    "final_batch_size": 128,
+                    "seed": 0,
+                    "time_limit": 3600,
+                },
+            ]
+        },
+    )
+
+    dataset: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A built-in dataset (digits, mnist, fashion-mnist, cifar10) or the id of "
+        "an uploaded dataset (POST /datasets).",
+        examples=["digits"],
+    )
+    name: str | None = Field(None, max_length=200, description="A label for you.")
+    preset: str | None = Field(
+        None, description="Start from a named setting: quick, paper-cifar10, seed-mnist."
+    )
+    space: Literal["micro", "macro"] | None = Field(
+        None, description="micro: search two cells (conv, reduction); macro: a whole network."
+    )
+    search_epochs: int | None = Field(
+        None, ge=1, le=10_000,
+        description="Search (controller) epochs; each trains the shared child weights, then "
+        "the controller.",
+    )
+    final_epochs: int | None = Field(
+        None, ge=0, le=10_000,
+        description="Epochs training the best child network from scratch (the final budget).",
+    )
+    search_batch_size: int | None = Field(None, ge=1, le=8192)
+    final_batch_size: int | None = Field(None, ge=1, le=8192)
+    eval_batch_size: int | None = Field(None, ge=1, le=8192)
+    layers: int | None = Field(
+        None, ge=1, le=200, description="Search network: cells (micro, a multiple of 3) or "
+        "conv layers (macro)."
+    )
+    channels: int | None = Field(None, ge=1, le=2048, description="Search network width.")
+    nodes: int | None = Field(None, ge=1, le=16, description="Nodes per cell (micro).")
+    final_layers: int | None = Field(None, ge=1, le=200, description="Final network depth.")
+    final_channels: int | None = Field(None, ge=1, le=2048, description="Final network width.")
+    search_lr: float | None = Field(None, gt=0, le=10, description="Shared weights' peak lr.")
+    final_lr: float | None = Field(None, gt=0, le=10, description="Final training peak lr.")
+    controller_lr: float | None = Field(None, gt=0, le=10)
+    controller_train_steps: int | None = Field(
+        None, ge=1, le=10_000, description="Controller updates per search epoch."
+    )
+    controller_num_aggregate: int | None = Field(
+        None, ge=1, le=1000, description="Sampled architectures per controller update."
+    )
+    steps_per_epoch: int | None = Field(
+        None, ge=1, description="Search steps per epoch; default one pass over the data."
+    )
+    final_steps_per_epoch: int | None = Field(None, ge=1)
+    num_candidates: int | None = Field(
+        None, ge=1, le=1000, description="Architectures ranked on validation after the search."
+    )
+    eval_batches: int | None = Field(
+        None, ge=1, description="Validation batches per candidate; default the whole split."
+    )
+    top_k: int | None = Field(None, ge=1, le=100)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    time_limit: float | None = Field(
+        None, gt=0, description="Wall-clock seconds for the search; when it runs out the best "
+        "architecture so far is trained.",
+    )
+
+
+class FinalMetrics(BaseModel):
+    test_acc: float | None = None
+    val_acc: float | None = None
+    params: int | None = None
+    flops: int | None = None
+    latency_ms: float | None = None
+    latency_batch_size: int | None = None
+    device: str | None = None
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5e0c2d8e-2f4b-4a8b-9d51-8f2c5b1f7e22",
+                    "name": None,
+                    "dataset": "digits",
+                    "dataset_id": None,
+                    "status": "running",
+                    "phase": "search",
+                    "epoch": 3,
+                    "epochs": 10,
+                    "progress": 0.21,
+                    "best_val_acc": 0.83,
+                    "eta_seconds": 312.0,
+                    "attempts": 1,
+                    "cancel_requested": False,
+                    "error": None,
+                    "created_at": "2026-11-28T08:00:00Z",
+                    "started_at": "2026-11-28T08:00:01Z",
+                    "finished_at": None,
+                    "updated_at": "2026-11-28T08:01:30Z",
+                    "final": None,
+                    "request": {"dataset": "digits", "preset": "quick"},
+                    "config": {"search": {"epochs": 10}, "train": {"epochs": 10}, "seed": 0},
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    name: str | None
+    dataset: str = Field(description="The built-in dataset's name or the uploaded dataset's id.")
+    dataset_id: uuid.UUID | None
+    status: JobStatus
+    phase: Literal["search", "final"] | None = Field(
+        description="search, or final (training the best architecture from scratch)."
+    )
+    epoch: int = Field(description="Last finished epoch of `phase` (1-based; 0 before any).")
+    epochs: int = Field(description="Epochs in `phase`.")
+    progress: float = Field(description="0..1 over the whole job.")
+    best_val_acc: float | None = Field(description="Best validation accuracy found so far.")
+    eta_seconds: float | None = Field(description="Estimated seconds to go while running.")
+    attempts: int
+    cancel_requested: bool
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    final: FinalMetrics | None = Field(description="After final training.")
+    request: dict[str, Any] = Field(description="The config as submitted.")
+    config: dict[str, Any] = Field(description="The resolved engine RunConfig.")
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+
+
+class EpochPublic(BaseModel):
+    """One finished epoch. Search epochs carry the controller's figures and the sampled
+    architectures with their rewards; final epochs the trained network's accuracy."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    phase: Literal["search", "final"]
+    epoch: int
+    epochs: int
+    progress: float
+    train_loss: float | None = None
+    train_acc: float | None = None
+    val_acc: float | None = None
+    val_loss: float | None = None
+    lr: float | None = None
+    seconds: float | None = None
+    controller_loss: float | None = None
+    entropy: float | None = None
+    baseline: float | None = None
+    mean_reward: float | None = None
+    sampled: list[dict[str, Any]] = Field(default_factory=list)
+    best: dict[str, Any] | None = None
+    created_at: datetime | None = None
+
+
+class HistoryPublic(BaseModel):
+    data: list[EpochPublic]
+    count: int
+
+
+class ArchitecturePublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rank": 1,
+                    "source": "final",
+                    "val_acc": 0.91,
+                    "arch": ARCH_EXAMPLE,
+                    "final": {
+                        "test_acc": 0.93,
+                        "val_acc": 0.92,
+                        "params": 41234,
+                        "flops": 5120000,
+                        "latency_ms": 2.1,
+                        "latency_batch_size": 1,
+                        "device": "cuda",
+                    },
+                }
+            ]
+        }
+    )
+
+    rank: int
+    source: Literal["search", "final"] = Field(
+        description="search: the best so far while the search runs; final: the search's result."
+    )
+    val_acc: float | None
+    arch: dict[str, Any] = Field(
+        description="Integer form (conv, reduce; 4 integers per node: input, op, input, op), "
+        "the same as text, and as op names (conv_ops, reduce_ops)."
+    )
+    final: FinalMetrics | None = Field(None, description="The trained network (rank 1).")
+
+
+class ArchitecturesPublic(BaseModel):
+    data: list[ArchitecturePublic]
+    count: int
+
+
+class CheckPublic(BaseModel):
+    status: Literal["ok", "error"]
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,142 @@
+"""Streaming multipart parsing: the file part goes straight to a temp file under DATA_DIR with a
+size cap (413 as soon as it is exceeded), small text fields are kept in memory."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import Request
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+
+from api.services.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+
+MAX_FIELD_BYTES = 1024 * 1024
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@dataclass
+class Upload:
+    """The parsed request: at most one file (`path`, deleted by `cleanup`) and text fields."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    filename: str | None = None
+    size: int = 0
+
+    def cleanup(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.0f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+async def receive_upload(
+    request: Request, *, file_field: str, max_bytes: int, tmp_dir: Path
+) -> Upload:
+    """Parse a multipart/form-data request. On any error the temp file is already removed."""
+    content_type, params = parse_options_header(request.headers.get("content-type"))
+    if content_type != b"multipart/form-data" or b"boundary" not in params:
+        raise UnsupportedMediaType(
+            f"send multipart/form-data with the file in the field {file_field!r}"
+        )
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > max_bytes + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(
+            f"the upload is {_mb(int(length))}; the limit is {_mb(max_bytes)} "
+            "(ENAS_MAX_UPLOAD_BYTES)"
+        )
+
+    upload = Upload()
+    events: list[tuple[str, bytes]] = []
+
+    def _push(kind: str):
+        return lambda data=b"", start=0, end=0: events.append((kind, data[start:end]))
+
+    callbacks = {
+        "on_part_begin": _push("begin"),
+        "on_part_data": _push("data"),
+        "on_part_end": _push("end"),
+        "on_header_field": _push("hfield"),
+        "on_header_value": _push("hvalue"),
+        "on_header_end": _push("hend"),
+        "on_headers_finished": _push("hdone"),
+    }
+    parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
+    headers: dict[bytes, bytes] = {}
+    hfield, hvalue = b"", b""
+    part_name: str | None = None
+    part_is_file = False
+    field_buf = bytearray()
+    fh = None
+    try:
+        async for chunk in request.stream():
+            try:
+                parser.write(chunk)
+            except FormParserError as exc:
+                raise InvalidInput(f"malformed multipart body: {exc}") from exc
+            for kind, data in events:
+                if kind == "begin":
+                    headers, hfield, hvalue = {}, b"", b""
+                elif kind == "hfield":
+                    hfield += data
+                elif kind == "hvalue":
+                    hvalue += data
+                elif kind == "hend":
+                    headers[hfield.lower()] = hvalue
+                    hfield, hvalue = b"", b""
+                elif kind == "hdone":
+                    _, disp = parse_options_header(headers.get(b"content-disposition", b""))
+                    part_name = disp.get(b"name", b"").decode("utf-8", "replace")
+                    filename = disp.get(b"filename")
+                    part_is_file = filename is not None
+                    field_buf = bytearray()
+                    if part_is_file:
+                        if part_name != file_field:
+                            raise InvalidInput(
+                                f"unexpected file field {part_name!r}; send the file as "
+                                f"{file_field!r}"
+                            )
+                        if upload.path is not None:
+                            raise InvalidInput(f"send one file in {file_field!r}, not several")
+                        upload.filename = filename.decode("utf-8", "replace")
+                        suffix = "".join(Path(upload.filename).suffixes[-2:])[:20]
+                        upload.path = tmp_dir / f"upload-{uuid.uuid4().hex}{suffix}"
+                        fh = open(upload.path, "wb")
+                elif kind == "data":
+                    if part_is_file:
+                        upload.size += len(data)
+                        if upload.size > max_bytes:
+                            raise PayloadTooLarge(
+                                f"the file is larger than the limit of {_mb(max_bytes)} "
+                                "(ENAS_MAX_UPLOAD_BYTES)"
+                            )
+                        await run_in_threadpool(fh.write, data)  # type: ignore[union-attr]
+                    else:
+                        field_buf += data
+                        if len(field_buf) > MAX_FIELD_BYTES:
+                            raise PayloadTooLarge(f"the field {part_name!r} is over 1 MB")
+                elif kind == "end":
+                    if part_is_file and fh is not None:
+                        fh.close()
+                        fh = None
+                    elif part_name:
+                        upload.fields[part_name] = field_buf.decode("utf-8", "replace")
+            events.clear()
+        try:
+            parser.finalize()
+        except FormParserError as exc:
+            raise InvalidInput(f"malformed multipart body: {exc}") from exc
+    except BaseException:
+        if fh is not None:
+            fh.close()
+        upload.cleanup()
+        raise
+    if fh is not None:
+        fh.close()
+    return upload

@@ -1,0 +1,173 @@
+"""Frozen configuration dataclasses for the search and the final training.
+
+Defaults follow the ENAS paper and its reference implementation (Pham et al. 2018) where they
+apply; `presets.py` names whole settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+Space = Literal["micro", "macro"]
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    hidden_size: int = 100
+    lr: float = 3.5e-3
+    tanh_constant: float | None = 1.10  # logits = c * tanh(logits / temperature)
+    op_tanh_reduce: float = 2.5  # the op logits use c / op_tanh_reduce (reference code)
+    temperature: float | None = 5.0
+    entropy_weight: float = 1e-4  # entropy bonus added to the reward
+    baseline_decay: float = 0.99  # moving-average baseline
+    train_steps: int = 30  # controller updates per epoch
+    num_aggregate: int = 10  # architectures (REINFORCE samples) per controller update
+    skip_target: float = 0.4  # macro space: KL pull of skip probability towards this
+    skip_weight: float = 0.8
+    grad_clip: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A network of either space: stem, `layers` cells in three stages, classifier."""
+
+    space: Space = "micro"
+    layers: int = 6  # micro: normal cells in all (a multiple of 3); macro: conv layers
+    channels: int = 20
+    nodes: int = 5  # micro: nodes per cell
+    stem_multiplier: int = 3
+    # Final networks only:
+    aux_head: bool = False
+    drop_path: float = 0.0  # final network only; probability of dropping a path
+
+    def __post_init__(self) -> None:
+        if self.space not in ("micro", "macro"):
+            raise ValueError(f"space must be 'micro' or 'macro', got {self.space!r}")
+        if self.space == "micro" and (self.layers < 3 or self.layers % 3):
+            raise ValueError(f"micro layers must be a positive multiple of 3, got {self.layers}")
+        if self.layers < 1 or self.channels < 1 or self.nodes < 1:
+            raise ValueError("layers, channels and nodes must be positive")
+        if not 0.0 <= self.drop_path < 1.0:
+            raise ValueError(f"drop_path must be in [0, 1), got {self.drop_path}")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    crop_padding: int = 0  # random crop with this much zero padding; 0 turns it off
+    flip: bool = False  # random horizontal flip (not for digits)
+    cutout: int = 0  # cutout square side; 0 turns it off
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    epochs: int = 10
+    batch_size: int = 128  # shared-weights training batch
+    eval_batch_size: int = 128  # validation batch for rewards and the final ranking
+    lr_max: float = 0.05
+    lr_min: float = 5e-4
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    grad_clip: float = 5.0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    steps_per_epoch: int | None = None  # None: one pass over the train split
+    num_candidates: int = 10  # architectures sampled after the search and ranked on validation
+    eval_batches: int | None = None  # validation batches per candidate; None: the whole split
+    top_k: int = 5
+    time_limit_s: float | None = None  # ends the search early; the best so far is kept
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size", "num_candidates", "top_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(channels=36, layers=6))
+    epochs: int = 10
+    batch_size: int = 128
+    lr_max: float = 0.05
+    lr_min: float = 1e-4
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    aux_weight: float = 0.4
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    steps_per_epoch: int | None = None
+    latency_batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 0 or (name == "batch_size" and self.batch_size < 1):
+                raise ValueError(f"{name} out of range: {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole job: search, then train the best architecture from scratch."""
+
+    search: SearchConfig = field(default_factory=SearchConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return asdict(config)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a (nested) config dataclass from `to_dict` output; unknown keys are errors."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
+    kwargs = {}
+    for name, value in data.items():
+        sub = _NESTED.get((cls.__name__, name))
+        kwargs[name] = from_dict(sub, value) if sub and isinstance(value, dict) else value
+    return cls(**kwargs)
+
+
+_NESTED: dict[tuple[str, str], type] = {
+    ("SearchConfig", "model"): ModelConfig,
+    ("SearchConfig", "controller"): ControllerConfig,
+    ("SearchConfig", "augment"): AugmentConfig,
+    ("TrainConfig", "model"): ModelConfig,
+    ("TrainConfig", "augment"): AugmentConfig,
+    ("RunConfig", "search"): SearchConfig,
+    ("RunConfig", "train"): TrainConfig,
+}
+
+__all__ = [
+    "AugmentConfig",
+    "ControllerConfig",
+    "ModelConfig",
+    "Precision",
+    "RunConfig",
+    "Runtime",
+    "SearchConfig",
+    "Space",
+    "TrainConfig",
+    "from_dict",
+    "replace",
+    "to_dict",
+]
+
+
+Precision = Literal["fp32", "tf32", "bf16"]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how to run; not part of what is searched, so not in the job's config."""
+
+    device: str = "cpu"
+    precision: Precision = "fp32"  # tf32: TF32 matmuls/convs on Ampere+; bf16: autocast
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "tf32", "bf16"):
+            raise ValueError(f"precision must be fp32, tf32 or bf16, got {self.precision!r}")

@@ -1,0 +1,145 @@
+"""The ENAS controller for the micro space: an LSTM that samples both cells node by node.
+
+Follows the reference implementation: for each node it picks two inputs with attention over the
+anchors (the LSTM outputs of earlier nodes; zeros for the cell inputs) and then two ops from a
+softmax, with `tanh_constant * tanh(logits / temperature)` on every logit. It runs on the CPU:
+each decision reads a sample back, which on a GPU would synchronise the device every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .architecture import Architecture, Cell, MicroArchitecture, Node
+from .config import ControllerConfig
+from .ops import PRIMITIVES
+
+
+@dataclass
+class Samples:
+    archs: list[Architecture]
+    log_prob: torch.Tensor  # (n,), differentiable
+    entropy: torch.Tensor  # (n,), differentiable
+
+
+class Decider:
+    """Draws (or, given `forced`, replays) a categorical decision for a batch of samples."""
+
+    def __init__(self, generator: torch.Generator | None, forced: torch.Tensor | None) -> None:
+        self.generator = generator
+        self.forced = forced  # (n, decisions) or None
+        self.step = 0
+        self.log_prob: torch.Tensor | float = 0.0
+        self.entropy: torch.Tensor | float = 0.0
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        """logits (n, k) -> choices (n,)"""
+        log_p = F.log_softmax(logits, dim=-1)
+        if self.forced is not None:
+            choice = self.forced[:, self.step]
+        else:
+            choice = torch.multinomial(log_p.exp(), 1, generator=self.generator).squeeze(1)
+        self.step += 1
+        self.log_prob = self.log_prob + log_p.gather(1, choice[:, None]).squeeze(1)
+        self.entropy = self.entropy - (log_p.exp() * log_p).sum(1)
+        return choice
+
+
+def squash(logits: torch.Tensor, temperature: float | None, tanh_c: float | None) -> torch.Tensor:
+    if temperature:
+        logits = logits / temperature
+    if tanh_c:
+        logits = tanh_c * torch.tanh(logits)
+    return logits
+
+
+class MicroController(nn.Module):
+    def __init__(self, nodes: int, config: ControllerConfig) -> None:
+        super().__init__()
+        self.nodes = nodes
+        self.config = config
+        h = config.hidden_size
+        self.lstm = nn.LSTMCell(h, h)
+        self.g_emb = nn.Parameter(torch.empty(1, h))
+        self.op_emb = nn.Embedding(len(PRIMITIVES), h)
+        self.w_attn_1 = nn.Linear(h, h, bias=False)
+        self.w_attn_2 = nn.Linear(h, h, bias=False)
+        self.v_attn = nn.Linear(h, 1, bias=False)
+        self.w_soft = nn.Linear(h, len(PRIMITIVES))
+        for p in self.parameters():
+            nn.init.uniform_(p, -0.1, 0.1)
+
+    def forward(self, n: int = 1, generator: torch.Generator | None = None) -> Samples:
+        """Samples n architectures at once (one batched LSTM pass), with gradients."""
+        return self._run(n, Decider(generator, None))
+
+    @torch.no_grad()
+    def sample(self, n: int = 1,
+               generator: torch.Generator | None = None) -> list[MicroArchitecture]:
+        return self._run(n, Decider(generator, None)).archs
+
+    def log_prob(self, archs: Sequence[MicroArchitecture]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities and entropies (n,) of given architectures (teacher forcing)."""
+        rows = []
+        for arch in archs:
+            row = []
+            for cell in (arch.conv, arch.reduce):
+                for nd in cell.nodes:
+                    row += [nd.in1, nd.in2, nd.op1, nd.op2]  # the order decisions are drawn in
+            rows.append(row)
+        out = self._run(len(rows), Decider(None, torch.tensor(rows)))
+        return out.log_prob, out.entropy
+
+    def _run(self, n: int, decide: Decider) -> Samples:
+        cfg = self.config
+        h = c = torch.zeros(n, cfg.hidden_size)
+        g_emb = self.g_emb.expand(n, -1)
+        inputs = g_emb
+        rows = torch.arange(n)
+        op_tanh = cfg.tanh_constant / cfg.op_tanh_reduce if cfg.tanh_constant else None
+        cell_choices = []
+        for _ in range(2):  # conv cell, then reduction cell
+            anchors: list[torch.Tensor] = []
+            anchors_w1: list[torch.Tensor] = []
+            for _ in range(2):  # the two cell inputs
+                h, c = self.lstm(inputs, (h, c))
+                anchors.append(torch.zeros_like(h))
+                anchors_w1.append(self.w_attn_1(h))
+            choices = []
+            for _ in range(self.nodes):
+                for _ in range(2):
+                    h, c = self.lstm(inputs, (h, c))
+                    query = torch.tanh(torch.stack(anchors_w1, 1) + self.w_attn_2(h)[:, None])
+                    logits = squash(self.v_attn(query).squeeze(2), cfg.temperature,
+                                    cfg.tanh_constant)
+                    index = decide(logits)
+                    choices.append(index)
+                    inputs = torch.stack(anchors, 1)[rows, index]
+                for _ in range(2):
+                    h, c = self.lstm(inputs, (h, c))
+                    op = decide(squash(self.w_soft(h), cfg.temperature, op_tanh))
+                    choices.append(op)
+                    inputs = self.op_emb(op)
+                h, c = self.lstm(inputs, (h, c))
+                anchors.append(h)
+                anchors_w1.append(self.w_attn_1(h))
+                inputs = g_emb
+            cell_choices.append(torch.stack(choices, 1).tolist())
+        archs = [
+            MicroArchitecture(_cell(conv), _cell(reduce))
+            for conv, reduce in zip(*cell_choices, strict=True)
+        ]
+        return Samples(archs, decide.log_prob, decide.entropy)
+
+
+def _cell(decisions: list[int]) -> Cell:
+    """Decisions come per node as (input, input, op, op); nodes store (input, op, input, op)."""
+    return Cell(tuple(
+        Node(decisions[i], decisions[i + 2], decisions[i + 1], decisions[i + 3])
+        for i in range(0, len(decisions), 4)
+    ))

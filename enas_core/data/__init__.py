@@ -1,0 +1,24 @@
+"""Datasets for the engine: loading (builtin names and user files), splits, device batches."""
+
+from .builtin import BUILTIN_DATASETS, load_builtin, load_digits
+from .dataset import DatasetError, ImageDataset
+from .formats import FORMATS, load_file, load_idx
+from .loader import DeviceLoader
+from .prepare import prepare_data
+from .splits import Splits, channel_stats, make_splits
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "FORMATS",
+    "DatasetError",
+    "DeviceLoader",
+    "ImageDataset",
+    "Splits",
+    "channel_stats",
+    "load_builtin",
+    "load_digits",
+    "load_file",
+    "load_idx",
+    "make_splits",
+    "prepare_data",
+]

@@ -1,0 +1,91 @@
+"""Saving a trained network with what it takes to rebuild it, and exporting it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .architecture import Architecture, arch_from_json
+from .config import ModelConfig, from_dict, to_dict
+from .spaces import build_network
+
+FORMAT = "enas-model/1"
+
+
+def atomic_save(obj: Any, path: Path) -> Path:
+    """Write to a temporary name, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def save_model(path: str | Path, model: nn.Module, *, arch: Architecture, config: ModelConfig,
+               input_shape: tuple[int, int, int], classes: tuple[str, ...],
+               mean: tuple[float, ...], std: tuple[float, ...]) -> Path:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return atomic_save({
+        "format": FORMAT,
+        "arch": arch.to_json(),
+        "model_config": to_dict(config),
+        "input_shape": list(input_shape),
+        "classes": list(classes),
+        "mean": list(mean),
+        "std": list(std),
+        "state_dict": state,
+    }, Path(path))
+
+
+def read_model_file(path: str | Path) -> dict[str, Any]:
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an enas model file ({FORMAT})")
+    return blob
+
+
+def load_model(path: str | Path, device: str = "cpu") -> nn.Module:
+    """The trained network in eval mode; its input is normalised with the saved mean/std."""
+    blob = read_model_file(path)
+    config = from_dict(ModelConfig, blob["model_config"])
+    channels = blob["input_shape"][0]
+    model = build_network(arch_from_json(blob["arch"]), config, channels, len(blob["classes"]))
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device).eval()
+
+
+class Normalized(nn.Module):
+    """Wraps a network so exports take raw pixels in [0, 1]: one less step to get wrong."""
+
+    def __init__(self, model: nn.Module, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model((x - self.mean) / self.std)
+
+
+def exportable(path: str | Path) -> tuple[nn.Module, list[int]]:
+    blob = read_model_file(path)
+    return Normalized(load_model(path), blob["mean"], blob["std"]).eval(), blob["input_shape"]
+
+
+def to_torchscript(model_path: str | Path, out: str | Path) -> Path:
+    model, shape = exportable(model_path)
+    traced = torch.jit.trace(model, torch.rand(1, *shape))
+    traced.save(str(out))
+    return Path(out)
+
+
+def to_onnx(model_path: str | Path, out: str | Path) -> Path:
+    model, shape = exportable(model_path)
+    torch.onnx.export(model, (torch.rand(1, *shape),), str(out), input_names=["image"],
+                      output_names=["logits"], dynamic_axes={"image": {0: "batch"}},
+                      dynamo=False)
+    return Path(out)

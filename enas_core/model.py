@@ -1,0 +1,116 @@
+"""A standalone micro-space network built from one architecture, trained from scratch."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .architecture import Cell, MicroArchitecture
+from .config import ModelConfig
+from .ops import OPS, PRIMITIVES, FactorizedReduce, Identity, ReLUConvBN
+from .search_model import stage_layout
+
+
+def drop_path(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Drops whole samples of a path (ScheduledDropPath / NASNet), scaling what is kept."""
+    keep = 1.0 - p
+    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x * mask / keep
+
+
+class FixedCell(nn.Module):
+    def __init__(self, cell: Cell, c_pp: int, c_p: int, c: int, reduction: bool,
+                 reduction_prev: bool) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.pre0 = FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c, 1)
+        self.pre1 = ReLUConvBN(c_p, c, 1)
+        self.inputs = [(n.in1, n.in2) for n in cell.nodes]
+        self.ops = nn.ModuleList()
+        for n in cell.nodes:
+            for j, op in ((n.in1, n.op1), (n.in2, n.op2)):
+                stride = 2 if reduction and j < 2 else 1
+                self.ops.append(OPS[PRIMITIVES[op]](c, stride))
+        self.loose = cell.loose_ends()
+        self.out = ReLUConvBN(len(self.loose) * c, c, 1)
+        self.drop_prob = 0.0
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+        states = [self.pre0(s0), self.pre1(s1)]
+        for i, (a, b) in enumerate(self.inputs):
+            ha, hb = self.ops[2 * i](states[a]), self.ops[2 * i + 1](states[b])
+            if self.training and self.drop_prob > 0:
+                # Identity edges are never dropped, as in NASNet/DARTS.
+                if not isinstance(self.ops[2 * i], Identity):
+                    ha = drop_path(ha, self.drop_prob)
+                if not isinstance(self.ops[2 * i + 1], Identity):
+                    hb = drop_path(hb, self.drop_prob)
+            states.append(ha + hb)
+        return self.out(torch.cat([states[2 + j] for j in self.loose], dim=1))
+
+
+class AuxiliaryHead(nn.Module):
+    """Auxiliary classifier after the second reduction (any input size >= 2x2)."""
+
+    def __init__(self, c: int, num_classes: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Conv2d(c, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
+
+
+class MicroNetwork(nn.Module):
+    """Returns logits; in training mode with an auxiliary head, (logits, aux_logits)."""
+
+    def __init__(self, arch: MicroArchitecture, config: ModelConfig, in_channels: int,
+                 num_classes: int) -> None:
+        super().__init__()
+        self.arch = arch
+        c = config.channels
+        c_stem = config.stem_multiplier * c
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
+        )
+        self.cells = nn.ModuleList()
+        self.aux_head: AuxiliaryHead | None = None
+        self.aux_after = -1
+        c_pp, c_p, reduction_prev = c_stem, c_stem, False
+        reductions = 0
+        for idx, reduction in enumerate(stage_layout(config.layers)):
+            if reduction:
+                c *= 2
+                reductions += 1
+            cell = arch.reduce if reduction else arch.conv
+            self.cells.append(FixedCell(cell, c_pp, c_p, c, reduction, reduction_prev))
+            c_pp, c_p, reduction_prev = c_p, c, reduction
+            if config.aux_head and reductions == 2 and reduction:
+                self.aux_head = AuxiliaryHead(c, num_classes)
+                self.aux_after = idx
+        self.classifier = nn.Linear(c_p, num_classes)
+        self.set_drop_path(config.drop_path)
+
+    def set_drop_path(self, p: float) -> None:
+        for cell in self.cells:
+            cell.drop_prob = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        s0 = s1 = self.stem(x)
+        aux = None
+        for idx, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1)
+            if idx == self.aux_after and self.training and self.aux_head is not None:
+                aux = self.aux_head(s1)
+        logits = self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
+        return (logits, aux) if aux is not None else logits

@@ -1,0 +1,99 @@
+"""The operations of the micro search space, built by name from one table.
+
+`PRIMITIVES` keeps the original ENAS numbering (0..4), so integer architectures from the ENAS
+papers read the same here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+PRIMITIVES: tuple[str, ...] = (
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "avg_pool_3x3",
+    "max_pool_3x3",
+    "identity",
+)
+
+
+def bn(c: int, affine: bool = True) -> nn.BatchNorm2d:
+    """A BN layer; `affine=False` marks a shared search model, whose BNs use batch statistics
+    only: running averages over many different architectures would describe none of them."""
+    return nn.BatchNorm2d(c, affine=affine, track_running_stats=affine)
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int = 1, stride: int = 1,
+                 affine: bool = True) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+            bn(c_out, affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """ENAS/DARTS separable convolution: (ReLU, depthwise, pointwise, BN) twice."""
+
+    def __init__(self, c: int, kernel: int, stride: int, affine: bool = True) -> None:
+        pad = kernel // 2
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel, stride, pad, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            bn(c, affine),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel, 1, pad, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            bn(c, affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Halves the resolution without losing half the pixels: two offset 1x1 convs, concatenated."""
+
+    def __init__(self, c_in: int, c_out: int, affine: bool = True) -> None:
+        super().__init__()
+        self.relu = nn.ReLU(inplace=False)
+        self.conv1 = nn.Conv2d(c_in, c_out // 2, 1, 2, bias=False)
+        self.conv2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, 2, bias=False)
+        self.bn = bn(c_out, affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        # Pad before the offset path so odd sizes (7x7 after two reductions of 28) stay aligned.
+        shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
+        return self.bn(torch.cat([self.conv1(x), self.conv2(shifted)], dim=1))
+
+
+class Identity(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def _pool(kind: str) -> Callable[[int, int, bool], nn.Module]:
+    def build(c: int, stride: int, affine: bool = True) -> nn.Module:
+        if kind == "avg":
+            return nn.AvgPool2d(3, stride, 1, count_include_pad=False)
+        return nn.MaxPool2d(3, stride, 1)
+
+    return build
+
+
+OPS: dict[str, Callable[..., nn.Module]] = {
+    "sep_conv_3x3": lambda c, stride, affine=True: SepConv(c, 3, stride, affine),
+    "sep_conv_5x5": lambda c, stride, affine=True: SepConv(c, 5, stride, affine),
+    "avg_pool_3x3": _pool("avg"),
+    "max_pool_3x3": _pool("max"),
+    "identity": lambda c, stride, affine=True: (
+        Identity() if stride == 1 else FactorizedReduce(c, c, affine)
+    ),
+}
+
+
+def has_params(op_name: str, stride: int) -> bool:
+    return op_name.startswith("sep_conv") or (op_name == "identity" and stride == 2)

@@ -1,0 +1,138 @@
+"""A whole job: search, choose the best architecture, train it from scratch, report.
+
+After every epoch of either phase a checkpoint is written first (atomically) and `on_epoch` is
+called second, with the checkpoint's path in the metrics; `resume_from` continues right after
+that epoch. On the CPU with a fixed seed a resumed job ends as one that ran through.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .architecture import arch_from_json
+from .config import RunConfig, Runtime, to_dict
+from .data import Splits
+from .export import atomic_save, save_model
+from .metrics import EpochMetrics
+from .runtime import Cancelled, StopFn, never
+from .search import Searcher
+from .spaces import network_config_for
+from .train import Trainer
+
+__all__ = ["Cancelled", "JobResult", "run_job"]
+
+KEEP_CHECKPOINTS = 2  # the newest and the one before: a caller may not have recorded the newest
+
+
+@dataclass
+class JobResult:
+    best: dict[str, Any]  # {"arch": ARCH JSON, "val_acc"}
+    top_k: list[dict[str, Any]]
+    history: list[dict[str, Any]]  # EpochMetrics dicts of both phases, in order
+    final: dict[str, Any] | None  # test_acc, params, flops, latency_ms, ... (None: no training)
+    model_path: str | None
+    search_stopped_early: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "top_k": self.top_k,
+            "history": self.history,
+            "final": self.final,
+            "model_path": self.model_path,
+            "search_stopped_early": self.search_stopped_early,
+            "config": self.config,
+        }
+
+
+def _checkpoint(out_dir: Path, phase: str, epoch: int, state: dict[str, Any]) -> Path:
+    ckpt_dir = out_dir / "checkpoints"
+    path = atomic_save(state, ckpt_dir / f"{phase}-{epoch:04d}.pt")
+    order = sorted(ckpt_dir.glob("*.pt"), key=lambda p: (p.name.startswith("final"), p.name))
+    for old in order[:-KEEP_CHECKPOINTS]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str = "cpu",
+            runtime: Runtime | None = None,
+            on_epoch: Callable[[EpochMetrics], None] | None = None,
+            should_stop: StopFn | None = None,
+            resume_from: str | Path | None = None) -> JobResult:
+    runtime = runtime or Runtime(device=device)
+    out_dir = Path(out_dir)
+    should_stop = should_stop or never
+    report = on_epoch or (lambda m: None)
+    state = load_checkpoint(resume_from) if resume_from else None
+    total = config.search.epochs + config.train.epochs
+    base = {"config": to_dict(config)}
+
+    if state is None or state["phase"] == "search":
+        searcher = Searcher(config.search, data, runtime=runtime, seed=config.seed)
+        if state is not None:
+            searcher.load_state_dict(state["searcher"])
+        limit = config.search.time_limit_s
+        if limit is not None:
+            searcher.deadline = time.monotonic() + max(limit - searcher.elapsed, 0.0)
+        while searcher.epoch < config.search.epochs and not searcher.out_of_time():
+            metrics = searcher.run_epoch(should_stop)
+            metrics.progress = searcher.epoch / total
+            searcher.history[-1] = metrics.to_dict()
+            path = _checkpoint(out_dir, "search", searcher.epoch,
+                               base | {"phase": "search", "searcher": searcher.state_dict()})
+            metrics.checkpoint = str(path)
+            report(metrics)
+        top = searcher.derive(should_stop)
+        search = {
+            "best": top[0].to_dict(),
+            "top_k": [c.to_dict() for c in top],
+            "history": searcher.history,
+            "stopped_early": searcher.epoch < config.search.epochs,
+        }
+        del searcher
+    else:
+        search = state["search"]
+
+    final = model_path = None
+    final_history: list[dict[str, Any]] = []
+    if config.train.epochs > 0:
+        arch = arch_from_json(search["best"]["arch"])
+        train_cfg = replace(config.train, model=network_config_for(arch, config.train.model))
+        trainer = Trainer(arch, train_cfg, data, runtime=runtime, seed=config.seed)
+        if state is not None and state["phase"] == "final":
+            trainer.load_state_dict(state["trainer"])
+        while trainer.epoch < config.train.epochs:
+            metrics = trainer.run_epoch(should_stop)
+            metrics.progress = (config.search.epochs + trainer.epoch) / total
+            trainer.history[-1] = metrics.to_dict()
+            path = _checkpoint(out_dir, "final", trainer.epoch, base | {
+                "phase": "final", "search": search, "trainer": trainer.state_dict()})
+            metrics.checkpoint = str(path)
+            report(metrics)
+        final = trainer.report()
+        final_history = trainer.history
+        model_path = str(save_model(
+            out_dir / "model.pt", trainer.model, arch=arch, config=train_cfg.model,
+            input_shape=trainer.input_shape, classes=data.train.classes,
+            mean=tuple(data.mean), std=tuple(data.std),
+        ))
+
+    result = JobResult(
+        best=search["best"], top_k=search["top_k"], history=search["history"] + final_history,
+        final=final, model_path=model_path, search_stopped_early=search["stopped_early"],
+        config=to_dict(config),
+    )
+    (out_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
+    return result

@@ -1,0 +1,86 @@
+"""The micro-space shared model: one set of weights for every op on every edge.
+
+`forward(x, arch)` runs only the sampled path. Architectures come as plain Python data sampled on
+the host, so choosing modules costs no device synchronisation.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .architecture import Cell, MicroArchitecture
+from .config import ModelConfig
+from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, bn
+
+
+def stage_layout(layers: int) -> list[bool]:
+    """Cell kinds in order: `layers` normal cells in three stages, a reduction cell between."""
+    per_stage = layers // 3
+    kinds: list[bool] = []
+    for stage in range(3):
+        kinds += [False] * per_stage
+        if stage < 2:
+            kinds.append(True)
+    return kinds
+
+
+class SharedCell(nn.Module):
+    def __init__(self, nodes: int, c_pp: int, c_p: int, c: int, reduction: bool,
+                 reduction_prev: bool) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.pre0 = (FactorizedReduce(c_pp, c, affine=False) if reduction_prev
+                     else ReLUConvBN(c_pp, c, 1, affine=False))
+        self.pre1 = ReLUConvBN(c_p, c, 1, affine=False)
+        self.edges = nn.ModuleList()
+        for node in range(nodes):
+            per_input = nn.ModuleList()
+            for j in range(node + 2):
+                stride = 2 if reduction and j < 2 else 1
+                per_input.append(nn.ModuleList(OPS[p](c, stride, False) for p in PRIMITIVES))
+            self.edges.append(per_input)
+        # The 1x1 output conv, one (c, c) block per node; a sampled cell uses the blocks of its
+        # loose ends, as the reference code gathers the final-conv weights.
+        self.out_w = nn.ParameterList(
+            nn.Parameter(torch.empty(c, c, 1, 1)) for _ in range(nodes)
+        )
+        for w in self.out_w:
+            nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
+        self.out_bn = bn(c, affine=False)
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, cell: Cell) -> torch.Tensor:
+        states = [self.pre0(s0), self.pre1(s1)]
+        for i, n in enumerate(cell.nodes):
+            edges = self.edges[i]
+            states.append(edges[n.in1][n.op1](states[n.in1]) + edges[n.in2][n.op2](states[n.in2]))
+        loose = cell.loose_ends()
+        x = F.relu(torch.cat([states[2 + j] for j in loose], dim=1))
+        w = torch.cat([self.out_w[j] for j in loose], dim=1)
+        return self.out_bn(F.conv2d(x, w))
+
+
+class MicroSearchNetwork(nn.Module):
+    def __init__(self, config: ModelConfig, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        c = config.channels
+        c_stem = config.stem_multiplier * c
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False),
+            bn(c_stem, affine=False),
+        )
+        self.cells = nn.ModuleList()
+        c_pp, c_p, reduction_prev = c_stem, c_stem, False
+        for reduction in stage_layout(config.layers):
+            if reduction:
+                c *= 2
+            self.cells.append(SharedCell(config.nodes, c_pp, c_p, c, reduction, reduction_prev))
+            c_pp, c_p, reduction_prev = c_p, c, reduction
+        self.classifier = nn.Linear(c_p, num_classes)
+
+    def forward(self, x: torch.Tensor, arch: MicroArchitecture) -> torch.Tensor:
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, arch.reduce if cell.reduction else arch.conv)
+        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))

@@ -1,0 +1,142 @@
+"""Final training: one architecture built as a standalone network, trained from scratch."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .architecture import Architecture
+from .config import Runtime, TrainConfig
+from .data import DeviceLoader, Splits
+from .metrics import EpochMetrics, count_flops, count_params, measure_latency
+from .runtime import (
+    Cancelled,
+    StopFn,
+    autocast,
+    cosine_lr,
+    cycle,
+    never,
+    prepare,
+    rng_state,
+    set_lr,
+    set_rng_state,
+)
+from .spaces import build_network
+
+
+class Trainer:
+    def __init__(self, arch: Architecture, config: TrainConfig, data: Splits, *,
+                 runtime: Runtime | None = None, seed: int = 0) -> None:
+        self.arch = arch
+        self.config = config
+        self.runtime = runtime or Runtime()
+        self.device = torch.device(self.runtime.device)
+        self.data = data
+        torch.manual_seed(seed)
+        train = data.train
+        self.input_shape = (train.channels, *train.image_shape[:2])
+        self.num_classes = train.num_classes
+        net = build_network(arch, config.model, train.channels, train.num_classes)
+        self.model = prepare(net, self.runtime)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=config.lr_max,
+                                   momentum=config.momentum, nesterov=True,
+                                   weight_decay=config.weight_decay)
+        self.gen = torch.Generator(device=self.device).manual_seed(seed + 2)
+        loader = {"device": self.device, "mean": data.mean, "std": data.std,
+                  "generator": self.gen, "channels_last": self.runtime.channels_last}
+        self.train_loader = DeviceLoader(train, batch_size=config.batch_size,
+                                         augment=config.augment, **loader)
+        self.loaders = {
+            split: DeviceLoader(getattr(data, split), batch_size=config.batch_size,
+                                shuffle=False, drop_last=False, **loader)
+            for split in ("val", "test")
+        }
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                "epoch": self.epoch, "history": self.history, "rng": rng_state(self.gen)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.epoch = state["epoch"]
+        self.history = list(state["history"])
+        set_rng_state(state["rng"], self.gen)
+
+    def run_epoch(self, should_stop: StopFn = never) -> EpochMetrics:
+        cfg = self.config
+        t0 = time.perf_counter()
+        lr = cosine_lr(self.epoch, cfg.epochs, cfg.lr_max, cfg.lr_min)
+        set_lr(self.opt, lr)
+        if hasattr(self.model, "set_drop_path"):  # ramped up linearly, as in NASNet/DARTS
+            self.model.set_drop_path(cfg.model.drop_path * self.epoch / max(cfg.epochs, 1))
+        self.model.train()
+        params = list(self.model.parameters())
+        steps = cfg.steps_per_epoch or len(self.train_loader)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen = 0
+        for _, (x, y) in zip(range(steps), cycle(self.train_loader), strict=False):
+            if should_stop():
+                raise Cancelled
+            with autocast(self.runtime):
+                out = self.model(x)
+                logits, aux = out if isinstance(out, tuple) else (out, None)
+                loss = F.cross_entropy(logits, y)
+                if aux is not None:
+                    loss = loss + cfg.aux_weight * F.cross_entropy(aux, y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
+            self.opt.step()
+            loss_sum += loss.detach() * y.shape[0]
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += y.shape[0]
+        val_loss, val_acc = self.evaluate("val")
+        self.epoch += 1
+        seen = max(seen, 1)
+        metrics = EpochMetrics(
+            phase="final", epoch=self.epoch, epochs=cfg.epochs, progress=0.0,
+            train_loss=float(loss_sum) / seen, train_acc=int(correct) / seen, val_acc=val_acc,
+            val_loss=val_loss, lr=lr, seconds=time.perf_counter() - t0,
+        )
+        self.history.append(metrics.to_dict())
+        return metrics
+
+    @torch.no_grad()
+    def evaluate(self, split: str) -> tuple[float, float]:
+        """(loss, accuracy) on the val or test split."""
+        self.model.eval()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen = 0
+        for x, y in self.loaders[split]:
+            with autocast(self.runtime):
+                logits = self.model(x)
+            loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+            correct += (logits.argmax(1) == y).sum()
+            seen += y.shape[0]
+        seen = max(seen, 1)
+        return float(loss_sum) / seen, int(correct) / seen
+
+    def report(self) -> dict[str, Any]:
+        """Test accuracy (the only time the test split is read) and the network's costs."""
+        test_loss, test_acc = self.evaluate("test")
+        model = self.model
+        bs = self.config.latency_batch_size
+        return {
+            "test_acc": test_acc,
+            "test_loss": test_loss,
+            "val_acc": self.history[-1]["val_acc"] if self.history else None,
+            "params": count_params(model),
+            "flops": count_flops(model, self.input_shape),
+            "latency_ms": measure_latency(model, self.input_shape, batch_size=bs),
+            "latency_batch_size": bs,
+            "device": str(self.device),
+            "input_shape": list(self.input_shape),
+        }

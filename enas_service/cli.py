@@ -1,0 +1,268 @@
+"""Service commands for the `enas` CLI: serve, api, worker, db, keys.
+
+`register(subparsers)` is the `enas.commands` entry point the engine's CLI loads; each command
+sets `func(args) -> int`. `python -m enas_service` runs the same commands on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger("enas.service")
+
+
+def _apply_env(args: argparse.Namespace) -> None:
+    """Command-line options become ENAS_* variables, so that child processes see them too."""
+    from enas_service.settings import get_settings
+
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir:
+        os.environ["ENAS_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
+    get_settings.cache_clear()
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", help="where datasets, checkpoints and models go (ENAS_DATA_DIR)"
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the service on this machine: API + one worker, SQLite, no broker server",
+        description="Embedded mode: SQLite and a filesystem broker under the data directory "
+        "(unless ENAS_DATABASE_URL / ENAS_BROKER_URL say otherwise), the API and one worker. "
+        "On first start it creates an API key and prints it.",
+    )
+    _add_data_dir(serve)
+    serve.add_argument("--host", default=None, help="default ENAS_API_HOST (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="default ENAS_API_PORT (8000)")
+    serve.add_argument("--no-worker", action="store_true", help="the API only")
+    serve.set_defaults(func=cmd_serve)
+
+    api = subparsers.add_parser("api", help="run the HTTP API (migrates the database first)")
+    _add_data_dir(api)
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    api.add_argument("--no-migrate", action="store_true", help="skip `db upgrade` at start")
+    api.set_defaults(func=cmd_api)
+
+    worker = subparsers.add_parser("worker", help="run a Celery worker for search jobs")
+    _add_data_dir(worker)
+    worker.add_argument(
+        "--pool", choices=["prefork", "solo", "threads"], default=None,
+        help="default ENAS_WORKER_POOL (prefork, one child)",
+    )
+    worker.add_argument(
+        "--reaper", action="store_true",
+        help="also re-queue stale jobs from a thread (when no Celery beat runs)",
+    )
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(func=cmd_worker)
+
+    db = subparsers.add_parser("db", help="database migrations")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = db_sub.add_parser("upgrade", help="apply migrations (default: to the newest)")
+    up.add_argument("revision", nargs="?", default="head")
+    _add_data_dir(up)
+    up.set_defaults(func=cmd_db_upgrade)
+    down = db_sub.add_parser("downgrade", help="revert migrations (default: the last one)")
+    down.add_argument("revision", nargs="?", default="-1", help="'base' reverts them all")
+    _add_data_dir(down)
+    down.set_defaults(func=cmd_db_downgrade)
+
+    keys = subparsers.add_parser("keys", help="API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = keys_sub.add_parser("create", help="create a key and print it (shown only once)")
+    create.add_argument("--owner", default="default",
+                        help="keys of one owner see the same datasets and jobs")
+    create.add_argument("--name", default="", help="a label for the key")
+    _add_data_dir(create)
+    create.set_defaults(func=cmd_keys_create)
+    listing = keys_sub.add_parser("list", help="list keys (prefix, owner, name)")
+    _add_data_dir(listing)
+    listing.set_defaults(func=cmd_keys_list)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its prefix")
+    revoke.add_argument("prefix")
+    _add_data_dir(revoke)
+    revoke.set_defaults(func=cmd_keys_revoke)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    _apply_env(args)
+    from enas_service.migrate import upgrade
+
+    upgrade(revision=args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    _apply_env(args)
+    from enas_service.migrate import downgrade
+
+    downgrade(revision=args.revision)
+    print(f"database downgraded to {args.revision}")
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    _apply_env(args)
+    from enas_service.apikeys import create_key
+    from enas_service.db import session_scope
+
+    with session_scope() as session:
+        key = create_key(session, owner=args.owner, name=args.name)
+    print(key)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    _apply_env(args)
+    from enas_service import repository
+    from enas_service.db import session_scope
+
+    with session_scope() as session:
+        for key in repository.list_api_keys(session):
+            state = "revoked" if key.revoked_at else "active"
+            print(f"{key.prefix}\t{key.owner}\t{key.name}\t{state}\t{key.created_at:%Y-%m-%d}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    _apply_env(args)
+    from enas_service import repository
+    from enas_service.db import session_scope
+
+    with session_scope() as session:
+        n = repository.revoke_api_key(session, prefix=args.prefix)
+    print(f"revoked {n} key(s)")
+    return 0 if n else 1
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    _apply_env(args)
+    import uvicorn
+
+    from enas_service.settings import get_settings
+
+    settings = get_settings()
+    if not args.no_migrate:
+        from enas_service.migrate import upgrade
+
+        upgrade()
+    uvicorn.run(
+        "api.main:app",
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        workers=args.workers,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def worker_argv(*, pool: str, loglevel: str, queues: str) -> list[str]:
+    return [
+        "worker",
+        f"--queues={queues}",
+        "--concurrency=1",  # one job per process (per GPU)
+        f"--pool={pool}",
+        f"--loglevel={loglevel}",
+        f"--hostname=enas-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _apply_env(args)
+    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s "
+                        "%(name)s: %(message)s")
+    from enas_service.settings import get_settings
+    from worker.celery_app import get_celery
+    from worker.reaper import start_reaper_thread
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.reaper:
+        start_reaper_thread()
+    argv = worker_argv(
+        pool=args.pool or settings.worker_pool, loglevel=args.loglevel, queues=settings.queue
+    )
+    get_celery().worker_main(argv)
+    return 0
+
+
+def _first_start_key() -> str | None:
+    """An API key for a database that has none yet (printed once, like Jupyter's token)."""
+    from enas_service import repository
+    from enas_service.apikeys import create_key
+    from enas_service.db import session_scope
+
+    with session_scope() as session:
+        if repository.count_api_keys(session):
+            return None
+        return create_key(session, owner="default", name="created by enas serve")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _apply_env(args)
+    import uvicorn
+
+    from enas_service.migrate import upgrade
+    from enas_service.settings import get_settings
+    from worker.reaper import start_reaper_thread
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade()
+    key = _first_start_key()
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    url = f"http://{host}:{port}"
+
+    worker: subprocess.Popen[bytes] | None = None
+    if not args.no_worker:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "enas_service", "worker", "--pool=solo"],
+            env={**os.environ, "ENAS_DATA_DIR": str(settings.data_dir)},
+        )
+    stop_reaper = start_reaper_thread()
+
+    print(f"\n  ENAS service at {url}  (API docs: {url}/docs)", flush=True)
+    print(f"  data directory: {settings.data_dir}", flush=True)
+    if key:
+        print(f"  API key (shown once; `enas keys create` makes more): {key}", flush=True)
+        print(f"\n  export ENAS_KEY={key}", flush=True)
+    print(flush=True)
+    try:
+        uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+    finally:
+        stop_reaper.set()
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="enas", description="enas-service commands")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    register(subparsers)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)

@@ -1,0 +1,96 @@
+"""Engine and sessions. Callers own the transaction: one commit per request or task step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from enas_service.settings import get_settings
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            # The driver's own transaction handling is off; "begin" below issues BEGIN IMMEDIATE
+            # so that concurrent writers (the API, the worker) wait on busy_timeout instead of
+            # failing when a read transaction is upgraded to a write one.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+@lru_cache
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_engine() -> Engine:
+    return _engine_for(get_settings().database_url)
+
+
+@lru_cache
+def _sessionmaker_for(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=_engine_for(url), expire_on_commit=False)
+
+
+def new_session() -> Session:
+    return _sessionmaker_for(get_settings().database_url)()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session that commits once at the end, or rolls back on an exception."""
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's current transaction commits (e.g. enqueue a task)."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def after_rollback(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` if the session's current transaction rolls back (e.g. remove a file)."""
+    session.info.setdefault("after_rollback", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    session.info.pop("after_rollback", None)
+    for callback in session.info.pop("after_commit", []):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _run_after_rollback(session: Session) -> None:
+    session.info.pop("after_commit", None)
+    for callback in session.info.pop("after_rollback", []):
+        callback()

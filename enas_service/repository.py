@@ -1,0 +1,383 @@
+"""Every query of the service. Functions take keyword-only arguments and only flush; the
+caller (the request's session dependency, or a worker step) owns the transaction.
+
+The worker's writes are conditional on the job's lease: `status = 'running' AND lease = :lease`.
+A write that matches no row means the lease was lost (the reaper re-queued the job, or another
+worker claimed it) and the caller must stop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from enas_service.models import (
+    ApiKey,
+    Architecture,
+    Dataset,
+    EpochRecord,
+    Job,
+    JobStatus,
+    utcnow,
+)
+
+# -- API keys ---------------------------------------------------------------------------------
+
+
+def create_api_key(
+    session: Session, *, owner: str, name: str, prefix: str, key_hash: str
+) -> ApiKey:
+    key = ApiKey(owner=owner, name=name, prefix=prefix, key_hash=key_hash)
+    session.add(key)
+    session.flush()
+    return key
+
+
+def get_active_api_key(session: Session, *, key_hash: str) -> ApiKey | None:
+    return session.scalar(
+        select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    )
+
+
+def count_api_keys(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(ApiKey)) or 0
+
+
+def list_api_keys(session: Session) -> Sequence[ApiKey]:
+    return session.scalars(select(ApiKey).order_by(ApiKey.created_at)).all()
+
+
+def revoke_api_key(session: Session, *, prefix: str) -> int:
+    result = session.execute(
+        update(ApiKey)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+
+def add_dataset(session: Session, *, dataset: Dataset) -> Dataset:
+    session.add(dataset)
+    session.flush()
+    return dataset
+
+
+def get_dataset(session: Session, *, owner: str, dataset_id: uuid.UUID) -> Dataset | None:
+    return session.scalar(
+        select(Dataset).where(Dataset.id == dataset_id, Dataset.owner == owner)
+    )
+
+
+def list_datasets(
+    session: Session, *, owner: str, limit: int, offset: int
+) -> tuple[Sequence[Dataset], int]:
+    where = Dataset.owner == owner
+    count = session.scalar(select(func.count()).select_from(Dataset).where(where)) or 0
+    rows = session.scalars(
+        select(Dataset)
+        .where(where)
+        .order_by(Dataset.created_at.desc(), Dataset.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return rows, count
+
+
+def dataset_in_use(session: Session, *, dataset_id: uuid.UUID) -> bool:
+    """Whether a queued or running job reads the dataset."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Job.dataset_id == dataset_id,
+                    Job.status.in_([JobStatus.queued, JobStatus.running]),
+                )
+            )
+        )
+    )
+
+
+def delete_dataset(session: Session, *, dataset: Dataset) -> None:
+    session.delete(dataset)
+    session.flush()
+
+
+# -- jobs (API side) --------------------------------------------------------------------------
+
+
+def add_job(session: Session, *, job: Job) -> Job:
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, *, owner: str, job_id: uuid.UUID) -> Job | None:
+    return session.scalar(select(Job).where(Job.id == job_id, Job.owner == owner))
+
+
+def get_job_by_id(session: Session, *, job_id: uuid.UUID) -> Job | None:
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def get_job_by_idempotency_key(session: Session, *, owner: str, key: str) -> Job | None:
+    return session.scalar(select(Job).where(Job.owner == owner, Job.idempotency_key == key))
+
+
+def list_jobs(
+    session: Session,
+    *,
+    owner: str,
+    status: JobStatus | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Job], int]:
+    conditions = [Job.owner == owner]
+    if status is not None:
+        conditions.append(Job.status == status)
+    count = session.scalar(select(func.count()).select_from(Job).where(*conditions)) or 0
+    rows = session.scalars(
+        select(Job)
+        .where(*conditions)
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return rows, count
+
+
+def cancel_queued_job(session: Session, *, job_id: uuid.UUID) -> bool:
+    """Cancel a job no worker has claimed yet. False when it is no longer queued."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.queued)
+        .values(status=JobStatus.cancelled, cancel_requested=True, finished_at=now)
+    )
+    return result.rowcount == 1
+
+
+def request_cancel(session: Session, *, job_id: uuid.UUID) -> bool:
+    """Ask the worker running the job to stop. False when it is not running."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.running)
+        .values(cancel_requested=True)
+    )
+    return result.rowcount == 1
+
+
+def delete_job(session: Session, *, job: Job) -> None:
+    session.delete(job)
+    session.flush()
+
+
+def list_history(
+    session: Session, *, job_id: uuid.UUID, after_id: int = 0, limit: int | None = None
+) -> Sequence[EpochRecord]:
+    query = (
+        select(EpochRecord)
+        .where(EpochRecord.job_id == job_id, EpochRecord.id > after_id)
+        .order_by(EpochRecord.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return session.scalars(query).all()
+
+
+def list_architectures(session: Session, *, job_id: uuid.UUID) -> Sequence[Architecture]:
+    return session.scalars(
+        select(Architecture).where(Architecture.job_id == job_id).order_by(Architecture.rank)
+    ).all()
+
+
+def job_status(session: Session, *, job_id: uuid.UUID) -> JobStatus | None:
+    return session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+# -- jobs (worker side: the lease) ------------------------------------------------------------
+
+
+def _held(job_id: uuid.UUID, lease: int) -> tuple[Any, ...]:
+    return (Job.id == job_id, Job.lease == lease, Job.status == JobStatus.running)
+
+
+def claim_job(session: Session, *, job_id: uuid.UUID, worker: str) -> int | None:
+    """Take a queued job: running, a new lease, one more attempt. None if it is not queued."""
+    now = utcnow()
+    return session.scalar(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.queued)
+        .values(
+            status=JobStatus.running,
+            lease=Job.lease + 1,
+            lease_owner=worker,
+            attempts=Job.attempts + 1,
+            heartbeat_at=now,
+            started_at=func.coalesce(Job.started_at, now),
+            error=None,
+        )
+        .returning(Job.lease)
+    )
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    held: bool
+    cancel_requested: bool
+
+
+def heartbeat(session: Session, *, job_id: uuid.UUID, lease: int) -> LeaseState:
+    """Refresh the heartbeat while holding the lease; says whether a cancel was requested."""
+    cancel = session.scalar(
+        update(Job)
+        .where(*_held(job_id, lease))
+        .values(heartbeat_at=utcnow())
+        .returning(Job.cancel_requested)
+    )
+    return LeaseState(held=cancel is not None, cancel_requested=bool(cancel))
+
+
+def lease_state(session: Session, *, job_id: uuid.UUID, lease: int) -> LeaseState:
+    """A cheap read: do we still hold the lease, and was a cancel requested?"""
+    row = session.execute(
+        select(Job.lease, Job.status, Job.cancel_requested).where(Job.id == job_id)
+    ).one_or_none()
+    held = row is not None and row.lease == lease and row.status == JobStatus.running
+    return LeaseState(held=held, cancel_requested=bool(row and row.cancel_requested))
+
+
+def set_job_fields(session: Session, *, job_id: uuid.UUID, lease: int, **values: Any) -> bool:
+    """Update the job if the lease is still held."""
+    result = session.execute(update(Job).where(*_held(job_id, lease)).values(**values))
+    return result.rowcount == 1
+
+
+def record_epoch(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    lease: int,
+    metrics: dict[str, Any],
+    checkpoint: str | None,
+    attempt: int,
+) -> bool:
+    """Record one finished epoch and its checkpoint in the caller's transaction.
+
+    The job row is updated first, conditional on the lease; the history row is inserted only
+    if that matched, so a worker that lost its lease writes nothing. History rows are unique
+    per (job, phase, epoch).
+    """
+    values: dict[str, Any] = {
+        "phase": metrics["phase"],
+        "epoch": metrics["epoch"],
+        "epochs": metrics["epochs"],
+        "progress": metrics["progress"],
+        "checkpoint": checkpoint,
+        "heartbeat_at": utcnow(),
+        "elapsed_s": Job.elapsed_s + float(metrics.get("seconds") or 0.0),
+    }
+    best = metrics.get("best")
+    if metrics["phase"] == "search" and best:
+        values["best_arch"] = best.get("arch")
+        values["best_val_acc"] = best.get("val_acc")
+    if not set_job_fields(session, job_id=job_id, lease=lease, **values):
+        return False
+    session.add(
+        EpochRecord(
+            job_id=job_id,
+            phase=metrics["phase"],
+            epoch=metrics["epoch"],
+            epochs=metrics["epochs"],
+            progress=metrics["progress"],
+            val_acc=metrics.get("val_acc"),
+            train_loss=metrics.get("train_loss"),
+            train_acc=metrics.get("train_acc"),
+            seconds=metrics.get("seconds"),
+            attempt=attempt,
+            metrics=metrics,
+        )
+    )
+    session.flush()
+    return True
+
+
+def finish_job(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    lease: int,
+    status: JobStatus,
+    **values: Any,
+) -> bool:
+    """Move a held job to a final status (or back to queued for a retry)."""
+    values = {"status": status, "lease_owner": None, **values}
+    if status is not JobStatus.queued:
+        values.setdefault("finished_at", utcnow())
+    return set_job_fields(session, job_id=job_id, lease=lease, **values)
+
+
+def replace_architectures(
+    session: Session, *, job_id: uuid.UUID, items: Sequence[dict[str, Any]]
+) -> None:
+    session.execute(delete(Architecture).where(Architecture.job_id == job_id))
+    for rank, item in enumerate(items, start=1):
+        session.add(
+            Architecture(job_id=job_id, rank=rank, arch=item["arch"], val_acc=item.get("val_acc"))
+        )
+    session.flush()
+
+
+@dataclass(frozen=True)
+class StaleJob:
+    id: uuid.UUID
+    lease: int
+    attempts: int
+    cancel_requested: bool
+
+
+def find_stale_jobs(session: Session, *, before: datetime) -> list[StaleJob]:
+    """Running jobs whose heartbeat is older than `before` (their worker is gone)."""
+    rows = session.execute(
+        select(Job.id, Job.lease, Job.attempts, Job.cancel_requested).where(
+            Job.status == JobStatus.running, Job.heartbeat_at < before
+        )
+    ).all()
+    return [StaleJob(r.id, r.lease, r.attempts, r.cancel_requested) for r in rows]
+
+
+def requeue_stale_job(
+    session: Session, *, job_id: uuid.UUID, lease: int, before: datetime, error: str
+) -> bool:
+    """Put a stale running job back in the queue, if nobody took it in the meantime."""
+    result = session.execute(
+        update(Job)
+        .where(*_held(job_id, lease), Job.heartbeat_at < before)
+        .values(status=JobStatus.queued, lease_owner=None, error=error)
+    )
+    return result.rowcount == 1
+
+
+def fail_stale_job(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    lease: int,
+    before: datetime,
+    status: JobStatus,
+    error: str | None,
+) -> bool:
+    result = session.execute(
+        update(Job)
+        .where(*_held(job_id, lease), Job.heartbeat_at < before)
+        .values(status=status, lease_owner=None, error=error, finished_at=utcnow())
+    )
+    return result.rowcount == 1

@@ -1,0 +1,100 @@
+"""Service settings: one pydantic-settings class read from `ENAS_*` environment variables.
+
+With nothing set, the service runs embedded: SQLite under the data directory and a kombu
+filesystem broker there too, so `enas serve` needs no server. Production sets
+`ENAS_DATABASE_URL` (Postgres, psycopg 3) and `ENAS_BROKER_URL` (Redis).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATABASE_SCHEMES = ("postgresql+psycopg", "sqlite")
+BROKER_SCHEMES = ("redis", "rediss", "filesystem", "memory")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENAS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("data"), description="Datasets, checkpoints, models (and the embedded DB/broker)."
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty: SQLite at DATA_DIR/enas.db (embedded mode)."
+    )
+    broker_url: str = Field(
+        "", description="Celery broker; empty: kombu filesystem transport under DATA_DIR/broker."
+    )
+    queue: str = "gpu"
+    device: str = Field("auto", description="'auto' (cuda when available, else cpu), or a device.")
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    max_attempts: int = Field(3, ge=1, description="A job that fails this many times fails.")
+    heartbeat_interval_s: float = Field(5.0, gt=0)
+    cancel_poll_s: float = Field(1.0, gt=0, description="How often a running job reads its row.")
+    stale_after_s: float = Field(60.0, gt=0, description="A heartbeat older than this is lost.")
+    reaper_interval_s: float = Field(30.0, gt=0)
+    visibility_timeout_s: int = Field(7 * 24 * 3600, ge=60, description="Longer than any job.")
+    worker_pool: Literal["prefork", "solo", "threads"] = "prefork"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    sse_poll_s: float = Field(0.5, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        if value.startswith(("postgres://", "postgresql://")):
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        scheme = value.split("://", 1)[0]
+        if "://" not in value or scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"ENAS_DATABASE_URL must start with postgresql:// (psycopg 3) or sqlite://, "
+                f"got {scheme!r}"
+            )
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        if value and value.split("://", 1)[0] not in BROKER_SCHEMES:
+            raise ValueError(
+                f"ENAS_BROKER_URL must be one of {', '.join(s + '://' for s in BROKER_SCHEMES)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'enas.db'}"
+        if not self.broker_url:
+            self.broker_url = "filesystem://"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def broker_folder(self) -> Path:
+        """The message folder of the filesystem broker (embedded mode)."""
+        return self.data_dir / "broker"
+
+    def resolve_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()

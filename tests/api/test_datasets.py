@@ -1,0 +1,176 @@
+"""Uploads: each format the engine reads is accepted; bad files get a 4xx that says what to fix
+and leave nothing behind (no row, no file)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from enas_service import artifacts
+from enas_service.models import Dataset
+from tests.conftest import MAX_UPLOAD_BYTES, digits_arrays
+
+
+def _stored(db_session) -> tuple[int, list]:
+    rows = db_session.scalar(select(func.count()).select_from(Dataset))
+    files = [p for p in artifacts.datasets_dir().rglob("*") if p.is_file()]
+    leftovers = [p for p in artifacts.tmp_dir().iterdir()]
+    return rows, files + leftovers
+
+
+def _npz() -> bytes:
+    x, y = digits_arrays(60)
+    buf = io.BytesIO()
+    np.savez(buf, x=x, y=y)
+    return buf.getvalue()
+
+
+def _csv() -> bytes:
+    x, y = digits_arrays(60)
+    lines = ["label," + ",".join(f"p{i}" for i in range(64))]
+    lines += [f"{label}," + ",".join(map(str, img.ravel())) for img, label in zip(x, y, strict=True)]
+    return "\n".join(lines).encode()
+
+
+def _zip_folders() -> bytes:
+    from PIL import Image
+
+    x, y = digits_arrays(40)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, (img, label) in enumerate(zip(x, y, strict=True)):
+            png = io.BytesIO()
+            Image.fromarray(img).save(png, format="PNG")
+            zf.writestr(f"digits/{label}/{i}.png", png.getvalue())
+    return buf.getvalue()
+
+
+def _zip_idx() -> bytes:
+    x, y = digits_arrays(60)
+    images = b"\x00\x00\x08\x03" + np.array([len(x), 8, 8], ">i4").tobytes() + x.tobytes()
+    labels = b"\x00\x00\x08\x01" + np.array([len(y)], ">i4").tobytes() + y.astype("u1").tobytes()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("train-images-idx3-ubyte", images)
+        zf.writestr("train-labels-idx1-ubyte", labels)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "filename,make,samples",
+    [
+        ("digits.npz", _npz, 60),
+        ("digits.csv", _csv, 60),
+        ("folders.zip", _zip_folders, 40),
+        ("idx.zip", _zip_idx, 60),
+    ],
+)
+def test_upload_each_format(client, db_session, alice, filename, make, samples):
+    response = client.post(
+        "/datasets", files={"file": (filename, make())}, data={"name": "mine"}, headers=alice
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["num_samples"] == samples
+    assert body["image_shape"] == [8, 8, 1]
+    assert body["channels"] == 1
+    assert body["name"] == "mine"
+    assert sum(body["class_counts"].values()) == samples
+    assert body["num_classes"] == len(body["classes"])
+    assert response.headers["location"] == f"/datasets/{body['id']}"
+    stored = artifacts.dataset_dir(body["id"]) / filename
+    assert stored.is_file()
+    assert client.get(f"/datasets/{body['id']}", headers=alice).json() == body
+    assert client.get("/datasets", headers=alice).json() == {"data": [body], "count": 1}
+
+
+def test_delete_dataset(client, db_session, alice):
+    dataset = client.post("/datasets", files={"file": ("d.npz", _npz())}, headers=alice).json()
+    assert client.delete(f"/datasets/{dataset['id']}", headers=alice).status_code == 204
+    assert client.get(f"/datasets/{dataset['id']}", headers=alice).status_code == 404
+    assert _stored(db_session) == (0, [])
+
+
+def test_delete_refused_while_a_job_uses_it(client, db_session, alice):
+    dataset = client.post("/datasets", files={"file": ("d.npz", _npz())}, headers=alice).json()
+    job = client.post("/jobs", json={"dataset": dataset["id"]}, headers=alice).json()
+    response = client.delete(f"/datasets/{dataset['id']}", headers=alice)
+    assert response.status_code == 409
+    assert "cancel the job first" in response.json()["detail"]
+    client.post(f"/jobs/{job['id']}/cancel", headers=alice)
+    assert client.delete(f"/datasets/{dataset['id']}", headers=alice).status_code == 204
+    assert client.get(f"/jobs/{job['id']}", headers=alice).json()["dataset"] == "(deleted)"
+
+
+BAD_UPLOADS = [
+    # (name, payload, status, words in the message)
+    ("corrupt.npz", b"PK\x03\x04 this is not a zip", 422, "corrupt.npz"),
+    ("noise.csv", b"a,b\nx,y\n1,2,3\n", 422, "noise.csv"),
+    ("one-class.npz", None, 422, "only one class"),
+    ("notes.txt", b"hello", 415, "unsupported file type"),
+    ("image.png", b"\x89PNG\r\n\x1a\n", 415, "upload .npz"),
+]
+
+
+@pytest.mark.parametrize("filename,payload,status,words", BAD_UPLOADS)
+def test_bad_uploads_leave_nothing(client, db_session, alice, filename, payload, status, words):
+    if payload is None:
+        buf = io.BytesIO()
+        np.savez(buf, x=np.zeros((10, 8, 8), np.uint8), y=np.zeros(10, np.int64))
+        payload = buf.getvalue()
+    response = client.post("/datasets", files={"file": (filename, payload)}, headers=alice)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert words in response.json()["detail"]
+    assert _stored(db_session) == (0, [])
+
+
+def test_oversized_upload_is_413(client, db_session, alice):
+    payload = b"\0" * (MAX_UPLOAD_BYTES + 1)
+    response = client.post("/datasets", files={"file": ("big.npz", payload)}, headers=alice)
+    assert response.status_code == 413
+    assert "ENAS_MAX_UPLOAD_BYTES" in response.json()["detail"]
+    assert _stored(db_session) == (0, [])
+
+
+def test_oversized_upload_without_length_is_413(client, db_session, alice):
+    """A chunked upload (no Content-Length) is cut off while streaming."""
+    boundary = "b0undary"
+    head = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.npz\""
+        "\r\n\r\n"
+    ).encode()
+
+    def body():
+        yield head
+        for _ in range(MAX_UPLOAD_BYTES // 65536 + 2):
+            yield b"\0" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post(
+        "/datasets",
+        content=body(),
+        headers={**alice, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413
+    assert _stored(db_session) == (0, [])
+
+
+def test_upload_needs_multipart_with_a_file(client, db_session, alice):
+    response = client.post("/datasets", json={"file": "x"}, headers=alice)
+    assert response.status_code == 415
+    response = client.post("/datasets", data={"name": "x"}, files={"other": ("a.npz", b"")},
+                           headers=alice)
+    assert response.status_code == 422
+    assert "'file'" in response.json()["detail"]
+    assert _stored(db_session) == (0, [])
+
+
+def test_unknown_dataset_is_404(client, alice):
+    response = client.get("/datasets/6a1f2a9e-0000-4000-8000-000000000000", headers=alice)
+    assert response.status_code == 404
+    assert client.get("/datasets/not-a-uuid", headers=alice).status_code == 422

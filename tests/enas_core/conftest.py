@@ -1,0 +1,38 @@
+import pytest
+import torch
+
+from enas_core.config import (
+    ControllerConfig,
+    ModelConfig,
+    RunConfig,
+    SearchConfig,
+    TrainConfig,
+)
+from enas_core.data import Splits, prepare_data
+
+
+@pytest.fixture(scope="session")
+def digits() -> Splits:
+    """The bundled real MNIST digits, split 4,050 / 450 / 500."""
+    return prepare_data("digits", seed=0)
+
+
+def tiny_run(search_epochs: int = 2, final_epochs: int = 1, space: str = "micro") -> RunConfig:
+    layers = 3
+    return RunConfig(
+        search=SearchConfig(
+            model=ModelConfig(space=space, layers=layers, channels=8, nodes=3),
+            controller=ControllerConfig(train_steps=2, num_aggregate=3),
+            epochs=search_epochs, steps_per_epoch=4, batch_size=32, eval_batch_size=64,
+            num_candidates=3, eval_batches=2, top_k=3,
+        ),
+        train=TrainConfig(model=ModelConfig(space=space, layers=layers, channels=8, nodes=3),
+                          epochs=final_epochs, steps_per_epoch=4, batch_size=32),
+        seed=1,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fixed_threads():
+    # Same thread count in every run: reductions then add up in the same order.
+    torch.set_num_threads(2)

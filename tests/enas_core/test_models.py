@@ -1,0 +1,86 @@
+import random
+
+import pytest
+import torch
+
+from enas_core.architecture import MicroArchitecture
+from enas_core.config import ModelConfig
+from enas_core.metrics import count_params
+from enas_core.model import FixedCell, MicroNetwork
+from enas_core.ops import OPS, PRIMITIVES
+from enas_core.search_model import MicroSearchNetwork, SharedCell, stage_layout
+from tests.enas_core.test_architecture import CONV, REDUCE, random_micro
+
+
+@pytest.mark.parametrize("name", PRIMITIVES)
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("size", [28, 7, 8])
+def test_every_op_keeps_channels_and_divides_resolution(name, stride, size):
+    op = OPS[name](12, stride)
+    out = op(torch.randn(2, 12, size, size))
+    expected = size if stride == 1 else (size + 1) // 2
+    assert out.shape == (2, 12, expected, expected)
+
+
+@pytest.mark.parametrize("reduction", [False, True])
+@pytest.mark.parametrize("reduction_prev", [False, True])
+def test_both_cell_types_have_the_right_shapes(reduction, reduction_prev):
+    arch = MicroArchitecture.parse(CONV, REDUCE)
+    cell = arch.reduce if reduction else arch.conv
+    size = 14
+    prev = size * 2 if reduction_prev else size
+    s0 = torch.randn(2, 6, prev, prev)
+    s1 = torch.randn(2, 10, size, size)
+    out_size = size // 2 if reduction else size
+    fixed = FixedCell(cell, 6, 10, 8, reduction, reduction_prev)
+    shared = SharedCell(5, 6, 10, 8, reduction, reduction_prev)
+    assert fixed(s0, s1).shape == (2, 8, out_size, out_size)
+    assert shared(s0, s1, cell).shape == (2, 8, out_size, out_size)
+
+
+def test_stage_layout_puts_reductions_between_three_stages():
+    assert stage_layout(6) == [False, False, True, False, False, True, False, False]
+    assert stage_layout(3) == [False, True, False, True, False]
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_search_and_final_networks_classify(shape):
+    rng = random.Random(0)
+    config = ModelConfig(layers=3, channels=8, nodes=5, aux_head=True)
+    search = MicroSearchNetwork(config, shape[0], 10)
+    x = torch.randn(4, *shape)
+    for _ in range(5):
+        arch = random_micro(rng)
+        assert search(x, arch).shape == (4, 10)
+        net = MicroNetwork(arch, config, shape[0], 10)
+        net.train()
+        logits, aux = net(x)
+        assert logits.shape == aux.shape == (4, 10)
+        net.eval()
+        assert net(x).shape == (4, 10)
+        assert count_params(net) - count_params(net.aux_head) < count_params(search)
+
+
+def _used_edge_weight(model: MicroSearchNetwork, node: int, inp: int, op: int) -> torch.Tensor:
+    return model.cells[0].edges[node][inp][op][1].weight  # the first depthwise conv
+
+
+def test_parameter_sharing_same_op_on_same_edge_uses_the_same_tensor():
+    torch.manual_seed(0)
+    model = MicroSearchNetwork(ModelConfig(layers=3, channels=8, nodes=2), 1, 10)
+    # Both use sep_conv_3x3 (op 0) on node 0 from input 1; they differ elsewhere.
+    a = MicroArchitecture.parse("1 0 0 2 0 3 2 4", "0 0 1 0 2 0 2 0")
+    b = MicroArchitecture.parse("1 0 1 4 2 1 0 2", "0 1 1 1 2 1 2 1")
+    x, y = torch.randn(4, 1, 12, 12), torch.tensor([0, 1, 2, 3])
+    weight = _used_edge_weight(model, 0, 1, 0)
+    grads = []
+    for arch in (a, b):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(x, arch), y).backward()
+        assert weight.grad is not None and weight.grad.abs().sum() > 0
+        grads.append(weight.grad.clone())
+    assert not torch.equal(grads[0], grads[1])  # same tensor, used by two architectures
+    # An edge neither uses gets no gradient: only the sampled path runs.
+    model.zero_grad()
+    torch.nn.functional.cross_entropy(model(x, a), y).backward()
+    assert _used_edge_weight(model, 0, 0, 1).grad is None

@@ -1,0 +1,72 @@
+"""The reaper: jobs whose worker died (no heartbeat for `stale_after_s`) go back to the queue,
+to resume from their last checkpoint; after `max_attempts` they fail, and a job whose cancel
+was requested is marked cancelled."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import timedelta
+
+from enas_service import repository
+from enas_service.db import after_commit, session_scope
+from enas_service.models import JobStatus, utcnow
+from enas_service.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def reap_stale_jobs() -> list[uuid.UUID]:
+    """One pass; returns the ids of the re-queued jobs."""
+    from worker.celery_app import enqueue_run_job
+
+    settings = get_settings()
+    before = utcnow() - timedelta(seconds=settings.stale_after_s)
+    with session_scope() as session:
+        stale = repository.find_stale_jobs(session, before=before)
+    requeued = []
+    for job in stale:
+        with session_scope() as session:
+            common = {"job_id": job.id, "lease": job.lease, "before": before}
+            if job.cancel_requested:
+                repository.fail_stale_job(
+                    session, status=JobStatus.cancelled, error=None, **common
+                )
+            elif job.attempts >= settings.max_attempts:
+                repository.fail_stale_job(
+                    session,
+                    status=JobStatus.failed,
+                    error=f"the worker running the job was lost {job.attempts} times "
+                    f"(no heartbeat for {settings.stale_after_s:g} s); giving up",
+                    **common,
+                )
+                log.warning("job %s failed: worker lost %d times", job.id, job.attempts)
+            elif repository.requeue_stale_job(
+                session,
+                error=f"attempt {job.attempts}: the worker was lost; resuming from the last "
+                "checkpoint",
+                **common,
+            ):
+                job_id = job.id
+                after_commit(session, lambda job_id=job_id: enqueue_run_job(job_id))
+                requeued.append(job.id)
+                log.warning("job %s re-queued: its worker stopped sending heartbeats", job.id)
+    return requeued
+
+
+def start_reaper_thread(interval_s: float | None = None) -> threading.Event:
+    """Reap every `interval_s` in a daemon thread (embedded mode, tests); set the returned
+    event to stop it. Production runs the REAP_STALE_JOBS task from Celery beat instead."""
+    interval = interval_s or get_settings().reaper_interval_s
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                reap_stale_jobs()
+            except Exception:
+                log.exception("reaper pass failed")
+
+    threading.Thread(target=loop, name="enas-reaper", daemon=True).start()
+    return stop

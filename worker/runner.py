@@ -1,0 +1,246 @@
+"""Run one job under a lease: claim it, run the engine, record each epoch with its checkpoint,
+and finish it. Every write after the claim is conditional on the lease, so a duplicated or
+redelivered task, or a worker the reaper gave up on, never writes twice."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from enas_service import artifacts, repository
+from enas_service.db import after_commit, session_scope
+from enas_service.models import JobStatus
+from enas_service.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now (or it was re-queued); stop without writing."""
+
+
+def json_safe(value: Any) -> Any:
+    """Non-finite floats become None (Postgres JSON rejects NaN); tuples become lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
+        return json_safe(value.item())
+    return value
+
+
+class LeaseMonitor:
+    """A background thread that keeps the heartbeat fresh and reads the job's row, so that
+    `should_stop()` (called by the engine every training step) is only a flag check."""
+
+    def __init__(self, job_id: uuid.UUID, lease: int, settings: Settings) -> None:
+        self.job_id, self.lease = job_id, lease
+        self.poll_s = min(settings.cancel_poll_s, settings.heartbeat_interval_s)
+        self.heartbeat_s = settings.heartbeat_interval_s
+        self.cancel_requested = False
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id}", daemon=True)
+
+    def should_stop(self) -> bool:
+        return self.cancel_requested or self.lost
+
+    def start(self) -> LeaseMonitor:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        last_beat = time.monotonic()
+        while not self._stop.wait(self.poll_s):
+            try:
+                with session_scope() as session:
+                    if time.monotonic() - last_beat >= self.heartbeat_s:
+                        state = repository.heartbeat(session, job_id=self.job_id, lease=self.lease)
+                        last_beat = time.monotonic()
+                    else:
+                        state = repository.lease_state(
+                            session, job_id=self.job_id, lease=self.lease
+                        )
+                self.lost = not state.held
+                self.cancel_requested = state.cancel_requested
+            except Exception:  # a database hiccup must not kill the job; try again next tick
+                log.exception("lease check for job %s failed", self.job_id)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    lease: int
+    attempt: int
+    config: dict[str, Any]
+    source: str | None  # built-in name or dataset path; None if the dataset was deleted
+    checkpoint: str | None
+
+
+def claim(job_id: uuid.UUID) -> Claimed | None:
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    with session_scope() as session:
+        lease = repository.claim_job(session, job_id=job_id, worker=worker)
+        if lease is None:
+            return None
+        job = repository.get_job_by_id(session, job_id=job_id)
+        assert job is not None
+        if job.builtin_dataset:
+            source = job.builtin_dataset
+        elif job.dataset is not None:
+            source = str(artifacts.absolute(job.dataset.path))
+        else:
+            source = None
+        return Claimed(lease, job.attempts, job.config, source, job.checkpoint)
+
+
+def execute_job(job_id: uuid.UUID) -> str:
+    """Run the job if it can be claimed; returns what happened (for logs and tests)."""
+    claimed = claim(job_id)
+    if claimed is None:
+        log.info("job %s is not queued (done, cancelled, deleted or taken); skipping", job_id)
+        return "skipped"
+    settings = get_settings()
+    log.info("job %s: attempt %d (lease %d)", job_id, claimed.attempt, claimed.lease)
+    monitor = LeaseMonitor(job_id, claimed.lease, settings).start()
+    try:
+        return _run(job_id, claimed, monitor, settings)
+    finally:
+        monitor.stop()
+
+
+def _finish(job_id: uuid.UUID, lease: int, status: JobStatus, **values: Any) -> bool:
+    with session_scope() as session:
+        return repository.finish_job(session, job_id=job_id, lease=lease, status=status, **values)
+
+
+def _input_shape(data: Any) -> list[int] | None:
+    """[C, H, W] of the job's images, from the engine's splits."""
+    for holder in (data, getattr(data, "train", None)):
+        shape = getattr(holder, "image_shape", None)
+        if shape is not None and len(shape) == 3:
+            h, w, c = (int(v) for v in shape)
+            return [c, h, w]
+    return None
+
+
+def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: Settings) -> str:
+    from enas_core.config import RunConfig, from_dict
+    from enas_core.data import DatasetError, prepare_data
+    from enas_core.pipeline import Cancelled, run_job
+
+    lease = claimed.lease
+
+    def on_epoch(metrics: Any) -> None:
+        row = json_safe(metrics.to_dict())
+        checkpoint = row.get("checkpoint")
+        with session_scope() as session:
+            recorded = repository.record_epoch(
+                session,
+                job_id=job_id,
+                lease=lease,
+                metrics=row,
+                checkpoint=artifacts.relative(checkpoint) if checkpoint else None,
+                attempt=claimed.attempt,
+            )
+        if not recorded:
+            monitor.lost = True
+            raise LeaseLost(f"job {job_id}: lease {lease} lost")
+
+    try:
+        if claimed.source is None:
+            raise DatasetError("the job's dataset was deleted")
+        config = from_dict(RunConfig, claimed.config)
+        data = prepare_data(claimed.source, artifacts.cache_dir(), seed=config.seed)
+        resume = artifacts.absolute(claimed.checkpoint) if claimed.checkpoint else None
+        if resume is not None and not resume.is_file():
+            raise FileNotFoundError(f"the recorded checkpoint {claimed.checkpoint} is missing")
+        with session_scope() as session:
+            if not repository.set_job_fields(
+                session,
+                job_id=job_id,
+                lease=lease,
+                input_shape=_input_shape(data),
+                resumed_from=claimed.checkpoint,
+            ):
+                return "lease-lost"
+        if resume is not None:
+            log.info("job %s: resuming from %s", job_id, claimed.checkpoint)
+        result = run_job(
+            config,
+            data,
+            out_dir=artifacts.job_dir(job_id),
+            device=settings.resolve_device(),
+            on_epoch=on_epoch,
+            should_stop=monitor.should_stop,
+            resume_from=resume,
+        )
+    except (Cancelled, LeaseLost):
+        if monitor.lost:
+            log.warning("job %s: lease lost; stopping without writing", job_id)
+            return "lease-lost"
+        _finish(job_id, lease, JobStatus.cancelled)
+        log.info("job %s cancelled", job_id)
+        return "cancelled"
+    except DatasetError as exc:  # the data will not get better on a retry
+        _finish(job_id, lease, JobStatus.failed, error=f"dataset error: {exc}")
+        return "failed"
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        log.exception("job %s: attempt %d failed", job_id, claimed.attempt)
+        if claimed.attempt >= settings.max_attempts:
+            _finish(
+                job_id,
+                lease,
+                JobStatus.failed,
+                error=f"failed {claimed.attempt} times; last error: {reason}",
+            )
+            return "failed"
+        from worker.celery_app import enqueue_run_job
+
+        with session_scope() as session:
+            if repository.finish_job(
+                session,
+                job_id=job_id,
+                lease=lease,
+                status=JobStatus.queued,
+                error=f"attempt {claimed.attempt} failed ({reason}); retrying",
+            ):
+                after_commit(session, lambda: enqueue_run_job(job_id))
+        return "retry"
+
+    summary = json_safe(result.to_dict())
+    best = summary["best"]
+    ranked = [best] + [a for a in summary.get("top_k", []) if a.get("arch") != best.get("arch")]
+    with session_scope() as session:
+        done = repository.finish_job(
+            session,
+            job_id=job_id,
+            lease=lease,
+            status=JobStatus.succeeded,
+            progress=1.0,
+            error=None,
+            result=summary.get("final"),
+            model_path=artifacts.relative(summary["model_path"])
+            if summary.get("model_path")
+            else None,
+            best_arch=best.get("arch"),
+            best_val_acc=best.get("val_acc"),
+        )
+        if done:
+            repository.replace_architectures(session, job_id=job_id, items=ranked)
+    log.info("job %s succeeded", job_id)
+    return "succeeded" if done else "lease-lost"
