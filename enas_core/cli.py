@@ -48,6 +48,8 @@ OVERRIDES: list[tuple[str, type, tuple[str, ...], str]] = [
     ("--final-channels", int, ("train.model.channels",), "final network channels"),
     ("--steps-per-epoch", int, ("search.steps_per_epoch",),
      "shared-weights steps per search epoch (default: one pass over the train split)"),
+    ("--final-steps-per-epoch", int, ("train.steps_per_epoch",),
+     "final-training steps per epoch (default: one pass over the train split)"),
     ("--controller-steps", int, ("search.controller.train_steps",),
      "controller updates per search epoch"),
     ("--controller-aggregate", int, ("search.controller.num_aggregate",),
@@ -80,11 +82,11 @@ def _set(obj: Any, path: str, value: Any) -> Any:
 def build_config(args: argparse.Namespace) -> RunConfig:
     config = preset_config(args.preset)
     for flag, _, paths, _ in OVERRIDES:
-        value = getattr(args, flag[2:].replace("-", "_"))
+        value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is not None:
             for path in paths:
                 config = _set(config, path, value)
-    if args.aux_head:
+    if getattr(args, "aux_head", False):
         config = _set(config, "train.model.aux_head", True)
     if args.augment:
         aug = AugmentConfig(crop_padding=4, flip=args.augment == "crop-flip")
@@ -160,6 +162,7 @@ def _make_parser() -> argparse.ArgumentParser:
     _add_data_options(p)
     _add_overrides(p, only=("--space", "--final-epochs", "--final-batch-size", "--final-layers",
                             "--final-channels", "--nodes", "--final-lr", "--cutout",
+                            "--final-steps-per-epoch",
                             "--drop-path"))
     p.add_argument("--output", type=Path, default=Path("runs/train"),
                    help="folder for result.json and model.pt (default: %(default)s)")

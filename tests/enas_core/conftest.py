@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from enas_core.config import (
     ControllerConfig,
@@ -30,9 +29,3 @@ def tiny_run(search_epochs: int = 2, final_epochs: int = 1, space: str = "micro"
                           epochs=final_epochs, steps_per_epoch=4, batch_size=32),
         seed=1,
     )
-
-
-@pytest.fixture(autouse=True)
-def _fixed_threads():
-    # Same thread count in every run: reductions then add up in the same order.
-    torch.set_num_threads(2)

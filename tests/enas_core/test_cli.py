@@ -1,0 +1,73 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from enas_core.architecture import arch_from_json
+from enas_core.cli import main
+
+TINY = ["--dataset", "digits", "--layers", "3", "--channels", "4", "--nodes", "2",
+        "--final-layers", "3", "--final-channels", "4", "--steps-per-epoch", "2",
+        "--controller-steps", "1", "--controller-aggregate", "2", "--candidates", "2",
+        "--final-steps-per-epoch", "2", "--device", "cpu"]
+
+
+def test_help_lists_every_option_with_its_default():
+    out = subprocess.run([sys.executable, "-m", "enas_core.cli", "search", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for flag in ("--dataset", "--search-epochs", "--final-epochs", "--batch-size", "--layers",
+                 "--channels", "--nodes", "--seed", "--device", "--output", "--preset"):
+        assert flag in out
+    assert "(default: quick)" in out and "quick: 5)" in out
+
+
+def test_search_writes_result_and_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["search", *TINY, "--search-epochs", "2", "--final-epochs", "1",
+                 "--output", str(out)])
+    assert code == 0
+    result = json.loads((out / "result.json").read_text())
+    arch = arch_from_json(result["best"]["arch"])
+    assert arch.nodes == 2
+    assert [r["phase"] for r in result["history"]] == ["search", "search", "final"]
+    assert {"test_acc", "params", "flops", "latency_ms"} <= set(result["final"])
+    assert (out / "model.pt").exists()
+    printed = capsys.readouterr().out
+    assert result["best"]["arch"]["conv_text"] in printed and "test_acc" in printed
+
+
+def test_resume_continues_from_the_newest_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert main(["search", *TINY, "--search-epochs", "1", "--final-epochs", "0",
+                 "--output", str(out)]) == 0
+    assert main(["search", *TINY, "--search-epochs", "2", "--final-epochs", "0",
+                 "--output", str(out), "--resume"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert [r["epoch"] for r in result["history"]] == [1, 2]
+
+
+def test_train_a_given_architecture(tmp_path):
+    out = tmp_path / "train"
+    code = main(["train", "--arc", "1 0 1 4 0 0 2 4", "--reduce-arc", "0 0 1 0 2 0 1 3",
+                 "--dataset", "digits", "--final-epochs", "1", "--final-layers", "3",
+                 "--final-channels", "4", "--final-steps-per-epoch", "3", "--output", str(out),
+                 "--device", "cpu"])
+    assert code == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["best"]["arch"]["conv_text"] == "1 0 1 4 0 0 2 4"
+    assert result["final"]["params"] > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--arc", "1 0 1 9", "--reduce-arc", "0 0 1 0"], "9 is not an op"),
+        (["train", "--arc", "1 0 1 0"], "give --arc and --reduce-arc"),
+        (["search", "--dataset", "/nonexistent/file.npz"], "file.npz"),
+        (["search", "--layers", "4"], "multiple of 3"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
