@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api.services.errors import Unauthorized
 from enas_service import repository
 from enas_service.apikeys import hash_key
-from enas_service.db import new_session
+from enas_service.db import commit, new_session
 from enas_service.settings import Settings, get_settings
 
 
@@ -22,7 +22,7 @@ def get_session() -> Iterator[Session]:
     session = new_session()
     try:
         yield session
-        session.commit()
+        commit(session)
     except BaseException:
         session.rollback()
         raise

@@ -56,13 +56,16 @@ def validation_problem(request: Request, errors: list[dict[str, Any]]) -> JSONRe
     return problem(request, 422, detail, errors=cleaned)
 
 
+def _domain_problem(request: Request, exc: DomainError) -> JSONResponse:
+    return problem(
+        request, exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem(
-            request, exc.status, exc.detail, title=exc.title, errors=exc.errors,
-            headers=exc.headers,
-        )
+        return _domain_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -74,5 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if isinstance(exc, DomainError):  # raised after the route, e.g. from the commit hook
+            return _domain_problem(request, exc)
+        log.exception("unhandled error on %s %s: %r", request.method, request.url.path, exc)
         return problem(request, 500, "internal error; the server log has the details")

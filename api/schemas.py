@@ -259,7 +259,31 @@ class EpochPublic(BaseModel):
     """One finished epoch. Search epochs carry the controller's figures and the sampled
     architectures with their rewards; final epochs the trained network's accuracy."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "phase": "search",
+                    "epoch": 3,
+                    "epochs": 10,
+                    "progress": 0.15,
+                    "train_loss": 1.21,
+                    "train_acc": 0.58,
+                    "val_acc": 0.62,
+                    "lr": 0.048,
+                    "seconds": 41.2,
+                    "controller_loss": -0.02,
+                    "entropy": 1.93,
+                    "baseline": 0.55,
+                    "mean_reward": 0.57,
+                    "sampled": [{"arch": ARCH_EXAMPLE, "reward": 0.61}],
+                    "best": {"arch": ARCH_EXAMPLE, "val_acc": 0.64},
+                    "created_at": "2026-11-28T08:03:00Z",
+                }
+            ]
+        },
+    )
 
     phase: Literal["search", "final"]
     epoch: int

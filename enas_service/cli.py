@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,6 +66,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.add_argument(
         "--reaper", action="store_true",
         help="also re-queue stale jobs from a thread (when no Celery beat runs)",
+    )
+    worker.add_argument(
+        "--queues", default=None,
+        help="queues to consume (default ENAS_QUEUE, 'gpu'); the reaper's is 'maintenance'",
+    )
+    worker.add_argument(
+        "--beat", action="store_true",
+        help="embed Celery beat, which sends the reaper task every ENAS_REAPER_INTERVAL_S "
+        "(run exactly one such process, e.g. `enas worker --queues maintenance --beat`)",
     )
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(func=cmd_worker)
@@ -188,19 +198,24 @@ def worker_argv(*, pool: str, loglevel: str, queues: str) -> list[str]:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _apply_env(args)
-    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s "
-                        "%(name)s: %(message)s")
     from enas_service.settings import get_settings
     from worker.celery_app import get_celery
     from worker.reaper import start_reaper_thread
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not args.beat:
+        import enas_core.pipeline  # noqa: F401 - load torch and the engine before the first job
+
     if args.reaper:
         start_reaper_thread()
     argv = worker_argv(
-        pool=args.pool or settings.worker_pool, loglevel=args.loglevel, queues=settings.queue
+        pool=args.pool or settings.worker_pool,
+        loglevel=args.loglevel,
+        queues=args.queues or settings.queue,
     )
+    if args.beat:
+        argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     get_celery().worker_main(argv)
     return 0
 
@@ -217,6 +232,43 @@ def _first_start_key() -> str | None:
         return create_key(session, owner="default", name="created by enas serve")
 
 
+class WorkerSupervisor:
+    """Keeps one worker subprocess running (embedded mode): a worker that dies is started
+    again, and the reaper hands it back the job the dead one held."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.command, self.env = command, env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.proc = subprocess.Popen(self.command, env=self.env)
+            if self._stop.is_set():  # stop() came while it was starting
+                self.proc.terminate()
+            code = self.proc.wait()
+            if self._stop.is_set():
+                return
+            log.warning("the worker exited (code %s); starting another in 2 s", code)
+            self._stop.wait(2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # a warm shutdown waits for the job's step
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # its job stays "running" and is resumed at the next start
+                proc.wait()
+        self._thread.join(timeout=5)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _apply_env(args)
     import uvicorn
@@ -228,17 +280,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade()
+    if settings.is_sqlite:
+        # One machine, one worker: a job still "running" is left from the last run; resume it.
+        from worker.reaper import reap_stale_jobs
+
+        reap_stale_jobs(stale_after_s=0)
     key = _first_start_key()
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     url = f"http://{host}:{port}"
 
-    worker: subprocess.Popen[bytes] | None = None
+    supervisor = None
     if not args.no_worker:
-        worker = subprocess.Popen(
+        supervisor = WorkerSupervisor(
             [sys.executable, "-m", "enas_service", "worker", "--pool=solo"],
             env={**os.environ, "ENAS_DATA_DIR": str(settings.data_dir)},
         )
+        supervisor.start()
     stop_reaper = start_reaper_thread()
 
     print(f"\n  ENAS service at {url}  (API docs: {url}/docs)", flush=True)
@@ -251,12 +309,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run("api.main:app", host=host, port=port, log_level="info")
     finally:
         stop_reaper.set()
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        if supervisor is not None:
+            supervisor.stop()
     return 0
 
 

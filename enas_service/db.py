@@ -58,13 +58,21 @@ def new_session() -> Session:
     return _sessionmaker_for(get_settings().database_url)()
 
 
+def commit(session: Session) -> None:
+    """Commit, then run the callbacks registered with `after_commit` (outside SQLAlchemy's
+    commit, so that one that raises leaves a usable session and reaches the caller)."""
+    session.commit()
+    for callback in session.info.pop("committed", []):
+        callback()
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session that commits once at the end, or rolls back on an exception."""
     session = new_session()
     try:
         yield session
-        session.commit()
+        commit(session)
     except BaseException:
         session.rollback()
         raise
@@ -73,7 +81,8 @@ def session_scope() -> Iterator[Session]:
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run `callback` once the session's current transaction commits (e.g. enqueue a task)."""
+    """Run `callback` once the session's current transaction is committed by `commit()`
+    (e.g. enqueue a task for a row only when the row is there for the worker to read)."""
     session.info.setdefault("after_commit", []).append(callback)
 
 
@@ -83,14 +92,14 @@ def after_rollback(session: Session, callback: Callable[[], None]) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
+def _on_commit(session: Session) -> None:
     session.info.pop("after_rollback", None)
-    for callback in session.info.pop("after_commit", []):
-        callback()
+    session.info.setdefault("committed", []).extend(session.info.pop("after_commit", []))
 
 
 @event.listens_for(Session, "after_rollback")
-def _run_after_rollback(session: Session) -> None:
+def _on_rollback(session: Session) -> None:
     session.info.pop("after_commit", None)
+    session.info.pop("committed", None)
     for callback in session.info.pop("after_rollback", []):
         callback()

@@ -165,6 +165,15 @@ def cancel_queued_job(session: Session, *, job_id: uuid.UUID) -> bool:
     return result.rowcount == 1
 
 
+def fail_queued_job(session: Session, *, job_id: uuid.UUID, error: str) -> bool:
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.queued)
+        .values(status=JobStatus.failed, error=error, finished_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
 def request_cancel(session: Session, *, job_id: uuid.UUID) -> bool:
     """Ask the worker running the job to stop. False when it is not running."""
     result = session.execute(
@@ -240,7 +249,7 @@ def heartbeat(session: Session, *, job_id: uuid.UUID, lease: int) -> LeaseState:
     cancel = session.scalar(
         update(Job)
         .where(*_held(job_id, lease))
-        .values(heartbeat_at=utcnow())
+        .values(heartbeat_at=utcnow(), updated_at=Job.updated_at)  # a beat is not a change
         .returning(Job.cancel_requested)
     )
     return LeaseState(held=cancel is not None, cancel_requested=bool(cancel))

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'enas.db'}"
         if not self.broker_url:
-            self.broker_url = "filesystem://"
+            self.broker_url = "filesystem://localhost/"
         return self
 
     @property

@@ -159,11 +159,26 @@ def _clear_caches() -> None:
 
 
 def _purge_queue(queue: str) -> None:
+    """Drop this run's queue, and its messages a killed worker left unacknowledged."""
+    import json
+
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
-    client.delete(queue)
-    client.close()
+    try:
+        client.delete(queue)
+        for key in client.scan_iter(f"_kombu.binding*.{queue}"):
+            client.delete(key)
+        for tag, payload in client.hgetall("unacked").items():
+            try:
+                routing_key = json.loads(payload)[2]
+            except (ValueError, IndexError, TypeError):
+                continue
+            if routing_key == queue:
+                client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)
+    finally:
+        client.close()
 
 
 @pytest.fixture
@@ -200,11 +215,12 @@ def client(db_session: Any) -> Iterator[Any]:
 
     from api.deps import get_session
     from api.main import app
+    from enas_service.db import commit
 
     def session_override() -> Iterator[Any]:
         try:
             yield db_session
-            db_session.commit()
+            commit(db_session)
         except BaseException:
             db_session.rollback()
             raise
@@ -278,8 +294,9 @@ def live_keys(service_env: dict[str, str]) -> dict[str, dict[str, str]]:
 
 
 class WorkerProcess:
-    """`python -m enas_service worker` (solo pool, with the reaper thread) in its own process
-    group, logging to a file; `kill()` is SIGKILL to the whole group."""
+    """`python -m enas_service worker` (prefork with one child, as in production, plus the
+    reaper thread) in its own process group, logging to a file; `kill()` is SIGKILL to the
+    whole group (the machine is gone)."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
@@ -295,7 +312,7 @@ class WorkerProcess:
         self.starts += 1
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed by the child's exit
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "enas_service", "worker", "--pool=solo", "--reaper"],
+            [sys.executable, "-m", "enas_service", "worker", "--reaper"],  # prefork, 1 child
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

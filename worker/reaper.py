@@ -7,7 +7,11 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
+
+from sqlalchemy.orm import Session
 
 from enas_service import repository
 from enas_service.db import after_commit, session_scope
@@ -17,17 +21,22 @@ from enas_service.settings import get_settings
 log = logging.getLogger(__name__)
 
 
-def reap_stale_jobs() -> list[uuid.UUID]:
-    """One pass; returns the ids of the re-queued jobs."""
+def reap_stale_jobs(
+    *,
+    stale_after_s: float | None = None,
+    scope: Callable[[], AbstractContextManager[Session]] = session_scope,
+) -> list[uuid.UUID]:
+    """One pass; returns the ids of the re-queued jobs. `scope` gives a session per step."""
     from worker.celery_app import enqueue_run_job
 
     settings = get_settings()
-    before = utcnow() - timedelta(seconds=settings.stale_after_s)
-    with session_scope() as session:
+    stale_after = settings.stale_after_s if stale_after_s is None else stale_after_s
+    before = utcnow() - timedelta(seconds=stale_after)
+    with scope() as session:
         stale = repository.find_stale_jobs(session, before=before)
     requeued = []
     for job in stale:
-        with session_scope() as session:
+        with scope() as session:
             common = {"job_id": job.id, "lease": job.lease, "before": before}
             if job.cancel_requested:
                 repository.fail_stale_job(
@@ -38,7 +47,7 @@ def reap_stale_jobs() -> list[uuid.UUID]:
                     session,
                     status=JobStatus.failed,
                     error=f"the worker running the job was lost {job.attempts} times "
-                    f"(no heartbeat for {settings.stale_after_s:g} s); giving up",
+                    f"(no heartbeat for {stale_after:g} s); giving up",
                     **common,
                 )
                 log.warning("job %s failed: worker lost %d times", job.id, job.attempts)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import OwnerDep, SessionDep, SettingsDep
@@ -21,12 +20,11 @@ from api.schemas import (
     JobsPublic,
     Problem,
 )
-from api.services import datasets as dataset_service
 from api.services import jobs as service
 from api.services.errors import InvalidInput
 from api.uploads import Upload, receive_upload
 from enas_service import artifacts
-from enas_service.models import Job, JobStatus
+from enas_service.models import JobStatus
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -87,10 +85,8 @@ def _parse_json_body(raw: bytes) -> JobCreate:
     return _validate(data, loc=("body",))
 
 
-def _submit_with_upload(
-    session: Session, *, owner: str, upload: Upload, idempotency_key: str | None
-) -> tuple[Job, bool]:
-    """One multipart request: the dataset file and the config; validated before storing."""
+def _parse_upload_config(upload: Upload) -> JobCreate:
+    """The `config` field of a one-request submission (the uploaded file is the dataset)."""
     if upload.path is None:
         raise InvalidInput("send the dataset file in the multipart field 'file'", field="file")
     try:
@@ -103,18 +99,8 @@ def _submit_with_upload(
             field="config",
             loc="form",
         )
-    existing = service.find_idempotent(session, owner=owner, key=idempotency_key, request=None)
-    if existing is not None:
-        return existing, False
-    body = _validate({**config, "dataset": "digits"}, loc=("form", "config"))
-    service.build_run_config(body)  # a bad config is refused before the file is stored
-    dataset_service.check_suffix(upload.filename)
-    dataset = dataset_service.create_dataset(
-        session, owner=owner, tmp_path=upload.path, filename=upload.filename or "upload",
-        size=upload.size, name=upload.fields.get("name"),
-    )
-    body = body.model_copy(update={"dataset": str(dataset.id)})
-    return service.submit_job(session, owner=owner, body=body, idempotency_key=idempotency_key)
+    # A stand-in dataset for validation; the service puts the uploaded one's id in its place.
+    return _validate({**config, "dataset": "digits"}, loc=("form", "config"))
 
 
 @router.post(
@@ -153,9 +139,11 @@ async def submit_job(
             tmp_dir=artifacts.tmp_dir(),
         )
         try:
+            body = _parse_upload_config(upload)
             job, created = await run_in_threadpool(
-                _submit_with_upload, session, owner=owner, upload=upload,
-                idempotency_key=idempotency_key,
+                service.submit_job_with_upload, session, owner=owner, body=body,
+                tmp_path=upload.path, filename=upload.filename or "upload", size=upload.size,
+                dataset_name=upload.fields.get("name"), idempotency_key=idempotency_key,
             )
         finally:
             upload.cleanup()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -23,15 +24,24 @@ from api.schemas import (
     JobCreate,
     JobPublic,
 )
-from api.services.errors import Conflict, InvalidInput, NotFound, NotSupported
+from api.services import datasets
+from api.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    NotSupported,
+    Unavailable,
+)
 from enas_core.config import RunConfig, to_dict
 from enas_core.data import BUILTIN_DATASETS
 from enas_service import artifacts, repository
-from enas_service.db import after_commit, new_session
+from enas_service.db import after_commit, new_session, session_scope
 from enas_service.models import FINAL_STATUSES, Dataset, EpochRecord, Job, JobStatus
 from worker.celery_app import enqueue_run_job
 
 MODEL_FORMATS = ("pt", "torchscript", "onnx")
+
+log = logging.getLogger(__name__)
 
 
 # -- the config -------------------------------------------------------------------------------
@@ -197,8 +207,49 @@ def submit_job(
             raise
         return existing, False
     job_id = job.id
-    after_commit(session, lambda: enqueue_run_job(job_id))
+    after_commit(session, lambda: _enqueue_or_fail(job_id))
     return job, True
+
+
+def _enqueue_or_fail(job_id: uuid.UUID) -> None:
+    """Runs after the commit. A job the broker did not take is marked failed (so it does not
+    sit queued forever) and the request answers 503."""
+    try:
+        enqueue_run_job(job_id)
+    except Exception as exc:
+        log.exception("could not enqueue job %s", job_id)
+        with session_scope() as session:
+            repository.fail_queued_job(
+                session, job_id=job_id, error=f"the job queue was unreachable ({exc})"
+            )
+        raise Unavailable(
+            "the job queue (broker) is unreachable, so the job was not started; try again later"
+        ) from exc
+
+
+def submit_job_with_upload(
+    session: Session,
+    *,
+    owner: str,
+    body: JobCreate,
+    tmp_path: Path,
+    filename: str,
+    size: int,
+    dataset_name: str | None,
+    idempotency_key: str | None,
+) -> tuple[Job, bool]:
+    """One request with the dataset file and the config: the config is checked before the
+    file is stored, and the request's rollback removes the file if anything fails later."""
+    existing = find_idempotent(session, owner=owner, key=idempotency_key, request=None)
+    if existing is not None:
+        return existing, False
+    build_run_config(body)
+    datasets.check_suffix(filename)
+    dataset = datasets.create_dataset(
+        session, owner=owner, tmp_path=tmp_path, filename=filename, size=size, name=dataset_name
+    )
+    body = body.model_copy(update={"dataset": str(dataset.id)})
+    return submit_job(session, owner=owner, body=body, idempotency_key=idempotency_key)
 
 
 # -- read -------------------------------------------------------------------------------------
@@ -348,8 +399,17 @@ def model_file(
 
 def _export(source: Path, target: Path, *, format: str) -> None:
     """Export next to model.pt (once; later requests get the file)."""
+    import importlib.util
+
+    import torch
+
     from enas_core import export
 
+    if format == "onnx" and importlib.util.find_spec("onnx") is None:
+        raise NotSupported(
+            "ONNX export needs the 'onnx' package installed where the API runs "
+            "(pip install onnx); format=pt and format=torchscript work without it"
+        )
     tmp = target.with_name(f".{uuid.uuid4().hex}.{target.name}")
     try:
         if format == "torchscript":
@@ -357,10 +417,10 @@ def _export(source: Path, target: Path, *, format: str) -> None:
         else:
             export.to_onnx(source, tmp)
         os.replace(tmp, target)
-    except ImportError as exc:
+    except (ImportError, torch.onnx.OnnxExporterError) as exc:
         raise NotSupported(
             f"{format} export is not available on this server ({exc}); ONNX export needs "
-            "the 'onnx' package"
+            "the 'onnx' package installed where the API runs"
         ) from exc
     finally:
         tmp.unlink(missing_ok=True)

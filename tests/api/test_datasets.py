@@ -18,7 +18,7 @@ from tests.conftest import MAX_UPLOAD_BYTES, digits_arrays
 def _stored(db_session) -> tuple[int, list]:
     rows = db_session.scalar(select(func.count()).select_from(Dataset))
     files = [p for p in artifacts.datasets_dir().rglob("*") if p.is_file()]
-    leftovers = [p for p in artifacts.tmp_dir().iterdir()]
+    leftovers = list(artifacts.tmp_dir().iterdir())
     return rows, files + leftovers
 
 
@@ -32,7 +32,9 @@ def _npz() -> bytes:
 def _csv() -> bytes:
     x, y = digits_arrays(60)
     lines = ["label," + ",".join(f"p{i}" for i in range(64))]
-    lines += [f"{label}," + ",".join(map(str, img.ravel())) for img, label in zip(x, y, strict=True)]
+    lines += [
+        f"{label}," + ",".join(map(str, img.ravel())) for img, label in zip(x, y, strict=True)
+    ]
     return "\n".join(lines).encode()
 
 

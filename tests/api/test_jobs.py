@@ -1,0 +1,248 @@
+"""Submitting and managing jobs over HTTP (no worker: the jobs stay queued)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from enas_core.config import RunConfig, to_dict
+from enas_core.presets import preset_config
+from enas_service import artifacts
+from enas_service.models import Dataset, Job
+from tests.conftest import TINY_JOB
+
+
+def _count(db_session, model) -> int:
+    return db_session.scalar(select(func.count()).select_from(model))
+
+
+def test_submit_answers_202_with_location(client, alice):
+    response = client.post("/jobs", json={"dataset": "digits", **TINY_JOB}, headers=alice)
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert response.headers["location"] == f"/jobs/{job['id']}"
+    assert job["status"] == "queued"
+    assert job["dataset"] == "digits"
+    assert job["progress"] == 0 and job["epoch"] == 0 and job["phase"] is None
+    assert job["request"] == {"dataset": "digits", **TINY_JOB}
+    config = job["config"]
+    assert config["search"]["epochs"] == 2
+    assert config["search"]["model"] == {**config["search"]["model"], "layers": 3, "nodes": 2}
+    assert config["search"]["controller"]["train_steps"] == 2
+    assert config["train"]["model"]["channels"] == 8
+    assert config["train"]["steps_per_epoch"] == 2
+    assert client.get(f"/jobs/{job['id']}", headers=alice).json() == job
+
+
+def test_defaults_and_presets(client, alice):
+    plain = client.post("/jobs", json={"dataset": "mnist"}, headers=alice).json()
+    assert plain["config"] == to_dict(RunConfig())
+    quick = client.post(
+        "/jobs", json={"dataset": "digits", "preset": "quick", "search_epochs": 3,
+                       "time_limit": 60}, headers=alice
+    ).json()
+    expected = to_dict(preset_config("quick"))
+    expected["search"]["epochs"] = 3
+    expected["search"]["time_limit_s"] = 60
+    assert quick["config"] == expected
+
+
+def test_macro_space(client, alice):
+    job = client.post(
+        "/jobs", json={"dataset": "digits", "space": "macro", "layers": 4}, headers=alice
+    ).json()
+    assert job["config"]["search"]["model"]["space"] == "macro"
+    assert job["config"]["train"]["model"]["space"] == "macro"
+    assert job["config"]["train"]["model"]["layers"] == 4
+
+
+@pytest.mark.parametrize(
+    "body,field,words",
+    [
+        ({"search_epochs": 0}, "search_epochs", "greater than or equal to 1"),
+        ({"layers": 4}, "layers", "multiple of 3"),
+        ({"final_layers": 5}, "final_layers", "multiple of 3"),
+        ({"space": "nano"}, "space", "'micro' or 'macro'"),
+        ({"preset": "huge"}, "preset", "unknown preset"),
+        ({"learning_rate": 0.1}, "learning_rate", "Extra inputs"),
+        ({"time_limit": -5}, "time_limit", "greater than 0"),
+        ({"search_batch_size": "many"}, "search_batch_size", "valid integer"),
+        ({"dataset": None}, "dataset", "valid string"),
+        ({"dataset": "imagenet"}, "dataset", "unknown dataset 'imagenet'"),
+        ({"dataset": "6a1f2a9e-0000-4000-8000-000000000000"}, "dataset", "unknown dataset"),
+    ],
+)
+def test_invalid_config_is_422_naming_the_field(client, db_session, alice, body, field, words):
+    response = client.post("/jobs", json={"dataset": "digits", **body}, headers=alice)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert problem["detail"].startswith(f"{field}: ")
+    assert words in problem["detail"]
+    assert any(e["loc"][-1] == field for e in problem["errors"])
+    assert _count(db_session, Job) == 0
+
+
+@pytest.mark.parametrize("raw", [b"", b"{not json", b"[1, 2]"])
+def test_body_must_be_a_json_object(client, db_session, alice, raw):
+    response = client.post(
+        "/jobs", content=raw, headers={**alice, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert _count(db_session, Job) == 0
+
+
+def test_missing_dataset(client, alice):
+    response = client.post("/jobs", json={"search_epochs": 2}, headers=alice)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "dataset: Field required"
+
+
+def test_idempotency_key(client, db_session, alice, bob):
+    headers = {**alice, "Idempotency-Key": "retry-me"}
+    first = client.post("/jobs", json={"dataset": "digits"}, headers=headers)
+    second = client.post("/jobs", json={"dataset": "digits"}, headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert _count(db_session, Job) == 1
+    conflict = client.post("/jobs", json={"dataset": "mnist"}, headers=headers)
+    assert conflict.status_code == 409
+    assert "Idempotency-Key" in conflict.json()["detail"]
+    # Keys are per owner.
+    other = client.post("/jobs", json={"dataset": "digits"},
+                        headers={**bob, "Idempotency-Key": "retry-me"})
+    assert other.json()["id"] != first.json()["id"]
+
+
+def test_list_filter_and_paginate(client, alice):
+    ids = [
+        client.post("/jobs", json={"dataset": "digits", "name": f"j{i}"}, headers=alice)
+        .json()["id"]
+        for i in range(3)
+    ]
+    client.post(f"/jobs/{ids[0]}/cancel", headers=alice)
+    listing = client.get("/jobs", headers=alice).json()
+    assert listing["count"] == 3
+    assert [j["id"] for j in listing["data"]] == ids[::-1]  # newest first
+    page = client.get("/jobs?limit=1&offset=1", headers=alice).json()
+    assert page["count"] == 3 and [j["id"] for j in page["data"]] == [ids[1]]
+    queued = client.get("/jobs?status=queued", headers=alice).json()
+    assert queued["count"] == 2 and {j["id"] for j in queued["data"]} == set(ids[1:])
+    cancelled = client.get("/jobs?status=cancelled", headers=alice).json()
+    assert [j["id"] for j in cancelled["data"]] == [ids[0]]
+    assert client.get("/jobs?status=bogus", headers=alice).status_code == 422
+    assert client.get("/jobs?limit=0", headers=alice).status_code == 422
+
+
+def test_cancel_and_delete_a_queued_job(client, alice):
+    job = client.post("/jobs", json={"dataset": "digits"}, headers=alice).json()
+    cancelled = client.post(f"/jobs/{job['id']}/cancel", headers=alice)
+    assert cancelled.status_code == 202
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["finished_at"] is not None
+    again = client.post(f"/jobs/{job['id']}/cancel", headers=alice)
+    assert again.status_code == 409
+    assert "already cancelled" in again.json()["detail"]
+    assert client.delete(f"/jobs/{job['id']}", headers=alice).status_code == 204
+    assert client.get(f"/jobs/{job['id']}", headers=alice).status_code == 404
+
+
+def test_results_before_the_job_ran(client, alice):
+    job = client.post("/jobs", json={"dataset": "digits"}, headers=alice).json()
+    assert client.get(f"/jobs/{job['id']}/history", headers=alice).json() == {
+        "data": [], "count": 0
+    }
+    assert client.get(f"/jobs/{job['id']}/architectures", headers=alice).json() == {
+        "data": [], "count": 0
+    }
+    architecture = client.get(f"/jobs/{job['id']}/architecture", headers=alice)
+    assert architecture.status_code == 409
+    assert "no architecture yet" in architecture.json()["detail"]
+    model = client.get(f"/jobs/{job['id']}/model", headers=alice)
+    assert model.status_code == 409
+    assert "it is queued" in model.json()["detail"]
+    assert client.get(f"/jobs/{job['id']}/model?format=h5", headers=alice).status_code == 422
+
+
+def test_unknown_job_is_404(client, alice):
+    missing = "6a1f2a9e-0000-4000-8000-000000000000"
+    response = client.get(f"/jobs/{missing}", headers=alice)
+    assert response.status_code == 404
+    assert response.json() == {
+        "type": "about:blank", "title": "Not found", "status": 404,
+        "detail": f"no job {missing}", "instance": f"/jobs/{missing}",
+    }
+
+
+def test_submit_with_the_file_in_one_request(client, db_session, alice, digits_npz):
+    config = json.dumps({"search_epochs": 2, "layers": 3})
+    with digits_npz.open("rb") as f:
+        response = client.post(
+            "/jobs", files={"file": ("digits.npz", f)}, data={"config": config}, headers=alice
+        )
+    assert response.status_code == 202, response.text
+    job = response.json()
+    dataset = client.get(f"/datasets/{job['dataset']}", headers=alice).json()
+    assert dataset["num_samples"] == 400
+    assert job["dataset_id"] == dataset["id"]
+    assert job["config"]["search"]["epochs"] == 2
+
+
+@pytest.mark.parametrize(
+    "filename,payload,config,status,words",
+    [
+        ("d.npz", None, '{"search_epochs": 0}', 422, "search_epochs"),
+        ("d.npz", None, '{"layers": 5}', 422, "multiple of 3"),
+        ("d.npz", None, "{oops", 422, "config: not valid JSON"),
+        ("d.npz", None, '{"dataset": "digits"}', 422, "without 'dataset'"),
+        ("d.npz", b"PK\x03\x04garbage", "{}", 422, "d.npz"),
+        ("d.txt", b"hello", "{}", 415, "unsupported file type"),
+    ],
+)
+def test_bad_one_request_submissions_leave_nothing(
+    client, db_session, alice, digits_npz, filename, payload, config, status, words
+):
+    payload = digits_npz.read_bytes() if payload is None else payload
+    response = client.post(
+        "/jobs", files={"file": (filename, payload)}, data={"config": config}, headers=alice
+    )
+    assert response.status_code == status, response.text
+    assert words in response.json()["detail"]
+    assert _count(db_session, Job) == 0 and _count(db_session, Dataset) == 0
+    assert not artifacts.datasets_dir().exists() or not any(artifacts.datasets_dir().iterdir())
+    assert not any(artifacts.tmp_dir().iterdir())
+
+
+def test_openapi_documents_every_route_with_examples(client):
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in ("/jobs", "/jobs/{job_id}", "/jobs/{job_id}/history", "/jobs/{job_id}/events",
+                 "/jobs/{job_id}/architecture", "/jobs/{job_id}/architectures",
+                 "/jobs/{job_id}/model", "/jobs/{job_id}/cancel", "/datasets",
+                 "/datasets/{dataset_id}", "/healthz", "/readyz"):
+        assert path in paths, path
+    body = paths["/jobs"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    assert body["application/json"]["examples"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_broker_down_answers_503(client, alice, monkeypatch):
+    from enas_service.settings import get_settings
+    from worker.celery_app import get_celery
+
+    monkeypatch.setenv("ENAS_BROKER_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    get_celery.cache_clear()
+    try:
+        response = client.post("/jobs", json={"dataset": "digits"}, headers=alice)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        get_celery.cache_clear()
+    assert response.status_code == 503
+    assert "unreachable" in response.json()["detail"]

@@ -1,0 +1,101 @@
+"""Embedded mode: `enas serve` with no Postgres and no Redis (SQLite and the filesystem broker
+under the data directory) runs a job end to end with the same task code."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, TINY_JOB, free_port, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_enas_serve_runs_a_job(tmp_path, digits_npz):
+    data_dir = tmp_path / "enas"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENAS_")}
+    env.update(
+        ENAS_DEVICE="cpu", ENAS_HEARTBEAT_INTERVAL_S="0.5", ENAS_SSE_POLL_S="0.2",
+        PYTHONUNBUFFERED="1",
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "enas_service", "serve", "--data-dir", str(data_dir),
+         "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
+
+    def pump() -> None:
+        for raw in proc.stdout:  # type: ignore[union-attr]
+            line = raw.decode(errors="replace")
+            output.append(line)
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        key = None
+        deadline = time.monotonic() + 60
+        while key is None:
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(output)
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if "export ENAS_KEY=" in line:
+                key = line.split("=", 1)[1].strip()
+        assert any(f"http://127.0.0.1:{port}" in line for line in output)
+        headers = {"Authorization": f"Bearer {key}"}
+
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            wait_for(lambda: _ok(http, "/healthz"), timeout=30, what="the API")
+            ready = http.get("/readyz").json()
+            assert ready == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+            dataset = http.post(
+                "/datasets", files={"file": ("digits.npz", digits_npz.read_bytes())},
+                headers=headers,
+            ).json()
+            job = http.post(
+                "/jobs", json={"dataset": dataset["id"], **TINY_JOB}, headers=headers
+            ).json()
+            done = wait_for(
+                lambda: (j := http.get(f"/jobs/{job['id']}", headers=headers).json())["status"]
+                in ("succeeded", "failed", "cancelled") and j,
+                timeout=180, interval=0.5, what="the job",
+            )
+            assert done["status"] == "succeeded", "".join(output)[-4000:]
+            history = http.get(f"/jobs/{job['id']}/history", headers=headers).json()
+            assert [(r["phase"], r["epoch"]) for r in history["data"]] == [
+                ("search", 1), ("search", 2), ("final", 1)
+            ]
+            architecture = http.get(f"/jobs/{job['id']}/architecture", headers=headers).json()
+            assert len(architecture["arch"]["conv"]) == 8
+            model = http.get(f"/jobs/{job['id']}/model", headers=headers)
+            assert model.status_code == 200 and len(model.content) > 1000
+        assert (data_dir / "enas.db").is_file()
+        assert (data_dir / "broker").is_dir()
+        assert (data_dir / "jobs" / job["id"] / "model.pt").is_file()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _ok(http: httpx.Client, path: str) -> bool:
+    try:
+        return http.get(path).status_code == 200
+    except httpx.TransportError:
+        return False
