@@ -1,11 +1,12 @@
-# Two commands on a fresh machine: `make run` (set up, then a short search on bundled real digits)
-# and `make test`. Torch comes from the pinned versions this project is built against.
+# Two commands on a fresh machine: `make run` (set up, start the embedded service and submit a
+# quick search on bundled real digits) and `make test`. `make search` runs the same search from
+# the CLI alone. Torch comes from the pinned versions this project is built against.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup run test lint bench
+.PHONY: setup run search test lint bench
 
 $(BIN)/enas: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +17,9 @@ $(BIN)/enas: pyproject.toml
 setup: $(BIN)/enas
 
 run: setup
+	$(BIN)/enas serve --demo
+
+search: setup
 	$(BIN)/enas search --preset quick --dataset digits --output runs/quick
 
 test: setup

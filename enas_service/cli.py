@@ -47,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default=None, help="default ENAS_API_HOST (127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="default ENAS_API_PORT (8000)")
     serve.add_argument("--no-worker", action="store_true", help="the API only")
+    serve.add_argument(
+        "--demo", action="store_true",
+        help="once the API answers, submit a quick search on the bundled digits and print "
+        "how to follow it with curl",
+    )
     serve.set_defaults(func=cmd_serve)
 
     api = subparsers.add_parser("api", help="run the HTTP API (migrates the database first)")
@@ -269,6 +274,50 @@ class WorkerSupervisor:
         self._thread.join(timeout=5)
 
 
+DEMO_JOB = {"dataset": "digits", "preset": "quick", "name": "demo: quick search on digits"}
+
+
+def submit_demo_job(url: str, key: str, *, timeout_s: float = 60.0) -> str:
+    """Wait for the API, submit the demo job over HTTP like any client, return its id."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2).close()
+            break
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    request = urllib.request.Request(
+        f"{url}/jobs", data=json.dumps(DEMO_JOB).encode(), method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["id"]
+
+
+def _print_demo(url: str, key: str) -> None:
+    try:
+        job = submit_demo_job(url, key)
+    except Exception as exc:  # the service keeps running; only the demo failed
+        log.error("could not submit the demo job: %s", exc)
+        return
+    auth = f'-H "Authorization: Bearer {key}"'
+    print(
+        f"\n  Submitted a quick search on the bundled digits: job {job}\n"
+        f"  Follow it:    curl -N {auth} {url}/jobs/{job}/events\n"
+        f"  Status:       curl -s {auth} {url}/jobs/{job}\n"
+        f"  Architecture: curl -s {auth} {url}/jobs/{job}/architecture\n"
+        f"  Model:        curl -s {auth} -o model.pt {url}/jobs/{job}/model\n",
+        flush=True,
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _apply_env(args)
     import uvicorn
@@ -286,6 +335,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         reap_stale_jobs(stale_after_s=0)
     key = _first_start_key()
+    demo_key = key
+    if args.demo and demo_key is None:
+        from enas_service.apikeys import create_key
+        from enas_service.db import session_scope
+
+        with session_scope() as session:
+            demo_key = create_key(session, owner="default", name="enas serve --demo")
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     url = f"http://{host}:{port}"
@@ -305,6 +361,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"  API key (shown once; `enas keys create` makes more): {key}", flush=True)
         print(f"\n  export ENAS_KEY={key}", flush=True)
     print(flush=True)
+    if args.demo and demo_key:
+        threading.Thread(target=_print_demo, args=(url, demo_key), daemon=True).start()
     try:
         uvicorn.run("api.main:app", host=host, port=port, log_level="info")
     finally:

@@ -25,6 +25,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
+
+# Test tensors are small: one thread per process is faster than two fighting over two cores
+# (the test process, a worker subprocess and the server all run at once). Subprocesses inherit.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get(

@@ -29,7 +29,7 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "enas_service", "serve", "--data-dir", str(data_dir),
-         "--port", str(port)],
+         "--port", str(port), "--demo"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -44,9 +44,9 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
 
     threading.Thread(target=pump, daemon=True).start()
     try:
-        key = None
+        key = demo_job = None
         deadline = time.monotonic() + 60
-        while key is None:
+        while key is None or demo_job is None:
             assert time.monotonic() < deadline and proc.poll() is None, "".join(output)
             try:
                 line = lines.get(timeout=1)
@@ -54,10 +54,22 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
                 continue
             if "export ENAS_KEY=" in line:
                 key = line.split("=", 1)[1].strip()
+            if "Submitted a quick search on the bundled digits: job " in line:
+                demo_job = line.rsplit(" ", 1)[1].strip()
         assert any(f"http://127.0.0.1:{port}" in line for line in output)
         headers = {"Authorization": f"Bearer {key}"}
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            # `--demo` (what `make run` uses) submitted a quick job over HTTP; cancel it so
+            # the one worker is free for the job under test.
+            demo = http.get(f"/jobs/{demo_job}", headers=headers).json()
+            assert demo["config"]["search"]["model"]["nodes"] == 5, demo
+            http.post(f"/jobs/{demo_job}/cancel", headers=headers).raise_for_status()
+            wait_for(
+                lambda: http.get(f"/jobs/{demo_job}", headers=headers).json()["status"]
+                == "cancelled",
+                timeout=60, interval=0.5, what="the demo job to cancel",
+            )
             wait_for(lambda: _ok(http, "/healthz"), timeout=30, what="the API")
             ready = http.get("/readyz").json()
             assert ready == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
