@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import Architecture, Cell, MicroArchitecture, Node
+from .architecture import Architecture, ArchitectureError, Cell, MicroArchitecture, Node
 from .config import ControllerConfig
 from .ops import PRIMITIVES
 
@@ -58,19 +58,22 @@ def squash(logits: torch.Tensor, temperature: float | None, tanh_c: float | None
     return logits
 
 
-class MicroController(nn.Module):
-    def __init__(self, nodes: int, config: ControllerConfig) -> None:
+class LSTMController(nn.Module):
+    """What both spaces' controllers share: the LSTM, the embeddings, the attention and op
+    softmax weights (the reference's names), batched sampling and teacher forcing.
+    Subclasses draw the decisions in `_run` and list them, in drawing order, in `decisions`."""
+
+    def __init__(self, num_ops: int, config: ControllerConfig) -> None:
         super().__init__()
-        self.nodes = nodes
         self.config = config
         h = config.hidden_size
         self.lstm = nn.LSTMCell(h, h)
         self.g_emb = nn.Parameter(torch.empty(1, h))
-        self.op_emb = nn.Embedding(len(PRIMITIVES), h)
+        self.op_emb = nn.Embedding(num_ops, h)
         self.w_attn_1 = nn.Linear(h, h, bias=False)
         self.w_attn_2 = nn.Linear(h, h, bias=False)
         self.v_attn = nn.Linear(h, 1, bias=False)
-        self.w_soft = nn.Linear(h, len(PRIMITIVES))
+        self.w_soft = nn.Linear(h, num_ops)
         for p in self.parameters():
             nn.init.uniform_(p, -0.1, 0.1)
 
@@ -80,20 +83,35 @@ class MicroController(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int = 1,
-               generator: torch.Generator | None = None) -> list[MicroArchitecture]:
+               generator: torch.Generator | None = None) -> list[Architecture]:
         return self._run(n, Decider(generator, None)).archs
 
-    def log_prob(self, archs: Sequence[MicroArchitecture]) -> tuple[torch.Tensor, torch.Tensor]:
+    def log_prob(self, archs: Sequence[Architecture]) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities and entropies (n,) of given architectures (teacher forcing)."""
-        rows = []
-        for arch in archs:
-            row = []
-            for cell in (arch.conv, arch.reduce):
-                for nd in cell.nodes:
-                    row += [nd.in1, nd.in2, nd.op1, nd.op2]  # the order decisions are drawn in
-            rows.append(row)
-        out = self._run(len(rows), Decider(None, torch.tensor(rows)))
+        rows = torch.tensor([self.decisions(arch) for arch in archs])
+        out = self._run(len(archs), Decider(None, rows))
         return out.log_prob, out.entropy
+
+    def decisions(self, arch: Architecture) -> list[int]:
+        raise NotImplementedError
+
+    def _run(self, n: int, decide: Decider) -> Samples:
+        raise NotImplementedError
+
+
+class MicroController(LSTMController):
+    def __init__(self, nodes: int, config: ControllerConfig) -> None:
+        super().__init__(len(PRIMITIVES), config)
+        self.nodes = nodes
+
+    def decisions(self, arch: Architecture) -> list[int]:
+        if not isinstance(arch, MicroArchitecture) or arch.nodes != self.nodes:
+            raise ArchitectureError(
+                f"the controller samples micro cells of {self.nodes} nodes; got {arch}"
+            )
+        # Per node the inputs are drawn first, then the ops.
+        return [v for cell in (arch.conv, arch.reduce) for nd in cell.nodes
+                for v in (nd.in1, nd.in2, nd.op1, nd.op2)]
 
     def _run(self, n: int, decide: Decider) -> Samples:
         cfg = self.config

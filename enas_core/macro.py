@@ -16,7 +16,7 @@ data, so a forward pass of either network never synchronises the device.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -26,7 +26,7 @@ from torch import nn
 
 from .architecture import MACRO_PRIMITIVES, ArchitectureError, MacroArchitecture
 from .config import ControllerConfig, ModelConfig
-from .controller import Decider, Samples, squash
+from .controller import Decider, LSTMController, Samples, squash
 from .model import drop_path
 
 # -- controller ------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ class MacroSamples(Samples):
     skip_penalty: torch.Tensor | None = None
 
 
-class MacroController(nn.Module):
+class MacroController(LSTMController):
     """Per layer: an op from a softmax, then one Bernoulli skip flag per earlier layer.
 
     The skip probability of layer i to layer j is `sigmoid(squash(v_attn(tanh(w_attn_1(h_j) +
@@ -56,44 +56,21 @@ class MacroController(nn.Module):
     """
 
     def __init__(self, layers: int, config: ControllerConfig) -> None:
-        super().__init__()
         if layers < 1:
             raise ValueError(f"layers must be positive, got {layers}")
         if not 0.0 < config.skip_target < 1.0:
             raise ValueError(f"skip_target must be in (0, 1), got {config.skip_target}")
+        super().__init__(len(MACRO_PRIMITIVES), config)
         self.layers = layers
-        self.config = config
-        h = config.hidden_size
-        self.lstm = nn.LSTMCell(h, h)
-        self.g_emb = nn.Parameter(torch.empty(1, h))
-        self.op_emb = nn.Embedding(len(MACRO_PRIMITIVES), h)
-        self.w_attn_1 = nn.Linear(h, h, bias=False)
-        self.w_attn_2 = nn.Linear(h, h, bias=False)
-        self.v_attn = nn.Linear(h, 1, bias=False)
-        self.w_soft = nn.Linear(h, len(MACRO_PRIMITIVES))
-        for p in self.parameters():
-            nn.init.uniform_(p, -0.1, 0.1)
 
-    def forward(self, n: int = 1, generator: torch.Generator | None = None) -> MacroSamples:
-        """Samples n architectures at once (one batched LSTM pass), with gradients."""
-        return self._run(n, Decider(generator, None))
-
-    @torch.no_grad()
-    def sample(self, n: int = 1,
-               generator: torch.Generator | None = None) -> list[MacroArchitecture]:
-        return self._run(n, Decider(generator, None)).archs
-
-    def log_prob(self, archs: Sequence[MacroArchitecture]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probabilities and entropies (n,) of given architectures (teacher forcing)."""
-        for arch in archs:
-            if arch.layers != self.layers:
-                raise ArchitectureError(
-                    f"the macro architecture has {arch.layers} layers; the controller samples "
-                    f"{self.layers}"
-                )
+    def decisions(self, arch) -> list[int]:
+        if not isinstance(arch, MacroArchitecture) or arch.layers != self.layers:
+            raise ArchitectureError(
+                f"the macro architecture has {getattr(arch, 'layers', '?')} layers; the "
+                f"controller samples {self.layers}"
+            )
         # The integer form is the order decisions are drawn in: per layer, op then skips.
-        out = self._run(len(archs), Decider(None, torch.tensor([a.to_ints() for a in archs])))
-        return out.log_prob, out.entropy
+        return arch.to_ints()
 
     def _run(self, n: int, decide: Decider) -> MacroSamples:
         cfg = self.config
