@@ -79,6 +79,37 @@ def _set(obj: Any, path: str, value: Any) -> Any:
     return replace(obj, **{head: _set(getattr(obj, head), rest, value)})
 
 
+# (flag, type, ConstraintConfig field, help): limits on the final network, `enas search` only.
+CONSTRAINT_OPTIONS: list[tuple[str, type, str, str]] = [
+    ("--max-params", int, "max_params", "limit on the final network's parameters"),
+    ("--max-flops", int, "max_flops", "limit on its multiply-adds per image"),
+    ("--max-latency-ms", float, "max_latency_ms",
+     "limit on its inference latency in ms (predicted during the search from a per-op table "
+     "measured once on --latency-device and cached)"),
+    ("--max-memory-mb", float, "max_memory_mb",
+     "limit on its peak inference memory in MiB (weights and activations at "
+     "--latency-batch-size)"),
+    ("--constraint-mode", str, "mode",
+     "hard: a network over a limit is never chosen; soft: the reward is "
+     "accuracy * (cost / limit) ** weight (MnasNet) (default: hard)"),
+    ("--constraint-weight", float, "weight", "the soft limits' exponent, negative "
+                                             "(default: -0.07, MnasNet's)"),
+    ("--latency-device", str, "latency_device", "where latency and memory limits apply: cpu or "
+                                                "cuda (default: cpu)"),
+    ("--latency-batch-size", int, "latency_batch_size", "batch size latency and memory limits "
+                                                        "apply at (default: 1)"),
+]
+
+
+def _add_constraint_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group(
+        "constraints", "limits on the final network's costs; none is set by default")
+    for flag, typ, _, text in CONSTRAINT_OPTIONS:
+        kwargs: dict[str, Any] = {"choices": ("hard", "soft")} if flag == "--constraint-mode" \
+            else {}
+        group.add_argument(flag, type=typ, default=None, help=text, **kwargs)
+
+
 def build_config(args: argparse.Namespace) -> RunConfig:
     config = preset_config(args.preset)
     for flag, _, paths, _ in OVERRIDES:
@@ -92,6 +123,10 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         aug = AugmentConfig(crop_padding=4, flip=args.augment == "crop-flip")
         config = _set(config, "search.augment", aug)
         config = _set(config, "train.augment", replace(aug, cutout=config.train.augment.cutout))
+    limits = {name: value for flag, _, name, _ in CONSTRAINT_OPTIONS
+              if (value := getattr(args, flag[2:].replace("-", "_"), None)) is not None}
+    if limits:
+        config = _set(config, "search.constraints", replace(config.search.constraints, **limits))
     return replace(config, seed=args.seed)
 
 
@@ -143,6 +178,7 @@ def _make_parser() -> argparse.ArgumentParser:
                         + "; ".join(f"{k}: {v}" for k, v in PRESETS.items()))
     _add_data_options(p)
     _add_overrides(p)
+    _add_constraint_options(p)
     p.add_argument("--output", type=Path, default=Path("runs/search"),
                    help="folder for checkpoints, result.json and model.pt (default: %(default)s)")
     p.add_argument("--resume", action="store_true",
@@ -231,6 +267,10 @@ def cmd_search(args: argparse.Namespace) -> int:
                          on_epoch=progress, resume_from=resume)
     finally:
         progress.close()
+    if result.best is None:
+        print(f"enas: {result.constraints['message']}", file=sys.stderr)
+        print(f"written: {args.output / 'result.json'}")
+        return 1
     _print_result(result.best, result.final, args.output)
     return 0
 
@@ -291,6 +331,11 @@ def _print_result(best: dict[str, Any], final: dict[str, Any] | None, out: Path)
             f"FLOPs: {final['flops']:,}  latency: {final['latency_ms']:.2f} ms "
             f"(batch {final['latency_batch_size']}, {final['device']})"
         )
+        for c in final.get("constraints", []):
+            mark = "met" if c["met"] else "NOT met"
+            where = f" ({c['device']}, batch {c['batch_size']})" if "device" in c else ""
+            lines.append(f"max_{c['name']} {c['limit']:,.6g} ({c['mode']}): measured "
+                         f"{c['value']:,.6g}{where}, {mark}")
     lines.append(f"written: {out / 'result.json'}" + (f", {out / 'model.pt'}" if final else ""))
     print("\n".join(lines))
 

@@ -6,10 +6,14 @@ apply; `presets.py` names whole settings.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 Space = Literal["micro", "macro"]
+ConstraintMode = Literal["hard", "soft"]
+LIMITS: tuple[str, ...] = ("params", "flops", "latency_ms", "memory_mb")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,82 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class ConstraintConfig:
+    """Limits on what the final network (the one trained after the search) may cost; None is
+    no limit. Params and FLOPs (multiply-adds of one image) are computed exactly from the
+    architecture; latency is predicted from a per-op table measured on `latency_device` at
+    `latency_batch_size`; memory (MiB: weights, input and peak activations at that batch
+    size) is computed. See constraints.py for how limits shape the controller's reward.
+
+    `mode` applies to every limit; `modes` overrides it per limit, e.g.
+    `{"latency_ms": "soft"}`. Soft limits use MnasNet's reward `acc * (cost / limit) ** weight`
+    with `weight` < 0; `soft_penalty` picks MnasNet's variant: "always" (its default: a cheaper
+    network is rewarded too) or "over" (only a cost above the limit is penalised).
+    """
+
+    max_params: int | None = None
+    max_flops: int | None = None
+    max_latency_ms: float | None = None
+    max_memory_mb: float | None = None
+    mode: ConstraintMode = "hard"
+    modes: dict[str, str] = field(default_factory=dict)
+    weight: float = -0.07
+    soft_penalty: Literal["always", "over"] = "always"
+    latency_device: str = "cpu"  # "cpu", "cuda" or "cuda:N"
+    latency_batch_size: int = 1
+    latency_threads: int | None = None  # CPU intra-op threads; 1 also times thread CPU time
+    derive_tries: int = 20  # controller batches derive samples to find a satisfying one
+
+    def __post_init__(self) -> None:
+        for name in LIMITS:
+            value = getattr(self, f"max_{name}")
+            if value is None:
+                continue
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or value <= 0):
+                raise ValueError(f"max_{name} must be a positive number, got {value!r}")
+        for where, mode in [("mode", self.mode)] + [(f"modes[{k!r}]", v)
+                                                     for k, v in self.modes.items()]:
+            if mode not in ("hard", "soft"):
+                raise ValueError(f"constraint {where} must be 'hard' or 'soft', got {mode!r}")
+        unknown = set(self.modes) - set(LIMITS)
+        if unknown:
+            raise ValueError(f"constraint modes for unknown limit(s) {sorted(unknown)}; "
+                             f"limits are {', '.join(LIMITS)}")
+        if (isinstance(self.weight, bool) or not isinstance(self.weight, int | float)
+                or not math.isfinite(self.weight) or self.weight >= 0):
+            raise ValueError(f"constraint weight must be a negative number (MnasNet uses -0.07), "
+                             f"got {self.weight!r}")
+        if self.soft_penalty not in ("always", "over"):
+            raise ValueError(f"soft_penalty must be 'always' or 'over', got {self.soft_penalty!r}")
+        if not isinstance(self.latency_device, str) or not (
+                self.latency_device == "cpu"
+                or re.fullmatch(r"cuda(:\d+)?", self.latency_device)):
+            raise ValueError(f"unknown latency device {self.latency_device!r}; use 'cpu' or "
+                             f"'cuda' (or 'cuda:N')")
+        for name in ("latency_batch_size", "derive_tries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.latency_threads is not None and (
+                isinstance(self.latency_threads, bool) or not isinstance(self.latency_threads, int)
+                or self.latency_threads < 1):
+            raise ValueError(f"latency_threads must be a positive integer or None, "
+                             f"got {self.latency_threads!r}")
+
+    def limits(self) -> dict[str, float]:
+        """The limits that are set: {"params": 1e5, "latency_ms": 5.0, ...}."""
+        return {name: v for name in LIMITS if (v := getattr(self, f"max_{name}")) is not None}
+
+    def mode_of(self, name: str) -> str:
+        return self.modes.get(name, self.mode)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.limits())
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
@@ -77,6 +157,7 @@ class SearchConfig:
     eval_batches: int | None = None  # validation batches per candidate; None: the whole split
     top_k: int = 5
     time_limit_s: float | None = None  # ends the search early; the best so far is kept
+    constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "num_candidates", "top_k"):
@@ -135,6 +216,7 @@ _NESTED: dict[tuple[str, str], type] = {
     ("SearchConfig", "model"): ModelConfig,
     ("SearchConfig", "controller"): ControllerConfig,
     ("SearchConfig", "augment"): AugmentConfig,
+    ("SearchConfig", "constraints"): ConstraintConfig,
     ("TrainConfig", "model"): ModelConfig,
     ("TrainConfig", "augment"): AugmentConfig,
     ("RunConfig", "search"): SearchConfig,
@@ -142,7 +224,9 @@ _NESTED: dict[tuple[str, str], type] = {
 }
 
 __all__ = [
+    "LIMITS",
     "AugmentConfig",
+    "ConstraintConfig",
     "ControllerConfig",
     "ModelConfig",
     "Precision",

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 Phase = Literal["search", "final"]
+Clock = Literal["wall", "thread"]
 
 
 @dataclass
@@ -31,7 +36,9 @@ class EpochMetrics:
     entropy: float | None = None
     baseline: float | None = None
     mean_reward: float | None = None
-    sampled: list[dict[str, Any]] = field(default_factory=list)  # {"conv","reduce"|"arc","reward"}
+    # Per controller sample: {"conv","reduce"|"arc", "reward", "acc", "params", "flops"}, plus
+    # "latency_ms"/"memory_mb" when a limit needs them and "feasible" when limits are set.
+    sampled: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] | None = None  # {"arch": ARCH JSON, "val_acc": float}
     # Final only:
     val_loss: float | None = None
@@ -67,20 +74,134 @@ def _sync(device: torch.device) -> None:
 
 @torch.no_grad()
 def measure_latency(model: nn.Module, input_shape: tuple[int, ...], *, batch_size: int = 1,
-                    warmup: int = 10, repeats: int = 30) -> float:
-    """Median inference latency in milliseconds (after warm-up, synchronised)."""
+                    warmup: int = 10, repeats: int = 30,
+                    device: torch.device | str | None = None,
+                    clock: Clock = "wall") -> float:
+    """Median inference latency in milliseconds (after warm-up, synchronised). The input goes
+    to the device of the model's first parameter or buffer, or `device` for a module that
+    holds neither (a pooling op).
+
+    `clock="thread"` times the calling thread's CPU time instead of wall time: on a CPU shared
+    with other work and with one intra-op thread (`torch.set_num_threads(1)`), it leaves out
+    the time the thread waits for a core, which wall time counts as latency."""
+    p = next(iter([*model.parameters(), *model.buffers()]), None)
+    if p is not None:
+        dev, dtype = p.device, p.dtype if p.is_floating_point() else torch.float32
+    else:
+        dev, dtype = torch.device(device or "cpu"), torch.float32
+    if clock == "thread" and (dev.type != "cpu" or torch.get_num_threads() != 1):
+        raise ValueError("clock='thread' needs the CPU and torch.set_num_threads(1)")
+    now = time.thread_time if clock == "thread" else time.perf_counter
+    was_training = model.training
+    model.eval()
+    x = torch.randn(batch_size, *input_shape, device=dev, dtype=dtype)
+    for _ in range(warmup):
+        model(x)
+    _sync(dev)
+    times = []
+    for _ in range(repeats):
+        t0 = now()
+        model(x)
+        _sync(dev)
+        times.append(now() - t0)
+    model.train(was_training)
+    return statistics.median(times) * 1e3
+
+
+class _LiveTensorBytes(TorchDispatchMode):
+    """Tracks the bytes of every storage an op allocates while a Python reference to it (or to
+    a view of it) lives: the CPU counterpart of the CUDA allocator's allocated-bytes peak."""
+
+    def __init__(self, ignore: set[int]) -> None:
+        super().__init__()
+        self.ignore = ignore  # storages that exist before the pass (weights, the input)
+        self.storages: dict[int, list[int]] = {}  # data_ptr -> [nbytes, live references]
+        self.live = 0
+        self.peak = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        out = func(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self._track(t)
+        return out
+
+    def _track(self, t: torch.Tensor) -> None:
+        storage = t.untyped_storage()
+        ptr, nbytes = storage.data_ptr(), storage.nbytes()
+        if nbytes == 0 or ptr in self.ignore:
+            return
+        entry = self.storages.get(ptr)
+        if entry is None:
+            entry = self.storages[ptr] = [nbytes, 0]
+            self.live += nbytes
+            self.peak = max(self.peak, self.live)
+        entry[1] += 1
+        weakref.finalize(t, self._release, ptr)
+
+    def _release(self, ptr: int) -> None:
+        entry = self.storages[ptr]
+        entry[1] -= 1
+        if entry[1] == 0:
+            self.live -= entry[0]
+            del self.storages[ptr]
+
+
+@dataclass(frozen=True)
+class MeasuredMemory:
+    """Bytes: weights (parameters and buffers), the input, and the peak of the activations
+    allocated during one inference pass on top of them."""
+
+    weights: int
+    input: int
+    activations: int
+    batch_size: int
+    device: str
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.input + self.activations
+
+    @property
+    def mb(self) -> float:
+        return self.total / 2**20
+
+
+@torch.no_grad()
+def measure_memory(model: nn.Module, input_shape: tuple[int, ...], *,
+                   batch_size: int = 1) -> MeasuredMemory:
+    """Peak inference memory at `batch_size` on the model's device. On CUDA the activations
+    are `torch.cuda.max_memory_allocated` over the pass minus what was allocated before it
+    (warm-up first, so lazily allocated library workspaces are not counted), and weights and
+    input are counted in the allocator's 512-byte blocks; on the CPU the activations are the
+    peak of live tensor storages, tracked op by op."""
     was_training = model.training
     model.eval()
     p = next(model.parameters())
+    tensors = [*model.parameters(), *model.buffers()]
     x = torch.randn(batch_size, *input_shape, device=p.device, dtype=p.dtype)
-    for _ in range(warmup):
+
+    def held(t: torch.Tensor) -> int:  # what the CUDA caching allocator gives each tensor
+        n = t.untyped_storage().nbytes()
+        return max(512, -(-n // 512) * 512) if p.device.type == "cuda" else n
+
+    weights = sum(held(t) for t in tensors)
+    input_bytes = held(x)
+    if p.device.type == "cuda":
+        model(x)  # warm-up: cuBLAS/cuDNN handles and workspaces
+        torch.cuda.synchronize(p.device)
+        torch.cuda.reset_peak_memory_stats(p.device)
+        before = torch.cuda.memory_allocated(p.device)
         model(x)
-    _sync(p.device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        model(x)
-        _sync(p.device)
-        times.append(time.perf_counter() - t0)
+        torch.cuda.synchronize(p.device)
+        activations = torch.cuda.max_memory_allocated(p.device) - before
+    else:
+        ignore = {t.untyped_storage().data_ptr() for t in [*tensors, x]}
+        with _LiveTensorBytes(ignore) as tracker:
+            out = model(x)
+            del out
+        gc.collect()
+        activations = tracker.peak
     model.train(was_training)
-    return statistics.median(times) * 1e3
+    return MeasuredMemory(weights=weights, input=input_bytes, activations=activations,
+                          batch_size=batch_size, device=str(p.device))

@@ -18,6 +18,7 @@ import torch
 
 from .architecture import arch_from_json
 from .config import RunConfig, Runtime, to_dict
+from .constraints import limits_dict
 from .data import Splits
 from .export import atomic_save, save_model
 from .metrics import EpochMetrics
@@ -33,13 +34,20 @@ KEEP_CHECKPOINTS = 2  # the newest and the one before: a caller may not have rec
 
 @dataclass
 class JobResult:
-    best: dict[str, Any]  # {"arch": ARCH JSON, "val_acc"}
+    # {"arch": ARCH JSON, "val_acc", "costs", "feasible", "score"}; None only when hard limits
+    # were set and no architecture met them (`constraints["satisfied"]` is then False and
+    # `constraints["message"]` says why; nothing is trained).
+    best: dict[str, Any] | None
     top_k: list[dict[str, Any]]
     history: list[dict[str, Any]]  # EpochMetrics dicts of both phases, in order
     final: dict[str, Any] | None  # test_acc, params, flops, latency_ms, ... (None: no training)
     model_path: str | None
     search_stopped_early: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    # {"objectives", "latency_device", "latency_batch_size", "evaluated", "front": [points]}
+    pareto: dict[str, Any] | None = None
+    # None without limits; else {"limits", "modes", ..., "satisfied", "message"}
+    constraints: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +58,8 @@ class JobResult:
             "model_path": self.model_path,
             "search_stopped_early": self.search_stopped_early,
             "config": self.config,
+            "pareto": self.pareto,
+            "constraints": self.constraints,
         }
 
 
@@ -79,8 +89,10 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
     total = config.search.epochs + config.train.epochs
     base = {"config": to_dict(config)}
 
+    cons = config.search.constraints
     if state is None or state["phase"] == "search":
-        searcher = Searcher(config.search, data, runtime=runtime, seed=config.seed)
+        searcher = Searcher(config.search, data, runtime=runtime, seed=config.seed,
+                            target=config.train.model)
         if state is not None:
             searcher.load_state_dict(state["searcher"])
         limit = config.search.time_limit_s
@@ -96,10 +108,15 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
             report(metrics)
         top = searcher.derive(should_stop)
         search = {
-            "best": top[0].to_dict(),
+            "best": top[0].to_dict() if top else None,
             "top_k": [c.to_dict() for c in top],
             "history": searcher.history,
             "stopped_early": searcher.epoch < config.search.epochs,
+            "pareto": searcher.pareto(),
+            "constraints": limits_dict(cons) | {
+                "satisfied": bool(top),
+                "message": None if top else searcher.infeasible_message(),
+            } if cons.active else None,
         }
         del searcher
     else:
@@ -107,7 +124,7 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
 
     final = model_path = None
     final_history: list[dict[str, Any]] = []
-    if config.train.epochs > 0:
+    if config.train.epochs > 0 and search["best"] is not None:
         arch = arch_from_json(search["best"]["arch"])
         train_cfg = replace(config.train, model=network_config_for(arch, config.train.model))
         trainer = Trainer(arch, train_cfg, data, runtime=runtime, seed=config.seed)
@@ -121,7 +138,7 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
                 "phase": "final", "search": search, "trainer": trainer.state_dict()})
             metrics.checkpoint = str(path)
             report(metrics)
-        final = trainer.report()
+        final = trainer.report(constraints=cons if cons.active else None)
         final_history = trainer.history
         model_path = str(save_model(
             out_dir / "model.pt", trainer.model, arch=arch, config=train_cfg.model,
@@ -132,7 +149,8 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
     result = JobResult(
         best=search["best"], top_k=search["top_k"], history=search["history"] + final_history,
         final=final, model_path=model_path, search_stopped_early=search["stopped_early"],
-        config=to_dict(config),
+        config=to_dict(config), pareto=search.get("pareto"),
+        constraints=search.get("constraints"),
     )
     (out_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result

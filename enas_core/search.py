@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .architecture import Architecture
-from .config import Runtime, SearchConfig
+from .architecture import Architecture, arch_from_json
+from .config import ModelConfig, Runtime, SearchConfig
+from .constraints import (
+    check_possible,
+    feasible,
+    infeasible_message,
+    needs,
+    pareto_front,
+    score,
+    shaped_reward,
+)
+from .costs import CostModel, Costs, smallest_architecture
 from .data import DeviceLoader, Splits
 from .metrics import EpochMetrics
 from .reinforce import Reinforce
@@ -30,16 +41,39 @@ from .runtime import (
     set_lr,
     set_rng_state,
 )
-from .spaces import arch_from_summary, arch_summary, build_controller, build_search_model
+from .spaces import (
+    arch_from_summary,
+    arch_summary,
+    build_controller,
+    build_search_model,
+    network_config_for,
+)
 
 
 @dataclass
 class Candidate:
     arch: Architecture
     val_acc: float
+    costs: Costs | None = None  # of the final network
+    feasible: bool = True  # no hard limit broken
+    score: float | None = None  # val_acc times the soft limits' factor; ranks candidates
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            self.score = self.val_acc
 
     def to_dict(self) -> dict[str, Any]:
-        return {"arch": self.arch.to_json(), "val_acc": self.val_acc}
+        out: dict[str, Any] = {"arch": self.arch.to_json(), "val_acc": self.val_acc}
+        if self.costs is not None:
+            out |= {"costs": self.costs.to_dict(), "feasible": self.feasible,
+                    "score": self.score}
+        return out
+
+    def point(self) -> dict[str, Any]:
+        """A flat record for the Pareto front."""
+        costs = self.costs.to_dict() if self.costs is not None else {}
+        return {"arch": self.arch.to_json(), "val_acc": self.val_acc, **costs,
+                "feasible": self.feasible, "score": self.score}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -47,13 +81,27 @@ def _mean(values: list[float]) -> float | None:
 
 
 class Searcher:
+    """`target` is the network config the limits of `config.constraints` apply to, the final
+    network's (run_job passes the final training's); by default the search network's.
+    `latency_cache_dir` overrides where latency tables are cached."""
+
     def __init__(self, config: SearchConfig, data: Splits, *, runtime: Runtime | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, target: ModelConfig | None = None,
+                 latency_cache_dir: str | Path | None = None) -> None:
         self.config = config
         self.runtime = runtime or Runtime()
         self.device = torch.device(self.runtime.device)
-        torch.manual_seed(seed)
         train = data.train
+        self.constraints = config.constraints
+        self.input_shape = (train.channels, *train.image_shape[:2])
+        self.cost_model = self._cost_model(target or config.model, train.num_classes,
+                                           latency_cache_dir)
+        check_possible(self.constraints, self.cost_model.model, self.input_shape,
+                       train.num_classes)
+        self.evaluated: dict[str, Candidate] = {}  # every architecture ranked on validation
+        self.derive_tried = 0
+        self.derive_closest: Costs | None = None
+        torch.manual_seed(seed)
         model = build_search_model(config.model, train.channels, train.num_classes)
         self.model = prepare(model, self.runtime)
         self.controller = build_controller(config.model, config.controller)
@@ -77,6 +125,39 @@ class Searcher:
         self.elapsed = 0.0  # seconds of search, summed over resumes
         self.deadline: float | None = None
 
+    def _cost_model(self, target: ModelConfig, num_classes: int,
+                    cache_dir: str | Path | None) -> CostModel:
+        from .latency import check_available, latency_table
+
+        cons = self.constraints
+        check_available(cons.latency_device)
+        space = self.config.model.space
+        size = self.config.model.layers if space == "macro" else self.config.model.nodes
+        fitted = network_config_for(smallest_architecture(space, size), target)
+        threads = cons.latency_threads
+        clock = "thread" if threads == 1 and cons.latency_device == "cpu" else "wall"
+
+        def table(arch: Architecture):  # noqa: ANN202 - a LatencyTable
+            return latency_table(network_config_for(arch, fitted), self.input_shape,
+                                 num_classes, device=cons.latency_device,
+                                 batch_size=cons.latency_batch_size, threads=threads,
+                                 clock=clock, cache_dir=cache_dir)
+
+        return CostModel(fitted, self.input_shape, num_classes,
+                         batch_size=cons.latency_batch_size, device=cons.latency_device,
+                         latency_factory=table)
+
+    def price(self, arch: Architecture, full: bool = False) -> Costs:
+        """The final network's costs: params and FLOPs always; latency and memory when a limit
+        needs them or `full` (candidates ranked on validation data get everything)."""
+        latency, memory = needs(self.constraints)
+        return self.cost_model(arch, latency=latency or full, memory=memory or full)
+
+    def candidate(self, arch: Architecture, val_acc: float) -> Candidate:
+        costs = self.price(arch, full=True)
+        return Candidate(arch, val_acc, costs, feasible(self.constraints, costs),
+                         score(self.constraints, val_acc, costs))
+
     # -- checkpointing -------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
@@ -91,6 +172,8 @@ class Searcher:
             "history": self.history,
             "elapsed": self.elapsed,
             "rng": rng_state(self.ctrl_gen, self.data_gen),
+            "evaluated": [{"arch": c.arch.to_json(), "val_acc": c.val_acc}
+                          for c in self.evaluated.values()],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -100,7 +183,12 @@ class Searcher:
         self.reinforce.load_state_dict(state["reinforce"])
         self.epoch = state["epoch"]
         best = state["best"]
-        self.best = Candidate(arch_from_summary(best["summary"]), best["val_acc"]) if best else None
+        self.best = self.candidate(arch_from_summary(best["summary"]), best["val_acc"]) \
+            if best else None
+        self.evaluated = {}
+        for row in state.get("evaluated", []):
+            arch = arch_from_json(row["arch"])
+            self.evaluated[str(arch)] = self.candidate(arch, row["val_acc"])
         self.history = list(state["history"])
         self.elapsed = state["elapsed"]
         set_rng_state(state["rng"], self.ctrl_gen, self.data_gen)
@@ -119,13 +207,14 @@ class Searcher:
         ctrl = self.train_controller(should_stop)
         sampled = ctrl.pop("sampled")
         # Confirm the epoch's highest-reward architecture on the validation split before it can
-        # become the best so far: a single minibatch reward is too noisy to report.
-        if sampled:
-            top = max(sampled, key=lambda s: s["reward"])
-            arch = arch_from_summary(top)
-            acc = self.evaluate(arch)
-            if self.best is None or acc > self.best.val_acc:
-                self.best = Candidate(arch, acc)
+        # become the best so far: a single minibatch reward is too noisy to report. One that
+        # breaks a hard limit never can.
+        pool = [s for s in sampled if s.get("feasible", True)]
+        if pool:
+            top = max(pool, key=lambda s: s["reward"])
+            cand = self.evaluate_candidate(arch_from_summary(top))
+            if self.best is None or cand.score > self.best.score:
+                self.best = cand
         self.epoch += 1
         seconds = time.perf_counter() - t0
         self.elapsed += seconds
@@ -185,12 +274,22 @@ class Searcher:
                     x, y = self.reward_loader.sample()
                     accs.append((self.model(x, arch).argmax(1) == y).float().mean())
             acc = torch.stack(accs).cpu()  # the one device sync of a controller step
-            loss = self.reinforce.step(samples, acc)
+            costs = [self.price(a) for a in samples.archs]
+            records = [c.to_dict() for c in costs]
+            reward = acc
+            if self.constraints.active:
+                reward = torch.tensor([shaped_reward(self.constraints, a, c)
+                                       for a, c in zip(acc.tolist(), costs, strict=True)])
+                for rec, c in zip(records, costs, strict=True):
+                    rec["feasible"] = feasible(self.constraints, c)
+            loss = self.reinforce.step(samples, reward)
             losses.append(loss)
             entropies.append(float(samples.entropy.detach().mean()))
-            rewards_all += acc.tolist()
-            sampled += [arch_summary(a) | {"reward": r}
-                        for a, r in zip(samples.archs, acc.tolist(), strict=True)]
+            rewards_all += reward.tolist()
+            sampled += [arch_summary(a) | {"reward": r, "acc": ac}
+                        | {k: v for k, v in rec.items() if v is not None}
+                        for a, r, ac, rec in zip(samples.archs, reward.tolist(), acc.tolist(),
+                                                 records, strict=True)]
         return {"controller_loss": _mean(losses), "entropy": _mean(entropies),
                 "baseline": self.reinforce.baseline, "mean_reward": _mean(rewards_all),
                 "sampled": sampled}
@@ -212,17 +311,70 @@ class Searcher:
             seen += y.shape[0]
         return int(correct) / max(seen, 1)
 
+    def evaluate_candidate(self, arch: Architecture) -> Candidate:
+        """Validation accuracy (with the current shared weights) and costs of `arch`; the
+        latest evaluation of each architecture is kept for the Pareto front."""
+        cand = self.candidate(arch, self.evaluate(arch))
+        self.evaluated[str(arch)] = cand
+        return cand
+
     def derive(self, should_stop: StopFn = never) -> list[Candidate]:
-        """Sample candidates, rank them on validation data: the top-k, best first."""
-        archs = self.controller.sample(self.config.num_candidates, self.ctrl_gen)
+        """Sample candidates, rank them on validation data: the top-k, best first (by score:
+        val_acc, times the soft limits' factor).
+
+        Under hard limits a candidate that breaks one is priced and dropped before it is
+        evaluated, and the controller is sampled again (up to `constraints.derive_tries`
+        batches, with the last epoch's satisfying samples added) until `num_candidates`
+        satisfy them. If none does, the list is empty: `infeasible_message()` says why."""
+        cons, n = self.constraints, self.config.num_candidates
+        hard = any(cons.mode_of(name) == "hard" for name in cons.limits())
+        archs = self.controller.sample(n, self.ctrl_gen)
         if self.best is not None:
             archs.append(self.best.arch)
+        if hard and self.history:
+            seen = sorted((s for s in self.history[-1]["sampled"] if s.get("feasible")),
+                          key=lambda s: -s["reward"])
+            archs += [arch_from_summary(s) for s in seen[:n]]
         ranked: dict[str, Candidate] = {}
-        for arch in archs:
-            if should_stop():
-                raise Cancelled
-            key = str(arch)
-            if key not in ranked:
-                ranked[key] = Candidate(arch, self.evaluate(arch))
-        order = sorted(ranked.values(), key=lambda c: -c.val_acc)
+        rejected: dict[str, Costs] = {}
+        tries = 1
+        while True:
+            for arch in archs:
+                if should_stop():
+                    raise Cancelled
+                key = str(arch)
+                if key in ranked or key in rejected:
+                    continue
+                if hard:
+                    costs = self.price(arch)
+                    if not feasible(cons, costs):
+                        rejected[key] = costs
+                        continue
+                ranked[key] = self.evaluate_candidate(arch)
+            if not hard or len(ranked) >= n or tries >= cons.derive_tries:
+                break
+            archs = self.controller.sample(n, self.ctrl_gen)
+            tries += 1
+        self.derive_tried = len(ranked) + len(rejected)
+        self.derive_closest = None
+        if not ranked and rejected:
+            limits = {k: v for k, v in cons.limits().items() if cons.mode_of(k) == "hard"}
+            self.derive_closest = min(rejected.values(), key=lambda c: sum(
+                max(c.get(k) / v, 1.0) for k, v in limits.items()))
+        order = sorted(ranked.values(), key=lambda c: -c.score)
         return order[: self.config.top_k]
+
+    def infeasible_message(self) -> str:
+        return infeasible_message(self.constraints, self.derive_tried, self.derive_closest)
+
+    def pareto(self) -> dict[str, Any]:
+        """The Pareto front of every architecture ranked on validation data over (val_acc up,
+        params down, predicted latency down)."""
+        cons = self.constraints
+        return {
+            "objectives": {"val_acc": "max", "params": "min", "latency_ms": "min"},
+            "latency_device": cons.latency_device,
+            "latency_batch_size": cons.latency_batch_size,
+            "evaluated": len(self.evaluated),
+            "front": pareto_front(c.point() for c in self.evaluated.values()),
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -9,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from .architecture import Architecture
-from .config import Runtime, TrainConfig
+from .config import ConstraintConfig, Runtime, TrainConfig
 from .data import DeviceLoader, Splits
-from .metrics import EpochMetrics, count_flops, count_params, measure_latency
+from .metrics import EpochMetrics, count_flops, count_params, measure_latency, measure_memory
 from .runtime import (
     Cancelled,
     StopFn,
@@ -124,19 +125,64 @@ class Trainer:
         seen = max(seen, 1)
         return float(loss_sum) / seen, int(correct) / seen
 
-    def report(self) -> dict[str, Any]:
-        """Test accuracy (the only time the test split is read) and the network's costs."""
+    def report(self, constraints: ConstraintConfig | None = None) -> dict[str, Any]:
+        """Test accuracy (the only time the test split is read) and the network's costs:
+        params, FLOPs (multiply-adds of one image), latency and peak inference memory (MiB)
+        at `latency_batch_size` on the training device. With `constraints`, also each limit
+        next to the value measured where the limit applies (its latency device and batch
+        size), marked met or not: `"constraints": [{"name", "limit", "value", "met", ...}]`."""
         test_loss, test_acc = self.evaluate("test")
         model = self.model
         bs = self.config.latency_batch_size
-        return {
+        out = {
             "test_acc": test_acc,
             "test_loss": test_loss,
             "val_acc": self.history[-1]["val_acc"] if self.history else None,
             "params": count_params(model),
             "flops": count_flops(model, self.input_shape),
             "latency_ms": measure_latency(model, self.input_shape, batch_size=bs),
+            "memory_mb": measure_memory(model, self.input_shape, batch_size=bs).mb,
             "latency_batch_size": bs,
             "device": str(self.device),
             "input_shape": list(self.input_shape),
         }
+        if constraints is not None and constraints.active:
+            out["constraints"] = self._check(constraints, out)
+            out["constraints_met"] = all(c["met"] for c in out["constraints"])
+        return out
+
+    def _check(self, constraints: ConstraintConfig, out: dict[str, Any]) -> list[dict[str, Any]]:
+        from .constraints import measured_report
+        from .latency import check_available, torch_threads
+
+        limits = constraints.limits()
+        measured = {"params": out["params"], "flops": out["flops"]}
+        device = _indexed(torch.device(check_available(constraints.latency_device)))
+        same = device == _indexed(self.device)
+        bs = constraints.latency_batch_size
+        here = same and bs == out["latency_batch_size"]
+        model = self.model if same else copy.deepcopy(self.model).to(device)
+        if "latency_ms" in limits:
+            threads = constraints.latency_threads
+            if here and threads is None:
+                measured["latency_ms"] = out["latency_ms"]
+            else:
+                clock = "thread" if threads == 1 and device.type == "cpu" else "wall"
+                with torch_threads(threads):
+                    measured["latency_ms"] = measure_latency(model, self.input_shape,
+                                                             batch_size=bs, clock=clock)
+        if "memory_mb" in limits:
+            measured["memory_mb"] = out["memory_mb"] if here else measure_memory(
+                model, self.input_shape, batch_size=bs).mb
+        report = measured_report(constraints, measured)
+        for row in report:
+            if row["name"] in ("latency_ms", "memory_mb"):
+                row |= {"device": str(device), "batch_size": bs}
+        return report
+
+
+def _indexed(device: torch.device) -> torch.device:
+    """cuda -> cuda:N (the current device), so two names of one device compare equal."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device

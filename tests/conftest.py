@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -31,6 +32,10 @@ import torch
 # (the test process, a worker subprocess and the server all run at once). Subprocesses inherit.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+# Latency tables measured by the tests stay out of the user's cache; one directory per run, so
+# each network config is measured once per run (subprocess workers share it too).
+os.environ.setdefault("ENAS_LATENCY_CACHE", tempfile.mkdtemp(prefix="enas-latency-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get(

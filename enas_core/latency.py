@@ -1,0 +1,597 @@
+"""Inference latency: measured on a built network, and predicted from a per-op table.
+
+Measuring a network (`measure_arch_latency`) builds it and times it with
+`metrics.measure_latency`: warm-up, device synchronisation, the median of repeats. That takes
+tens of milliseconds to seconds, too slow for every controller sample. So, as ProxylessNAS and
+nn-Meter do, `LatencyTable` times each piece of the final network once, in isolation, at every
+(op, channels, resolution, stride) the network config can produce — stem, preprocessing,
+every op, the node sums, the cell output conv for each number of loose ends, the reductions
+and the classifier (`costs.network_ops` names them) — and predicts an architecture's latency
+as the sum of its pieces plus a constant for what runs between them (the cells' Python code),
+calibrated once on two reference networks.
+
+A table is measured once per (device name, torch version, batch size, CPU threads, network
+config, input shape, classes) and kept as JSON under `default_cache_dir()`
+(`$ENAS_LATENCY_CACHE`, else `$XDG_CACHE_HOME/enas/latency`, else `~/.cache/enas/latency`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import random
+import re
+import statistics
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .architecture import MACRO_PRIMITIVES, Architecture, MacroArchitecture, MicroArchitecture
+from .config import ModelConfig
+from .costs import Key, NetOp, _half, _pool_layers, _stage_layout, smallest_architecture
+from .metrics import Clock, measure_latency
+from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN
+
+log = logging.getLogger(__name__)
+
+TABLE_FORMAT = "enas-latency-table/1"
+_WARMUP, _REPEATS = 5, 25  # per op; the median is robust to a busy machine's outliers
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("ENAS_LATENCY_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "enas" / "latency"
+
+
+def check_device(device: str) -> str:
+    """'cpu', 'cuda' or 'cuda:N'; anything else is a ValueError naming the choices."""
+    if device == "cpu" or re.fullmatch(r"cuda(:\d+)?", device or ""):
+        return device
+    raise ValueError(f"unknown latency device {device!r}; use 'cpu' or 'cuda' (or 'cuda:N')")
+
+
+def check_available(device: str) -> str:
+    """`check_device`, and a ValueError if the device is CUDA and this machine has none."""
+    if torch.device(check_device(device)).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"latency device {device!r} asked for, but CUDA is not available "
+                         f"on this machine")
+    return device
+
+
+def device_name(device: str) -> str:
+    """What the hardware is called: the CUDA device's name, or the CPU model."""
+    dev = torch.device(check_device(device))
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"latency device {device!r} asked for, but CUDA is not available")
+        return torch.cuda.get_device_name(dev.index or 0)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def _own_rng() -> contextlib.AbstractContextManager[None]:
+    """Random numbers that leave the global generators (CPU and CUDA) as they were."""
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    return torch.random.fork_rng(devices=cuda)
+
+
+_threads_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with `n` intra-op CPU threads (None: leave as is)."""
+    if n is None:
+        yield
+        return
+    with _threads_lock:
+        old = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(old)
+
+
+# -- the pieces a config can produce ----------------------------------------------------------
+
+
+def table_keys(model: ModelConfig, input_shape: Sequence[int], num_classes: int) -> list[Key]:
+    """Every key `costs.network_ops` can produce for this (fitted) config, in a fixed order."""
+    c_in, h, w = input_shape
+    c = model.channels
+    keys: list[Key] = []
+
+    def add(*key: Any) -> None:
+        if key not in keys:
+            keys.append(key)
+
+    if model.space == "macro":
+        add("mstem", c_in, c, h, w)
+        pools = _pool_layers(model.layers)
+        for stage in range(len(pools) + 1):
+            for name in MACRO_PRIMITIVES:
+                add("mop", name, c, h, w)
+            for op in ("add", "div", "bn"):
+                add(op, c, h, w)
+            if stage < len(pools):
+                add("mreduce", c, h, w)
+                h, w = _half(h), _half(w)
+        add("head", c, num_classes, h, w)
+        return keys
+    c_stem = model.stem_multiplier * c
+    add("stem", c_in, c_stem, h, w)
+    c_pp, c_p, reduction_prev = c_stem, c_stem, False
+    hp, wp = h, w
+    for reduction in _stage_layout(model.layers):
+        if reduction:
+            c *= 2
+        add("pre_fr" if reduction_prev else "pre_rcb", c_pp, c, hp, wp)
+        add("pre_rcb", c_p, c, h, w)
+        ho, wo = (_half(h), _half(w)) if reduction else (h, w)
+        for name in PRIMITIVES:
+            add("op", name, c, h, w, 2 if reduction else 1)
+            if reduction:
+                add("op", name, c, ho, wo, 1)
+        add("add", c, ho, wo)
+        for loose in range(1, model.nodes + 1):
+            add("out", loose, c, ho, wo)
+        c_pp, c_p, reduction_prev = c_p, c, reduction
+        hp, wp, h, w = h, w, ho, wo
+    add("head", c_p, num_classes, h, w)
+    return keys
+
+
+class _Add(nn.Module):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.register_buffer("other", torch.randn(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.other
+
+
+class _Div(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / 2
+
+
+class _Out(nn.Module):
+    """A cell's output: concatenate the loose ends, then ReLU, 1x1 conv, BN."""
+
+    def __init__(self, loose: int, c: int, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.conv = ReLUConvBN(loose * c, c, 1)
+        self.register_buffer("others", torch.randn(loose - 1, *shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(torch.cat([x, *self.others], dim=1))
+
+
+class _Head(nn.Module):
+    def __init__(self, c: int, num_classes: int) -> None:
+        super().__init__()
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+def op_module(key: Key, batch_size: int) -> tuple[nn.Module, tuple[int, int, int]]:
+    """A module running the piece `key` names, and its input's shape (one image)."""
+    from .macro import MACRO_OPS, FactorizedReduction
+
+    kind = key[0]
+    if kind in ("stem", "mstem"):
+        _, c_in, c, h, w = key
+        return nn.Sequential(nn.Conv2d(c_in, c, 3, padding=1, bias=False),
+                             nn.BatchNorm2d(c)), (c_in, h, w)
+    if kind == "pre_fr":
+        _, c_in, c, h, w = key
+        return FactorizedReduce(c_in, c), (c_in, h, w)
+    if kind == "pre_rcb":
+        _, c_in, c, h, w = key
+        return ReLUConvBN(c_in, c, 1), (c_in, h, w)
+    if kind == "op":
+        _, name, c, h, w, stride = key
+        return OPS[name](c, stride), (c, h, w)
+    if kind == "mop":
+        _, name, c, h, w = key
+        return MACRO_OPS[name](c, nn.BatchNorm2d), (c, h, w)
+    if kind == "add":
+        _, c, h, w = key
+        return _Add((batch_size, c, h, w)), (c, h, w)
+    if kind == "div":
+        _, c, h, w = key
+        return _Div(), (c, h, w)
+    if kind == "bn":
+        _, c, h, w = key
+        return nn.BatchNorm2d(c), (c, h, w)
+    if kind == "out":
+        _, loose, c, h, w = key
+        return _Out(loose, c, (batch_size, c, h, w)), (c, h, w)
+    if kind == "mreduce":
+        _, c, h, w = key
+        return FactorizedReduction(c, nn.BatchNorm2d), (c, h, w)
+    if kind == "head":
+        _, c, num_classes, h, w = key
+        return _Head(c, num_classes), (c, h, w)
+    raise KeyError(f"no latency-table op for {key!r}")
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+def measure_arch_latency(arch: Architecture, model: ModelConfig, input_shape: Sequence[int],
+                         num_classes: int, *, device: str = "cpu", batch_size: int = 1,
+                         warmup: int = 10, repeats: int = 30, clock: Clock = "wall") -> float:
+    """Median latency (ms) of the built final network: warm-up, synchronised, median."""
+    from .spaces import build_network, network_config_for
+
+    with _own_rng():
+        torch.manual_seed(0)
+        net = build_network(arch, network_config_for(arch, model), input_shape[0], num_classes)
+    net = net.to(check_device(device)).eval()
+    return measure_latency(net, tuple(input_shape), batch_size=batch_size, warmup=warmup,
+                           repeats=repeats, clock=clock)
+
+
+def _reference_archs(model: ModelConfig) -> list[Architecture]:
+    """The cheapest architecture and the most expensive, for calibrating the constant."""
+    size = model.layers if model.space == "macro" else model.nodes
+    small = smallest_architecture(model.space, size)
+    if model.space == "macro":
+        op = MACRO_PRIMITIVES.index("conv_5x5")
+        big = MacroArchitecture.parse([v for i in range(size) for v in (op, *([1] * i))], size)
+    else:
+        op = PRIMITIVES.index("sep_conv_5x5")
+        cell = [v for k in range(size) for v in (0, op, 1, op)]  # every node a loose end
+        big = MicroArchitecture.parse(cell, cell)
+    return [small, big]
+
+
+def random_architecture(model: ModelConfig, rng: random.Random) -> Architecture:
+    """A uniformly random architecture of the config's space and size."""
+    if model.space == "macro":
+        values: list[int] = []
+        for i in range(model.layers):
+            values += [rng.randrange(len(MACRO_PRIMITIVES)), *(rng.randrange(2) for _ in range(i))]
+        return MacroArchitecture.parse(values, model.layers)
+
+    def cell() -> list[int]:
+        return [v for k in range(model.nodes) for _ in range(2)
+                for v in (rng.randrange(k + 2), rng.randrange(len(PRIMITIVES)))]
+
+    return MicroArchitecture.parse(cell(), cell())
+
+
+def _calibration_archs(model: ModelConfig, n: int = 6) -> list[Architecture]:
+    """The two extremes and a few random architectures (fixed seed): the constant is the
+    median of their measured-minus-summed latencies."""
+    rng = random.Random(0)
+    return [*_reference_archs(model), *(random_architecture(model, rng) for _ in range(n))]
+
+
+def _probe_archs(model: ModelConfig) -> list[Architecture]:
+    """Architectures that between them run every op at every place the config has it (micro:
+    from a cell input, so with stride 2 in reduction cells, and from a node), and every number
+    of loose ends."""
+    if model.space == "macro":
+        return [MacroArchitecture.parse([v for i in range(model.layers) for v in (op, *[0] * i)],
+                                        model.layers) for op in range(len(MACRO_PRIMITIVES))]
+    n = model.nodes
+    archs: list[Architecture] = []
+
+    def cell(op: int, loose: int) -> list[int]:
+        # nodes 1..n-loose read the node before (so it is not a loose end); the rest read
+        # the cell inputs only: `loose` loose ends.
+        return [v for k in range(n)
+                for v in ((k + 1, op, 1, op) if 1 <= k <= n - loose else (0, op, 1, op))]
+
+    for op in range(len(PRIMITIVES)):
+        archs.append(MicroArchitecture.parse(cell(op, 1), cell(op, 1)))
+    pool = PRIMITIVES.index("avg_pool_3x3")
+    archs += [MicroArchitecture.parse(cell(pool, loose), cell(pool, loose))
+              for loose in range(2, n + 1)]
+    return archs
+
+
+def _keyed_modules(net: nn.Module, arch: Architecture, model: ModelConfig,
+                   input_shape: Sequence[int]) -> list[tuple[nn.Module, Key]]:
+    """The built network's architecture-dependent modules with their table keys."""
+    _, h, w = input_shape
+    c = model.channels
+    out: list[tuple[nn.Module, Key]] = []
+    if isinstance(arch, MacroArchitecture):
+        pools = _pool_layers(arch.layers)
+        for i, op in enumerate(arch.ops):
+            out.append((net.ops[i], ("mop", MACRO_PRIMITIVES[op], c, h, w)))
+            out.append((net.bns[i], ("bn", c, h, w)))
+            if i in pools:
+                out += [(m, ("mreduce", c, h, w))
+                        for k, m in net.reductions[pools.index(i)].items() if int(k) <= i + 1]
+                h, w = _half(h), _half(w)
+        return out
+    for cell_module, reduction in zip(net.cells, _stage_layout(model.layers), strict=True):
+        if reduction:
+            c *= 2
+        ho, wo = (_half(h), _half(w)) if reduction else (h, w)
+        cell = arch.reduce if reduction else arch.conv
+        for idx, node in enumerate(cell.nodes):
+            for s, (j, op) in enumerate(((node.in1, node.op1), (node.in2, node.op2))):
+                stride = 2 if reduction and j < 2 else 1
+                hi, wi = (h, w) if j < 2 else (ho, wo)
+                out.append((cell_module.ops[2 * idx + s],
+                            ("op", PRIMITIVES[op], c, hi, wi, stride)))
+        out.append((cell_module.out, ("out", len(cell.loose_ends()), c, ho, wo)))
+        h, w = ho, wo
+    return out
+
+
+class _OpTimer:
+    """Forward hooks that time modules inside a network, per table key."""
+
+    def __init__(self, clock: Clock, device: torch.device) -> None:
+        self.now = time.thread_time if clock == "thread" else time.perf_counter
+        self.device = device
+        self.on = False
+        self.samples: dict[Key, list[float]] = {}
+        self.starts: dict[int, float] = {}
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def attach(self, module: nn.Module, key: Key) -> list[Any]:
+        def pre(m: nn.Module, args: Any) -> None:
+            self._sync()
+            self.starts[id(m)] = self.now()
+
+        def post(m: nn.Module, args: Any, output: Any) -> None:
+            self._sync()
+            if self.on:
+                self.samples.setdefault(key, []).append(self.now() - self.starts[id(m)])
+
+        return [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+
+
+@torch.no_grad()
+def _in_context(model: ModelConfig, input_shape: Sequence[int], num_classes: int, *,
+                device: str, batch_size: int, clock: Clock, warmup: int,
+                repeats: int) -> dict[Key, float]:
+    """Median time of each architecture-dependent op as it runs inside a whole network: an
+    op timed alone, on a hot cache and its own input, can be off by a factor of two on the
+    CPU (max pooling is), which is enough to misrank architectures."""
+    from .spaces import build_network
+
+    dev = torch.device(device)
+    timer = _OpTimer(clock, dev)
+    for arch in _probe_archs(model):
+        net = build_network(arch, model, input_shape[0], num_classes).to(dev).eval()
+        handles = [h for module, key in _keyed_modules(net, arch, model, input_shape)
+                   for h in timer.attach(module, key)]
+        x = torch.randn(batch_size, *input_shape, device=dev)
+        for step in range(warmup + repeats):
+            timer.on = step >= warmup
+            net(x)
+        for handle in handles:
+            handle.remove()
+    return {key: statistics.median(v) * 1e3 for key, v in timer.samples.items()}
+
+
+@dataclass
+class LatencyTable:
+    """Milliseconds per network piece at one batch size on one device, and the constant."""
+
+    meta: dict[str, Any]
+    entries: dict[Key, float]
+    overhead_ms: float = 0.0
+    path: Path | None = field(default=None, compare=False)
+
+    def predict_ops(self, ops: Sequence[NetOp]) -> float:
+        """Predicted latency (ms) of a network given as `costs.network_ops`."""
+        total = self.overhead_ms
+        entries = self.entries
+        for op in ops:
+            if op.key[0] != "unused":
+                total += entries[op.key]
+        return total
+
+    __call__ = predict_ops
+
+    def predict(self, arch: Architecture) -> float:
+        from .costs import network_ops
+
+        m = self.meta
+        model = ModelConfig(**m["model"])
+        return self.predict_ops(network_ops(arch, model, tuple(m["input_shape"]),
+                                            m["num_classes"]))
+
+    # -- building and caching --
+
+    @staticmethod
+    def cache_key(model: ModelConfig, input_shape: Sequence[int], num_classes: int, *,
+                  device: str, batch_size: int, threads: int | None = None,
+                  clock: Clock = "wall") -> dict[str, Any]:
+        dev = torch.device(check_device(device))
+        return {
+            "format": TABLE_FORMAT,
+            "device": device_name(device),
+            "device_type": dev.type,
+            "torch": torch.__version__,
+            "batch_size": batch_size,
+            "threads": (threads or torch.get_num_threads()) if dev.type == "cpu" else None,
+            "clock": clock,
+            "model": {"space": model.space, "layers": model.layers, "channels": model.channels,
+                      "nodes": model.nodes, "stem_multiplier": model.stem_multiplier},
+            "input_shape": list(input_shape),
+            "num_classes": num_classes,
+        }
+
+    @classmethod
+    def measure(cls, model: ModelConfig, input_shape: Sequence[int], num_classes: int, *,
+                device: str = "cpu", batch_size: int = 1, threads: int | None = None,
+                clock: Clock = "wall", warmup: int = _WARMUP,
+                repeats: int = _REPEATS) -> LatencyTable:
+        """Time every piece of the config (and two reference networks) on `device`."""
+        meta = cls.cache_key(model, input_shape, num_classes, device=device,
+                             batch_size=batch_size, threads=threads, clock=clock)
+        keys = table_keys(model, input_shape, num_classes)
+        t0 = time.perf_counter()
+        entries: dict[Key, float] = {}
+        # Its own random numbers: measuring in the middle of a search must not move the
+        # global generator a resumed search restores.
+        with torch_threads(threads), _own_rng():
+            torch.manual_seed(0)
+            for key in keys:
+                module, shape = op_module(key, batch_size)
+                module = module.to(device).eval()
+                entries[key] = measure_latency(module, shape, batch_size=batch_size,
+                                               warmup=warmup, repeats=repeats, device=device,
+                                               clock=clock)
+            # Ops whose count or kind depends on the architecture: timed in context.
+            entries.update(_in_context(model, input_shape, num_classes, device=device,
+                                       batch_size=batch_size, clock=clock, warmup=warmup,
+                                       repeats=repeats))
+            table = cls(meta, entries)
+            residuals = [
+                measure_arch_latency(a, model, input_shape, num_classes, device=device,
+                                     batch_size=batch_size, warmup=warmup, repeats=repeats,
+                                     clock=clock) - table.predict(a)
+                for a in _calibration_archs(model)
+            ]
+        table.overhead_ms = statistics.median(residuals)
+        meta["measured_s"] = round(time.perf_counter() - t0, 3)
+        meta["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        return table
+
+    def to_json(self) -> dict[str, Any]:
+        return {"meta": self.meta, "overhead_ms": self.overhead_ms,
+                "entries": [[list(k), v] for k, v in self.entries.items()]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path | None = None) -> LatencyTable:
+        entries = {tuple(k): float(v) for k, v in data["entries"]}
+        return cls(data["meta"], entries, float(data["overhead_ms"]), path)
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1))
+        os.replace(tmp, path)
+        self.path = path
+        return path
+
+
+_LOADED: dict[str, LatencyTable] = {}  # one table per cache file per process
+_LOAD_LOCK = threading.Lock()
+
+
+def _cache_path(key: dict[str, Any], cache_dir: Path) -> Path:
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{key['device_type']}-{key['device']}".lower()).strip("-")
+    return cache_dir / f"{slug[:40]}-{digest}.json"
+
+
+def latency_table(model: ModelConfig, input_shape: Sequence[int], num_classes: int, *,
+                  device: str = "cpu", batch_size: int = 1, threads: int | None = None,
+                  clock: Clock = "wall", cache_dir: str | Path | None = None) -> LatencyTable:
+    """The table for this config on this device: from the cache, or measured and cached.
+    A cache that cannot be written is logged and skipped (the table is still returned)."""
+    key = LatencyTable.cache_key(model, input_shape, num_classes, device=device,
+                                 batch_size=batch_size, threads=threads, clock=clock)
+    path = _cache_path(key, Path(cache_dir) if cache_dir else default_cache_dir())
+    with _LOAD_LOCK:
+        table = _LOADED.get(str(path))
+        if table is not None:
+            return table
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text())
+                meta = {k: v for k, v in data["meta"].items()
+                        if k not in ("measured_s", "measured_at")}
+                if meta == key:
+                    table = LatencyTable.from_json(data, path)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring unreadable latency table %s: %s", path, exc)
+        if table is None:
+            log.info("measuring the latency table for %s on %s (batch %d)",
+                     key["model"], key["device"], batch_size)
+            table = LatencyTable.measure(model, input_shape, num_classes, device=device,
+                                         batch_size=batch_size, threads=threads, clock=clock)
+            try:
+                table.save(path)
+            except OSError as exc:
+                log.warning("could not cache the latency table at %s: %s", path, exc)
+        _LOADED[str(path)] = table
+        return table
+
+
+# -- how good the prediction is ---------------------------------------------------------------
+
+
+def _ranks(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):  # ties share their mean rank
+            ranks[order[k]] = (i + j) / 2
+        i = j + 1
+    return ranks
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman rank correlation (Pearson correlation of the ranks, ties averaged)."""
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError("spearman needs two sequences of the same length >= 2")
+    ra, rb = _ranks(a), _ranks(b)
+    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
+    va = math.sqrt(sum((x - ma) ** 2 for x in ra))
+    vb = math.sqrt(sum((y - mb) ** 2 for y in rb))
+    return cov / (va * vb) if va and vb else 0.0
+
+
+def mape(predicted: Sequence[float], measured: Sequence[float]) -> float:
+    """Mean absolute percentage error of `predicted` against `measured`, in percent."""
+    return 100 * sum(abs(p - m) / m for p, m in zip(predicted, measured, strict=True)) / len(
+        measured)
+
+
+__all__ = [
+    "LatencyTable",
+    "check_available",
+    "check_device",
+    "default_cache_dir",
+    "device_name",
+    "latency_table",
+    "mape",
+    "measure_arch_latency",
+    "op_module",
+    "random_architecture",
+    "spearman",
+    "table_keys",
+    "torch_threads",
+]
