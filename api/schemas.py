@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from enas_service.models import JobStatus
 
@@ -20,6 +20,18 @@ ARCH_EXAMPLE = {
     "conv_ops": [[0, "sep_conv_3x3", 1, "max_pool_3x3"], [1, "avg_pool_3x3", 0, "identity"]],
     "reduce_ops": [[1, "sep_conv_5x5", 0, "max_pool_3x3"], [0, "identity", 2, "avg_pool_3x3"]],
 }
+
+
+def _not_a_bool(value: Any) -> Any:
+    """Lax number fields would read `true` as 1; a limit of `true` is a mistake."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a number, not a boolean")
+    return value
+
+
+NoBool = BeforeValidator(_not_a_bool)
+
+COSTS_EXAMPLE = {"params": 41234, "flops": 5120000, "latency_ms": 2.1, "memory_mb": 1.9}
 
 
 class Problem(BaseModel):
@@ -119,6 +131,16 @@ class JobCreate(BaseModel):
                     "seed": 0,
                     "time_limit": 3600,
                 },
+                {
+                    "dataset": "digits",
+                    "preset": "quick",
+                    "max_params": 250000,
+                    "max_latency_ms": 5.0,
+                    "constraint_mode": "soft",
+                    "constraint_weight": -0.07,
+                    "latency_device": "cpu",
+                    "latency_batch_size": 1,
+                },
             ]
         },
     )
@@ -182,16 +204,101 @@ class JobCreate(BaseModel):
         None, gt=0, description="Wall-clock seconds for the search; when it runs out the best "
         "architecture so far is trained.",
     )
+    # Limits on what the final network (the one trained after the search) may cost.
+    max_params: Annotated[int | None, NoBool] = Field(
+        None, gt=0, description="Limit on the final network's parameters."
+    )
+    max_flops: Annotated[int | None, NoBool] = Field(
+        None, gt=0, description="Limit on its multiply-adds per image."
+    )
+    max_latency_ms: Annotated[float | None, NoBool] = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Limit on its inference latency in ms on `latency_device` at "
+        "`latency_batch_size` (predicted during the search from a per-op latency table "
+        "measured once on the worker, measured after final training).",
+    )
+    max_memory_mb: Annotated[float | None, NoBool] = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Limit on its peak inference memory in MiB (weights, input and "
+        "activations at `latency_batch_size`).",
+    )
+    constraint_mode: Literal["hard", "soft"] | None = Field(
+        None, description="hard (default): a network over a limit is never chosen; soft: the "
+        "reward is accuracy * (cost / limit) ** constraint_weight (MnasNet).",
+    )
+    constraint_weight: Annotated[float | None, NoBool] = Field(
+        None, lt=0, allow_inf_nan=False,
+        description="The soft limits' exponent w, negative (default -0.07, MnasNet's).",
+    )
+    latency_device: Literal["cpu", "cuda"] | None = Field(
+        None, description="Where latency and memory limits apply: cpu (default) or cuda (the "
+        "worker's GPU; a worker without one fails the job).",
+    )
+    latency_batch_size: Annotated[int | None, NoBool] = Field(
+        None, ge=1, le=65536, description="Batch size latency and memory limits apply at "
+        "(default 1).",
+    )
+
+
+class CostsPublic(BaseModel):
+    """What an architecture's final network costs, computed from the architecture: params and
+    multiply-adds of one image exactly, latency (ms) predicted from the per-op table and peak
+    inference memory (MiB) where they were computed, at the job's latency device and batch."""
+
+    params: int | None = None
+    flops: int | None = None
+    latency_ms: float | None = None
+    memory_mb: float | None = None
+
+
+class LimitCheckPublic(BaseModel):
+    """One limit next to what the trained network measures."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Literal["params", "flops", "latency_ms", "memory_mb"]
+    limit: int | float
+    measured: int | float | None = Field(validation_alias=AliasChoices("measured", "value"))
+    met: bool | None
+    mode: Literal["hard", "soft"] | None = None
+    unit: str | None = None
+    device: str | None = Field(None, description="Latency and memory: where measured.")
+    batch_size: int | None = Field(None, description="Latency and memory: at this batch size.")
+
+
+class ConstraintsPublic(BaseModel):
+    """The job's limits and whether the search found an architecture within the hard ones."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limits: dict[str, int | float] = Field(description="e.g. {\"max_params\": 250000}")
+    modes: dict[str, Literal["hard", "soft"]]
+    weight: float | None = None
+    soft_penalty: str | None = None
+    latency_device: str | None = None
+    latency_batch_size: int | None = None
+    satisfied: bool | None = Field(
+        None, description="Whether an architecture satisfies every hard limit."
+    )
+    message: str | None = Field(None, description="Why not, when none does.")
 
 
 class FinalMetrics(BaseModel):
+    """The trained network, measured: test accuracy, params, FLOPs, latency and memory (at
+    `latency_batch_size` on `device`), and with limits each one next to its measured value."""
+
     test_acc: float | None = None
     val_acc: float | None = None
     params: int | None = None
     flops: int | None = None
     latency_ms: float | None = None
+    memory_mb: float | None = None
     latency_batch_size: int | None = None
     device: str | None = None
+    constraints: list[LimitCheckPublic] | None = Field(
+        None, description="Each limit of the job, the measured value, met or not."
+    )
+    constraints_met: bool | None = None
 
 
 class JobPublic(BaseModel):
@@ -246,6 +353,9 @@ class JobPublic(BaseModel):
     finished_at: datetime | None
     updated_at: datetime
     final: FinalMetrics | None = Field(description="After final training.")
+    constraints: ConstraintsPublic | None = Field(
+        None, description="With limits, once the search has ended: were they satisfied?"
+    )
     request: dict[str, Any] = Field(description="The config as submitted.")
     config: dict[str, Any] = Field(description="The resolved engine RunConfig.")
 
@@ -318,14 +428,23 @@ class ArchitecturePublic(BaseModel):
                     "source": "final",
                     "val_acc": 0.91,
                     "arch": ARCH_EXAMPLE,
+                    "costs": COSTS_EXAMPLE,
+                    "feasible": True,
+                    "score": 0.91,
                     "final": {
                         "test_acc": 0.93,
                         "val_acc": 0.92,
                         "params": 41234,
                         "flops": 5120000,
-                        "latency_ms": 2.1,
+                        "latency_ms": 2.3,
+                        "memory_mb": 1.9,
                         "latency_batch_size": 1,
                         "device": "cuda",
+                        "constraints": [
+                            {"name": "params", "limit": 250000, "measured": 41234,
+                             "met": True, "mode": "hard", "unit": "parameters"},
+                        ],
+                        "constraints_met": True,
                     },
                 }
             ]
@@ -341,12 +460,58 @@ class ArchitecturePublic(BaseModel):
         description="Integer form (conv, reduce; 4 integers per node: input, op, input, op), "
         "the same as text, and as op names (conv_ops, reduce_ops)."
     )
+    costs: CostsPublic | None = Field(
+        None, description="Its final network's computed costs (see CostsPublic)."
+    )
+    feasible: bool | None = Field(None, description="Within every hard limit.")
+    score: float | None = Field(
+        None, description="What candidates are ranked by: val_acc times the soft limits' factor."
+    )
     final: FinalMetrics | None = Field(None, description="The trained network (rank 1).")
 
 
 class ArchitecturesPublic(BaseModel):
     data: list[ArchitecturePublic]
     count: int
+
+
+class ParetoPointPublic(CostsPublic):
+    """One architecture of the front: no other evaluated architecture is at least as good in
+    every objective and better in one."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    arch: dict[str, Any] = Field(description="Integer, text and op-name forms.")
+    val_acc: float
+    feasible: bool | None = None
+    score: float | None = None
+
+
+class ParetoPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "objectives": {"val_acc": "max", "params": "min", "latency_ms": "min"},
+                    "latency_device": "cpu",
+                    "latency_batch_size": 1,
+                    "evaluated": 12,
+                    "front": [{"arch": ARCH_EXAMPLE, "val_acc": 0.91, **COSTS_EXAMPLE,
+                              "feasible": True, "score": 0.91}],
+                    "count": 1,
+                    "constraints": None,
+                }
+            ]
+        }
+    )
+
+    objectives: dict[str, Literal["max", "min"]]
+    latency_device: str = Field(description="Where the predicted latencies apply.")
+    latency_batch_size: int
+    evaluated: int = Field(description="Architectures ranked on validation data.")
+    front: list[ParetoPointPublic] = Field(description="The front, best val_acc first.")
+    count: int = Field(description="Architectures on the front.")
+    constraints: ConstraintsPublic | None = None
 
 
 class CheckPublic(BaseModel):

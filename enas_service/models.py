@@ -144,6 +144,7 @@ class Job(Base):
     elapsed_s: Mapped[float] = mapped_column(Float, default=0.0)  # compute time of the epochs
     best_val_acc: Mapped[float | None] = mapped_column(Float, default=None)
     best_arch: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    best_costs: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # its final network's
     checkpoint: Mapped[str | None] = mapped_column(Text, default=None)  # last recorded epoch
     resumed_from: Mapped[str | None] = mapped_column(Text, default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -151,6 +152,10 @@ class Job(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # JobResult "final"
     model_path: Mapped[str | None] = mapped_column(Text, default=None)  # relative to DATA_DIR
     input_shape: Mapped[list[Any] | None] = mapped_column(default=None)  # [C, H, W]
+    # JobResult "pareto" (objectives, latency device/batch, evaluated, front) and "constraints"
+    # (limits, modes, satisfied, message); stored when the search ends, also when it failed.
+    pareto: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    constraints: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     # The lease: a worker owns a running job while it holds `lease` and keeps `heartbeat_at`
     # fresh; every write it makes is conditional on both.
@@ -199,3 +204,6 @@ class Architecture(Base):
     rank: Mapped[int] = mapped_column(Integer)
     val_acc: Mapped[float | None] = mapped_column(Float, default=None)
     arch: Mapped[dict[str, Any]]
+    costs: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # its final network's
+    feasible: Mapped[bool | None] = mapped_column(Boolean, default=None)  # within hard limits
+    score: Mapped[float | None] = mapped_column(Float, default=None)  # val_acc * soft factor

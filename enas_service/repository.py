@@ -298,6 +298,7 @@ def record_epoch(
     if metrics["phase"] == "search" and best:
         values["best_arch"] = best.get("arch")
         values["best_val_acc"] = best.get("val_acc")
+        values["best_costs"] = best.get("costs")
     if not set_job_fields(session, job_id=job_id, lease=lease, **values):
         return False
     session.add(
@@ -337,10 +338,20 @@ def finish_job(
 def replace_architectures(
     session: Session, *, job_id: uuid.UUID, items: Sequence[dict[str, Any]]
 ) -> None:
+    """The top-k, best first: JobResult `top_k` entries (arch, val_acc, and under the cost
+    model costs, feasible, score)."""
     session.execute(delete(Architecture).where(Architecture.job_id == job_id))
     for rank, item in enumerate(items, start=1):
         session.add(
-            Architecture(job_id=job_id, rank=rank, arch=item["arch"], val_acc=item.get("val_acc"))
+            Architecture(
+                job_id=job_id,
+                rank=rank,
+                arch=item["arch"],
+                val_acc=item.get("val_acc"),
+                costs=item.get("costs"),
+                feasible=item.get("feasible"),
+                score=item.get("score"),
+            )
         )
     session.flush()
 

@@ -26,6 +26,10 @@ class LeaseLost(Exception):
     """Another worker owns the job now (or it was re-queued); stop without writing."""
 
 
+class JobRejected(Exception):
+    """The job cannot run as configured here; a retry would fail the same way."""
+
+
 def json_safe(value: Any) -> Any:
     """Non-finite floats become None (Postgres JSON rejects NaN); tuples become lists."""
     if isinstance(value, float):
@@ -137,6 +141,27 @@ def _input_shape(data: Any) -> list[int] | None:
     return None
 
 
+def check_runnable(config: Any, data: Any) -> None:
+    """What the engine would refuse when the search starts, refused before it does, so the job
+    fails at once with the reason instead of being retried: a latency device this machine
+    lacks, or a params/FLOPs limit below the cheapest network on these images."""
+    from enas_core.latency import check_available
+    from enas_service.limits import check_limits
+
+    try:
+        check_available(config.search.constraints.latency_device)
+    except ValueError as exc:
+        raise JobRejected(
+            f"{exc} (worker {socket.gethostname()}); submit with latency_device 'cpu', or run "
+            "the job on a worker with a GPU"
+        ) from exc
+    train = data.train
+    try:
+        check_limits(config, (train.channels, *train.image_shape[:2]), train.num_classes)
+    except ValueError as exc:
+        raise JobRejected(str(exc)) from exc
+
+
 def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: Settings) -> str:
     from enas_core.config import RunConfig, from_dict
     from enas_core.data import DatasetError, prepare_data
@@ -165,6 +190,7 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
             raise DatasetError("the job's dataset was deleted")
         config = from_dict(RunConfig, claimed.config)
         data = prepare_data(claimed.source, artifacts.cache_dir(), seed=config.seed)
+        check_runnable(config, data)
         resume = artifacts.absolute(claimed.checkpoint) if claimed.checkpoint else None
         if resume is not None and not resume.is_file():
             raise FileNotFoundError(f"the recorded checkpoint {claimed.checkpoint} is missing")
@@ -198,6 +224,10 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
     except DatasetError as exc:  # the data will not get better on a retry
         _finish(job_id, lease, JobStatus.failed, error=f"dataset error: {exc}")
         return "failed"
+    except JobRejected as exc:
+        _finish(job_id, lease, JobStatus.failed, error=str(exc))
+        log.info("job %s rejected: %s", job_id, exc)
+        return "failed"
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         log.exception("job %s: attempt %d failed", job_id, claimed.attempt)
@@ -224,6 +254,15 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
 
     summary = json_safe(result.to_dict())
     best = summary["best"]
+    searched = {"pareto": summary.get("pareto"), "constraints": summary.get("constraints")}
+    if best is None:
+        # Hard limits that no architecture met: the engine says so (and trained nothing); the
+        # front of what was evaluated is kept, so the user can see how close it came.
+        message = (summary.get("constraints") or {}).get("message")
+        done = _finish(job_id, lease, JobStatus.failed,
+                       error=message or "the search returned no architecture", **searched)
+        log.info("job %s: no architecture met the hard limits", job_id)
+        return "failed" if done else "lease-lost"
     ranked = [best] + [a for a in summary.get("top_k", []) if a.get("arch") != best.get("arch")]
     with session_scope() as session:
         done = repository.finish_job(
@@ -239,6 +278,8 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
             else None,
             best_arch=best.get("arch"),
             best_val_acc=best.get("val_acc"),
+            best_costs=best.get("costs"),
+            **searched,
         )
         if done:
             repository.replace_architectures(session, job_id=job_id, items=ranked)

@@ -18,6 +18,7 @@ from api.schemas import (
     JobCreate,
     JobPublic,
     JobsPublic,
+    ParetoPublic,
     Problem,
 )
 from api.services import jobs as service
@@ -44,6 +45,8 @@ SUBMIT_BODY = {
                               "value": {"dataset": "digits", "preset": "quick"}},
                     "custom": {"summary": "Every knob",
                                "value": _JOB_SCHEMA["examples"][1]},
+                    "limits": {"summary": "The most accurate network within limits",
+                               "value": _JOB_SCHEMA["examples"][2]},
                 },
             },
             "multipart/form-data": {
@@ -208,16 +211,31 @@ def get_architectures(
 
 
 @router.get(
+    "/{job_id}/pareto",
+    response_model=ParetoPublic,
+    summary="The Pareto front of the search over (val_acc, params, latency)",
+    description="Every architecture ranked on validation data that no other beats in all of "
+    "val_acc (higher), params and predicted latency (lower), best val_acc first, with its "
+    "costs, whether it is within the hard limits, and its score. There once the search has "
+    "ended, also when no architecture met the hard limits (the job then failed).",
+    responses={**PROBLEMS, 409: {"model": Problem, "description": "No front yet"}},
+)
+def get_pareto(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> ParetoPublic:
+    return service.pareto(session, owner=owner, job_id=job_id)
+
+
+@router.get(
     "/{job_id}/model",
     summary="Download the trained model",
-    description="format=pt: the engine's checkpoint (enas_core.export.load_model); "
-    "torchscript: torch.jit.load-able; onnx: an ONNX graph.",
+    description="format=pt: the engine's checkpoint (enas_core.export.load_model; its input "
+    "is normalised with the saved mean/std); torchscript (torch.jit.load) and onnx (input "
+    "`image`, output `logits`, dynamic batch) take raw pixels in [0, 1], NCHW.",
     response_class=FileResponse,
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The model file"},
         **PROBLEMS,
         409: {"model": Problem, "description": "The job has not succeeded"},
-        501: {"model": Problem, "description": "That export is not available here"},
+        501: {"model": Problem, "description": "The server's install lacks the exporter"},
     },
 )
 def get_model(

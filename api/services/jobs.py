@@ -23,6 +23,7 @@ from api.schemas import (
     FinalMetrics,
     JobCreate,
     JobPublic,
+    ParetoPublic,
 )
 from api.services import datasets
 from api.services.errors import (
@@ -34,7 +35,7 @@ from api.services.errors import (
 )
 from enas_core.config import RunConfig, to_dict
 from enas_core.data import BUILTIN_DATASETS
-from enas_service import artifacts, repository
+from enas_service import artifacts, limits, repository
 from enas_service.db import after_commit, new_session, session_scope
 from enas_service.models import FINAL_STATUSES, Dataset, EpochRecord, Job, JobStatus
 from worker.celery_app import enqueue_run_job
@@ -120,7 +121,20 @@ def build_run_config(body: JobCreate) -> RunConfig:
             "time_limit": ("time_limit_s", body.time_limit),
         },
     )
-    search = replace(search, model=search_model, controller=controller)
+    constraints = _apply(
+        search.constraints,
+        {
+            "max_params": ("max_params", body.max_params),
+            "max_flops": ("max_flops", body.max_flops),
+            "max_latency_ms": ("max_latency_ms", body.max_latency_ms),
+            "max_memory_mb": ("max_memory_mb", body.max_memory_mb),
+            "constraint_mode": ("mode", body.constraint_mode),
+            "constraint_weight": ("weight", body.constraint_weight),
+            "latency_device": ("latency_device", body.latency_device),
+            "latency_batch_size": ("latency_batch_size", body.latency_batch_size),
+        },
+    )
+    search = replace(search, model=search_model, controller=controller, constraints=constraints)
     train = _apply(
         train,
         {
@@ -133,6 +147,24 @@ def build_run_config(body: JobCreate) -> RunConfig:
     train = replace(train, model=final_model)
     run = RunConfig(search=search, train=train, seed=base.seed)
     return _apply(run, {"seed": ("seed", body.seed)})
+
+
+def check_job_limits(config: RunConfig, *, dataset: Dataset | None, builtin: str | None) -> None:
+    """422 naming the limit when a hard params or FLOPs limit is below the cheapest network of
+    the config on this dataset's images (the engine's check, before anything is stored)."""
+    if not config.search.constraints.active:
+        return
+    if dataset is not None:
+        height, width = dataset.image_shape[:2]  # [H, W, C], as the summary stores it
+        shape, classes = (dataset.channels, height, width), dataset.num_classes
+    elif builtin in limits.BUILTIN_SHAPES:
+        shape, classes = limits.BUILTIN_SHAPES[builtin]
+    else:  # a shape we do not know: the worker checks before the search starts
+        return
+    try:
+        limits.check_limits(config, shape, classes)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=limits.limit_field(str(exc))) from exc
 
 
 def resolve_dataset(
@@ -188,6 +220,7 @@ def submit_job(
         return existing, False
     config = build_run_config(body)
     dataset, builtin = resolve_dataset(session, owner=owner, dataset=body.dataset)
+    check_job_limits(config, dataset=dataset, builtin=builtin)
     job = Job(
         owner=owner,
         name=body.name,
@@ -283,6 +316,7 @@ def to_public(job: Job) -> JobPublic:
         finished_at=job.finished_at,
         updated_at=job.updated_at,
         final=FinalMetrics.model_validate(job.result) if job.result else None,
+        constraints=job.constraints,
         request=job.request,
         config=job.config,
     )
@@ -322,6 +356,9 @@ def architectures(session: Session, *, owner: str, job_id: uuid.UUID) -> list[Ar
                 source="final",
                 val_acc=r.val_acc,
                 arch=r.arch,
+                costs=r.costs,
+                feasible=r.feasible,
+                score=r.score,
                 final=final if r.rank == 1 else None,
             )
             for r in rows
@@ -329,7 +366,11 @@ def architectures(session: Session, *, owner: str, job_id: uuid.UUID) -> list[Ar
     if job.best_arch:
         return [
             ArchitecturePublic(
-                rank=1, source="search", val_acc=job.best_val_acc, arch=job.best_arch
+                rank=1,
+                source="search",
+                val_acc=job.best_val_acc,
+                arch=job.best_arch,
+                costs=job.best_costs,
             )
         ]
     return []
@@ -345,6 +386,28 @@ def best_architecture(session: Session, *, owner: str, job_id: uuid.UUID) -> Arc
                (JobStatus.queued, JobStatus.running) else "")
         )
     return found[0]
+
+
+def pareto(session: Session, *, owner: str, job_id: uuid.UUID) -> ParetoPublic:
+    """The Pareto front of the architectures ranked on validation data; stored when the search
+    ends (also when no architecture met the hard limits)."""
+    job = get_job(session, owner=owner, job_id=job_id)
+    if not job.pareto:
+        if job.status in (JobStatus.queued, JobStatus.running):
+            why = f"the job is {job.status.value}; the front comes when the search ends"
+        else:
+            why = f"the job {job.status.value} before its search ended"
+        raise Conflict(f"no Pareto front yet: {why}")
+    front = job.pareto.get("front", [])
+    return ParetoPublic(
+        objectives=job.pareto["objectives"],
+        latency_device=job.pareto["latency_device"],
+        latency_batch_size=job.pareto["latency_batch_size"],
+        evaluated=job.pareto.get("evaluated", len(front)),
+        front=front,
+        count=len(front),
+        constraints=job.constraints,
+    )
 
 
 # -- change -----------------------------------------------------------------------------------
@@ -398,18 +461,10 @@ def model_file(
 
 
 def _export(source: Path, target: Path, *, format: str) -> None:
-    """Export next to model.pt (once; later requests get the file)."""
-    import importlib.util
-
-    import torch
-
+    """Export next to model.pt (once; later requests get the file). Exports take raw pixels
+    in [0, 1]: the saved normalisation is part of the graph."""
     from enas_core import export
 
-    if format == "onnx" and importlib.util.find_spec("onnx") is None:
-        raise NotSupported(
-            "ONNX export needs the 'onnx' package installed where the API runs "
-            "(pip install onnx); format=pt and format=torchscript work without it"
-        )
     tmp = target.with_name(f".{uuid.uuid4().hex}.{target.name}")
     try:
         if format == "torchscript":
@@ -417,10 +472,10 @@ def _export(source: Path, target: Path, *, format: str) -> None:
         else:
             export.to_onnx(source, tmp)
         os.replace(tmp, target)
-    except (ImportError, torch.onnx.OnnxExporterError) as exc:
+    except ImportError as exc:  # `onnx` is a dependency; only a broken install lacks it
         raise NotSupported(
-            f"{format} export is not available on this server ({exc}); ONNX export needs "
-            "the 'onnx' package installed where the API runs"
+            f"{format} export is not available on this server ({exc}); reinstall the "
+            "service with its dependencies (pip install enas-service)"
         ) from exc
     finally:
         tmp.unlink(missing_ok=True)

@@ -7,7 +7,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from enas_core.config import RunConfig, to_dict
+from enas_core.config import ConstraintConfig, RunConfig, from_dict, to_dict
+from enas_core.costs import CostModel, Costs, smallest_architecture
 from enas_core.presets import preset_config
 from enas_service import artifacts
 from enas_service.models import Dataset, Job
@@ -83,6 +84,178 @@ def test_invalid_config_is_422_naming_the_field(client, db_session, alice, body,
     assert words in problem["detail"]
     assert any(e["loc"][-1] == field for e in problem["errors"])
     assert _count(db_session, Job) == 0
+
+
+# -- constraints --------------------------------------------------------------------------------
+
+
+def test_constraint_fields_map_onto_the_engine_config(client, alice):
+    body = {"dataset": "digits", **TINY_JOB, "max_params": 60_000, "max_flops": 1e7,
+            "max_latency_ms": 4.5, "max_memory_mb": 12, "constraint_mode": "soft",
+            "constraint_weight": -0.5, "latency_device": "cuda", "latency_batch_size": 8}
+    response = client.post("/jobs", json=body, headers=alice)
+    assert response.status_code == 202, response.text
+    config = response.json()["config"]
+    assert config["search"]["constraints"] == {
+        **to_dict(ConstraintConfig()), "max_params": 60_000, "max_flops": 10_000_000,
+        "max_latency_ms": 4.5, "max_memory_mb": 12.0, "mode": "soft", "weight": -0.5,
+        "latency_device": "cuda", "latency_batch_size": 8,
+    }
+    assert from_dict(RunConfig, config).search.constraints.limits() == {
+        "params": 60_000, "flops": 10_000_000, "latency_ms": 4.5, "memory_mb": 12.0}
+    # Without limits, the engine's defaults: none set, hard, MnasNet's weight, the CPU.
+    plain = client.post("/jobs", json={"dataset": "digits"}, headers=alice).json()
+    assert plain["config"]["search"]["constraints"] == to_dict(ConstraintConfig())
+    assert plain["constraints"] is None
+
+
+@pytest.mark.parametrize(
+    "body,field,words",
+    [
+        ({"max_params": 0}, "max_params", "greater than 0"),
+        ({"max_params": -5}, "max_params", "greater than 0"),
+        ({"max_params": 1.5}, "max_params", "valid integer"),
+        ({"max_params": True}, "max_params", "not a boolean"),
+        ({"max_params": "many"}, "max_params", "valid integer"),
+        ({"max_flops": 0}, "max_flops", "greater than 0"),
+        ({"max_latency_ms": 0}, "max_latency_ms", "greater than 0"),
+        ({"max_latency_ms": -1.5}, "max_latency_ms", "greater than 0"),
+        ({"max_latency_ms": "fast"}, "max_latency_ms", "valid number"),
+        ({"max_memory_mb": 0}, "max_memory_mb", "greater than 0"),
+        ({"max_memory_mb": False}, "max_memory_mb", "not a boolean"),
+        ({"constraint_mode": "strict"}, "constraint_mode", "'hard' or 'soft'"),
+        ({"constraint_weight": 0.07}, "constraint_weight", "less than 0"),
+        ({"constraint_weight": 0}, "constraint_weight", "less than 0"),
+        ({"latency_device": "tpu"}, "latency_device", "'cpu' or 'cuda'"),
+        ({"latency_device": "cuda:0"}, "latency_device", "'cpu' or 'cuda'"),
+        ({"latency_batch_size": 0}, "latency_batch_size", "greater than or equal to 1"),
+        ({"latency_batch_size": 2.5}, "latency_batch_size", "valid integer"),
+    ],
+)
+def test_invalid_constraints_are_422_naming_the_field(client, db_session, alice, body, field,
+                                                      words):
+    response = client.post("/jobs", json={"dataset": "digits", **body}, headers=alice)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["detail"].startswith(f"{field}: ") and words in problem["detail"]
+    assert [e["loc"][-1] for e in problem["errors"]] == [field]
+    assert _count(db_session, Job) == 0
+
+
+def test_a_non_finite_limit_is_422(client, db_session, alice):
+    response = client.post(
+        "/jobs", content=b'{"dataset": "digits", "max_latency_ms": Infinity}',
+        headers={**alice, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "max_latency_ms: Input should be a finite number"
+    assert _count(db_session, Job) == 0
+
+
+def _cheapest(body: dict, shape: tuple[int, int, int]) -> Costs:
+    """The engine's price of the cheapest final network of a request's config."""
+    from api.schemas import JobCreate
+    from api.services.jobs import build_run_config
+
+    final = build_run_config(JobCreate(**body)).train.model
+    return CostModel(final, shape, 10)(smallest_architecture("micro", final.nodes))
+
+
+@pytest.mark.parametrize(
+    "dataset,limit,shape",
+    [
+        ("digits", "max_params", (1, 28, 28)),
+        ("cifar10", "max_params", (3, 32, 32)),
+        ("mnist", "max_flops", (1, 28, 28)),
+        ("upload", "max_flops", (1, 8, 8)),  # from the stored summary of the upload
+    ],
+)
+def test_an_impossible_limit_is_422_at_submission(client, db_session, alice, digits_npz,
+                                                  dataset, limit, shape):
+    if dataset == "upload":
+        with digits_npz.open("rb") as f:
+            dataset = client.post("/datasets", files={"file": ("d.npz", f)},
+                                  headers=alice).json()["id"]
+    body = {"dataset": dataset, **TINY_JOB}
+    cheapest = getattr(_cheapest(body, shape), limit.removeprefix("max_"))
+    response = client.post("/jobs", json={**body, limit: cheapest - 1}, headers=alice)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["detail"] == (
+        f"{limit}: {limit}={cheapest - 1:,} cannot be met: the cheapest micro network of this "
+        f"config (3 layers, 8 channels, 2 nodes, input {shape}, 10 classes) has {cheapest:,} "
+        f"{'parameters' if limit == 'max_params' else 'multiply-adds'}; raise the limit or make "
+        "the final network smaller"
+    )
+    assert problem["errors"][0]["loc"] == ["body", limit]
+    assert _count(db_session, Job) == 0
+    # The cheapest network itself is within the limit; a soft limit is never impossible.
+    for extra in ({limit: cheapest}, {limit: 1, "constraint_mode": "soft"}):
+        assert client.post("/jobs", json={**body, **extra}, headers=alice).status_code == 202
+
+
+def test_pareto_before_the_search_ended(client, alice, bob):
+    job = client.post("/jobs", json={"dataset": "digits", "max_params": 10**6},
+                      headers=alice).json()
+    response = client.get(f"/jobs/{job['id']}/pareto", headers=alice)
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        "no Pareto front yet: the job is queued; the front comes when the search ends")
+    assert client.get(f"/jobs/{job['id']}/pareto", headers=bob).status_code == 404
+    missing = "6a1f2a9e-0000-4000-8000-000000000000"
+    assert client.get(f"/jobs/{missing}/pareto", headers=alice).status_code == 404
+    client.post(f"/jobs/{job['id']}/cancel", headers=alice)
+    assert "the job cancelled before its search ended" in client.get(
+        f"/jobs/{job['id']}/pareto", headers=alice).json()["detail"]
+
+
+def test_stored_costs_front_and_report_are_served(client, db_session, alice):
+    """What the worker stores (see worker/runner.py) comes back through the API: the best
+    architecture's costs while the search runs; then the top-k with costs, the trained
+    network's limits report and the front."""
+    from enas_service import repository
+    from enas_service.models import JobStatus
+
+    arch = {"space": "micro", "nodes": 1, "conv": [0, 3, 1, 4], "reduce": [1, 2, 0, 0],
+            "conv_text": "0 3 1 4", "reduce_text": "1 2 0 0",
+            "conv_ops": [[0, "max_pool_3x3", 1, "identity"]],
+            "reduce_ops": [[1, "avg_pool_3x3", 0, "sep_conv_3x3"]]}
+    costs = {"params": 900, "flops": 12000, "latency_ms": 0.3, "memory_mb": 0.1}
+    job_id = client.post("/jobs", json={"dataset": "digits", "max_params": 10**6},
+                         headers=alice).json()["id"]
+    job = db_session.get(Job, job_id)
+    job.status, job.best_arch, job.best_val_acc, job.best_costs = (
+        JobStatus.running, arch, 0.5, costs)
+    db_session.commit()
+    searching = client.get(f"/jobs/{job_id}/architecture", headers=alice).json()
+    assert searching["source"] == "search" and searching["costs"] == costs
+
+    report = {"limits": {"max_params": 10**6}, "modes": {"params": "hard"}, "weight": -0.07,
+              "soft_penalty": "always", "latency_device": "cpu", "latency_batch_size": 1,
+              "satisfied": True, "message": None}
+    point = {"arch": arch, "val_acc": 0.5, **costs, "feasible": True, "score": 0.5}
+    job.status, job.constraints = JobStatus.succeeded, report
+    job.pareto = {"objectives": {"val_acc": "max", "params": "min", "latency_ms": "min"},
+                  "latency_device": "cpu", "latency_batch_size": 1, "evaluated": 4,
+                  "front": [point]}
+    job.result = {"test_acc": 0.6, "params": 900, "flops": 12000, "memory_mb": 0.1,
+                  "constraints": [{"name": "params", "limit": 10**6, "value": 900, "met": True,
+                                   "mode": "hard", "unit": "parameters"}],
+                  "constraints_met": True}
+    repository.replace_architectures(
+        db_session, job_id=job.id,
+        items=[{"arch": arch, "val_acc": 0.5, "costs": costs, "feasible": True, "score": 0.5}])
+    db_session.commit()
+    best = client.get(f"/jobs/{job_id}/architecture", headers=alice).json()
+    assert best["source"] == "final" and best["costs"] == costs
+    assert best["feasible"] is True and best["score"] == 0.5
+    assert best["final"]["constraints"] == [{
+        "name": "params", "limit": 10**6, "measured": 900, "met": True, "mode": "hard",
+        "unit": "parameters", "device": None, "batch_size": None}]
+    assert best["final"]["constraints_met"] is True
+    assert client.get(f"/jobs/{job_id}", headers=alice).json()["constraints"] == report
+    pareto = client.get(f"/jobs/{job_id}/pareto", headers=alice).json()
+    assert pareto == {**job.pareto, "front": [point], "count": 1, "constraints": report}
 
 
 @pytest.mark.parametrize("raw", [b"", b"{not json", b"[1, 2]"])
@@ -199,6 +372,7 @@ def test_submit_with_the_file_in_one_request(client, db_session, alice, digits_n
         ("d.npz", None, '{"layers": 5}', 422, "multiple of 3"),
         ("d.npz", None, "{oops", 422, "config: not valid JSON"),
         ("d.npz", None, '{"dataset": "digits"}', 422, "without 'dataset'"),
+        ("d.npz", None, '{"max_params": 10}', 422, "max_params=10 cannot be met"),
         ("d.npz", b"PK\x03\x04garbage", "{}", 422, "d.npz"),
         ("d.txt", b"hello", "{}", 415, "unsupported file type"),
     ],
@@ -222,7 +396,8 @@ def test_openapi_documents_every_route_with_examples(client):
     paths = spec["paths"]
     for path in ("/jobs", "/jobs/{job_id}", "/jobs/{job_id}/history", "/jobs/{job_id}/events",
                  "/jobs/{job_id}/architecture", "/jobs/{job_id}/architectures",
-                 "/jobs/{job_id}/model", "/jobs/{job_id}/cancel", "/datasets",
+                 "/jobs/{job_id}/model", "/jobs/{job_id}/cancel", "/jobs/{job_id}/pareto",
+                 "/datasets",
                  "/datasets/{dataset_id}", "/healthz", "/readyz"):
         assert path in paths, path
     body = paths["/jobs"]["post"]["requestBody"]["content"]

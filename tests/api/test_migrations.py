@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from enas_service.migrate import alembic_config, downgrade, upgrade
 from enas_service.models import Base
@@ -35,6 +35,31 @@ def test_postgres(make_database):
 
 def test_sqlite(tmp_path):
     _check(f"sqlite:///{tmp_path / 'enas.db'}")
+
+
+def test_sqlite_downgrade_of_0002_keeps_the_jobs_data(tmp_path):
+    """0002's columns are dropped in place: copying `jobs` (Alembic's batch mode) would cascade
+    to every job's epochs and architectures with SQLite's foreign keys on."""
+    url = f"sqlite:///{tmp_path / 'enas.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("PRAGMA foreign_keys=ON"))
+            conn.execute(text(
+                "INSERT INTO jobs (id, owner, request, config, status, epoch, epochs, progress, "
+                "elapsed_s, cancel_requested, attempts, lease, created_at, updated_at, pareto) "
+                "VALUES ('0' || hex(randomblob(15)) || '0', 'a', '{}', '{}', 'succeeded', 1, 1, "
+                "1.0, 0, 0, 1, 1, '2026-01-01', '2026-01-01', '{\"front\": []}')"))
+            conn.execute(text(
+                "INSERT INTO architectures (job_id, rank, arch, costs) "
+                "SELECT id, 1, '{}', '{\"params\": 5}' FROM jobs"))
+        downgrade(url, "0001")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM architectures")).scalar() == 1
+            assert "pareto" not in {c["name"] for c in inspect(conn).get_columns("jobs")}
+    finally:
+        engine.dispose()
 
 
 def test_one_head():

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,10 +15,12 @@ import torch
 from sqlalchemy import select
 
 from enas_core.architecture import arch_from_json
-from enas_core.export import load_model
+from enas_core.costs import CostModel
+from enas_core.export import load_model, read_model_file
+from enas_core.latency import random_architecture
 from enas_service.db import session_scope
 from enas_service.models import EpochRecord, Job
-from tests.conftest import TINY_JOB, wait_for
+from tests.conftest import TINY_JOB, digits_arrays, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -86,8 +90,17 @@ def test_a_job_end_to_end(http, live_keys, dataset_id, tmp_path):
     assert search["sampled"] and "reward" in search["sampled"][0]
     assert all(row["seconds"] > 0 for row in history["data"])
 
+    for row in history["data"][:2]:  # the sampled architectures carry their costs
+        assert all(s["params"] > 0 and s["flops"] > 0 for s in row["sampled"])
+        assert row["best"]["costs"]["params"] > 0
+
     best = http.get(f"/jobs/{job_id}/architecture", headers=alice).json()
     assert best["rank"] == 1 and best["source"] == "final"
+    costs = best["costs"]
+    assert costs["params"] == job["final"]["params"] and costs["flops"] == job["final"]["flops"]
+    assert costs["latency_ms"] > 0 and costs["memory_mb"] > 0
+    assert best["feasible"] is True and best["score"] == best["val_acc"]  # no limits
+    assert job["final"]["memory_mb"] > 0 and job["final"]["constraints"] is None
     arch = best["arch"]
     assert arch["space"] == "micro" and len(arch["conv"]) == len(arch["reduce"]) == 4 * 2
     assert arch["conv_text"] == " ".join(map(str, arch["conv"]))
@@ -110,16 +123,149 @@ def test_a_job_end_to_end(http, live_keys, dataset_id, tmp_path):
     assert traced(torch.rand(3, 1, 8, 8)).shape == (3, 10)
 
     onnx = http.get(f"/jobs/{job_id}/model", params={"format": "onnx"}, headers=alice)
-    try:
-        import onnx as _  # noqa: F401
-    except ImportError:
-        assert onnx.status_code == 501 and "onnx" in onnx.json()["detail"]
-    else:
-        assert onnx.status_code == 200 and onnx.content
+    assert onnx.status_code == 200
+    check_exports_match(path, script.content, onnx.content)
 
     rows = history_rows(job_id)
     assert Counter((r.phase, r.epoch) for r in rows) == {("search", 1): 1, ("search", 2): 1,
                                                          ("final", 1): 1}
+
+
+def check_exports_match(pt: Path, torchscript: bytes, onnx: bytes) -> None:
+    """The downloaded TorchScript and ONNX models compute what the .pt model does, on real
+    digits: exports take raw pixels in [0, 1], the .pt network its normalised input."""
+    import onnxruntime
+
+    x = torch.from_numpy(digits_arrays(64)[0]).float().div(255).unsqueeze(1)  # (64, 1, 8, 8)
+    blob = read_model_file(pt)
+    mean = torch.tensor(blob["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(blob["std"]).view(1, -1, 1, 1)
+    with torch.no_grad():
+        expected = load_model(pt)((x - mean) / std)
+        scripted = torch.jit.load(io.BytesIO(torchscript))(x)
+    session = onnxruntime.InferenceSession(onnx, providers=["CPUExecutionProvider"])
+    (from_onnx,) = session.run(["logits"], {"image": x.numpy()})
+    assert expected.shape == (64, 10) and expected.abs().max() > 0
+    torch.testing.assert_close(scripted, expected, rtol=0, atol=1e-4)
+    torch.testing.assert_close(torch.from_numpy(from_onnx), expected, rtol=0, atol=1e-4)
+
+
+def tight_max_params() -> int:
+    """A params limit that only one random architecture in five meets, for TINY_JOB's final
+    network on the uploaded 8x8 digits."""
+    from api.schemas import JobCreate
+    from api.services.jobs import build_run_config
+
+    final = build_run_config(JobCreate(dataset="digits", **TINY_JOB)).train.model
+    price = CostModel(final, (1, 8, 8), 10)
+    rng = random.Random(0)
+    spread = sorted(price(random_architecture(final, rng)).params for _ in range(100))
+    return spread[len(spread) // 5]
+
+
+def test_a_job_under_a_tight_max_params(http, live_keys, dataset_id):
+    """Every architecture the API returns is within the limit, the trained network measures
+    within it, and the Pareto front is served."""
+    alice = live_keys["alice"]
+    limit = tight_max_params()
+    body = {"dataset": dataset_id, **TINY_JOB, "max_params": limit}
+    job_id = http.post("/jobs", json=body, headers=alice).json()["id"]
+    events = follow(http, alice, job_id)
+    job = http.get(f"/jobs/{job_id}", headers=alice).json()
+    assert events[-1][1]["status"] == job["status"] == "succeeded", job["error"]
+
+    top = http.get(f"/jobs/{job_id}/architectures", headers=alice).json()["data"]
+    assert top and top[0] == http.get(f"/jobs/{job_id}/architecture", headers=alice).json()
+    for arch in top:
+        assert arch["costs"]["params"] <= limit and arch["feasible"] is True
+    final = top[0]["final"]
+    assert final["constraints"] == [{
+        "name": "params", "limit": limit, "measured": final["params"], "met": True,
+        "mode": "hard", "unit": "parameters", "device": None, "batch_size": None,
+    }]
+    assert final["params"] == top[0]["costs"]["params"] and final["constraints_met"] is True
+    assert job["constraints"]["limits"] == {"max_params": limit}
+    assert job["constraints"]["satisfied"] is True and job["constraints"]["message"] is None
+
+    pareto = http.get(f"/jobs/{job_id}/pareto", headers=alice).json()
+    assert pareto["objectives"] == {"val_acc": "max", "params": "min", "latency_ms": "min"}
+    assert pareto["latency_device"] == "cpu" and pareto["latency_batch_size"] == 1
+    assert pareto["count"] == len(pareto["front"]) >= 1
+    assert pareto["evaluated"] >= pareto["count"]
+    assert pareto["constraints"] == job["constraints"]
+    accs = [p["val_acc"] for p in pareto["front"]]
+    assert accs == sorted(accs, reverse=True)
+    for point in pareto["front"]:
+        assert point["params"] <= limit and point["feasible"] is True
+        assert point["flops"] > 0 and point["latency_ms"] > 0 and point["memory_mb"] > 0
+        arch = arch_from_json(point["arch"])
+        assert point["arch"]["conv_ops"] == arch.conv.to_ops() and point["arch"]["conv"]
+
+    history = http.get(f"/jobs/{job_id}/history", headers=alice).json()["data"]
+    sampled = [s for row in history if row["phase"] == "search" for s in row["sampled"]]
+    assert sampled and all(s["feasible"] == (s["params"] <= limit) for s in sampled)
+    assert all(row["best"] is None or row["best"]["costs"]["params"] <= limit
+               for row in history if row["phase"] == "search")
+
+
+def test_no_architecture_within_the_limits_fails_with_the_reason(http, live_keys, dataset_id):
+    """A latency limit no network meets (no lower bound is known at submission): the search
+    runs, finds nothing within it, and the job fails at once, saying so, with the front."""
+    alice = live_keys["alice"]
+    body = {"dataset": dataset_id, **TINY_JOB, "search_epochs": 1, "max_latency_ms": 1e-4}
+    job_id = http.post("/jobs", json=body, headers=alice).json()["id"]
+    follow(http, alice, job_id)
+    job = http.get(f"/jobs/{job_id}", headers=alice).json()
+    assert job["status"] == "failed" and job["attempts"] == 1
+    assert job["error"].startswith(
+        "no architecture satisfies the hard limits (max_latency_ms=0.0001) among the ")
+    assert "the closest has" in job["error"] and job["final"] is None
+    assert job["constraints"]["satisfied"] is False
+    assert job["constraints"]["message"] == job["error"]
+    pareto = http.get(f"/jobs/{job_id}/pareto", headers=alice)
+    assert pareto.status_code == 200, pareto.text
+    assert pareto.json()["constraints"] == job["constraints"]
+    assert http.get(f"/jobs/{job_id}/architectures", headers=alice).json()["count"] == 0
+    assert http.get(f"/jobs/{job_id}/model", headers=alice).status_code == 409
+
+
+def run_config_job(http: httpx.Client, headers: dict, **overrides) -> dict:
+    """Insert a job with a config the API would refuse (the worker must refuse it too), run
+    it, and wait for it to end."""
+    from api.schemas import JobCreate
+    from api.services.jobs import build_run_config
+    from enas_core.config import ConstraintConfig, replace, to_dict
+    from worker.celery_app import enqueue_run_job
+
+    config = build_run_config(JobCreate(dataset="digits", **TINY_JOB))
+    config = replace(config, search=replace(config.search,
+                                            constraints=ConstraintConfig(**overrides)))
+    with session_scope() as session:
+        job = Job(owner="alice", builtin_dataset="digits", request={"dataset": "digits"},
+                  config=to_dict(config))
+        session.add(job)
+    enqueue_run_job(job.id)
+    return wait_for(
+        lambda: (j := http.get(f"/jobs/{job.id}", headers=headers).json())["status"]
+        in ("succeeded", "failed", "cancelled") and j,
+        timeout=60, what="the job to end",
+    )
+
+
+def test_an_impossible_limit_fails_at_once_on_the_worker(http, live_keys):
+    done = run_config_job(http, live_keys["alice"], max_params=10)
+    assert done["status"] == "failed" and done["attempts"] == 1
+    assert done["error"].startswith("max_params=10 cannot be met: the cheapest micro network")
+    assert "input (1, 28, 28), 10 classes" in done["error"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a worker without CUDA")
+def test_a_cuda_latency_device_on_a_worker_without_one_fails_at_once(http, live_keys):
+    done = run_config_job(http, live_keys["alice"], max_latency_ms=5.0, latency_device="cuda")
+    assert done["status"] == "failed" and done["attempts"] == 1
+    assert done["error"].startswith(
+        "latency device 'cuda' asked for, but CUDA is not available on this machine (worker ")
+    assert "latency_device 'cpu'" in done["error"]
 
 
 def test_cancel_a_running_job(http, live_keys, dataset_id):

@@ -1,0 +1,39 @@
+"""Can a job's limits be met at all? The engine's `check_possible`, made before the job runs:
+by the API at submission (from the dataset's stored summary, or a built-in dataset's known
+shape) and by the worker before the search starts (from the loaded data)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from enas_core.config import RunConfig
+from enas_core.constraints import check_possible
+from enas_core.costs import smallest_architecture
+from enas_core.spaces import network_config_for
+
+# Built-in datasets: input shape (C, H, W) and class count, as the engine loads them.
+BUILTIN_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "digits": ((1, 28, 28), 10),
+    "mnist": ((1, 28, 28), 10),
+    "fashion-mnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+}
+
+
+def check_limits(config: RunConfig, input_shape: Sequence[int], num_classes: int) -> None:
+    """A ValueError (the engine's message) when a hard params or FLOPs limit is below the
+    cheapest final network of the config: no search can meet it. The limits apply to the final
+    network, sized as the searched architecture dictates (as `run_job` does)."""
+    limits = config.search.constraints
+    if not limits.active:
+        return
+    search = config.search.model
+    size = search.layers if search.space == "macro" else search.nodes
+    final = network_config_for(smallest_architecture(search.space, size), config.train.model)
+    check_possible(limits, final, tuple(input_shape), num_classes)
+
+
+def limit_field(message: str) -> str | None:
+    """The request field a `check_limits` message is about ("max_params=10 cannot ...")."""
+    head = message.split("=", 1)[0]
+    return head if head in ("max_params", "max_flops") else None
