@@ -325,7 +325,9 @@ class Searcher:
         Under hard limits a candidate that breaks one is priced and dropped before it is
         evaluated, and the controller is sampled again (up to `constraints.derive_tries`
         batches, with the last epoch's satisfying samples added) until `num_candidates`
-        satisfy them. If none does, the list is empty: `infeasible_message()` says why."""
+        satisfy them. If none does, the list is empty: `infeasible_message()` says why, and the
+        closest of the rejected are evaluated after all, so the Pareto front shows what the
+        search could reach (marked infeasible)."""
         cons, n = self.constraints, self.config.num_candidates
         hard = any(cons.mode_of(name) == "hard" for name in cons.limits())
         archs = self.controller.sample(n, self.ctrl_gen)
@@ -336,7 +338,7 @@ class Searcher:
                           key=lambda s: -s["reward"])
             archs += [arch_from_summary(s) for s in seen[:n]]
         ranked: dict[str, Candidate] = {}
-        rejected: dict[str, Costs] = {}
+        rejected: dict[str, tuple[Architecture, Costs]] = {}
         tries = 1
         while True:
             for arch in archs:
@@ -348,7 +350,7 @@ class Searcher:
                 if hard:
                     costs = self.price(arch)
                     if not feasible(cons, costs):
-                        rejected[key] = costs
+                        rejected[key] = (arch, costs)
                         continue
                 ranked[key] = self.evaluate_candidate(arch)
             if not hard or len(ranked) >= n or tries >= cons.derive_tries:
@@ -359,8 +361,11 @@ class Searcher:
         self.derive_closest = None
         if not ranked and rejected:
             limits = {k: v for k, v in cons.limits().items() if cons.mode_of(k) == "hard"}
-            self.derive_closest = min(rejected.values(), key=lambda c: sum(
-                max(c.get(k) / v, 1.0) for k, v in limits.items()))
+            closest = sorted(rejected.values(), key=lambda ac: sum(
+                max(ac[1].get(k) / v, 1.0) for k, v in limits.items()))
+            self.derive_closest = closest[0][1]
+            for arch, _ in closest[:n]:
+                self.evaluate_candidate(arch)
         order = sorted(ranked.values(), key=lambda c: -c.score)
         return order[: self.config.top_k]
 

@@ -183,6 +183,9 @@ def test_an_impossible_latency_limit_says_so_instead_of_returning_a_violator(dig
     assert result["constraints"]["satisfied"] is False
     assert result["constraints"]["message"] in err
     assert not (out / "model.pt").exists()
+    # The front still shows what the search reached, every point marked as breaking a limit.
+    front = result["pareto"]["front"]
+    assert front and all(point["feasible"] is False for point in front)
 
 
 def test_cli_rejects_bad_limits(capsys):

@@ -225,6 +225,8 @@ def test_no_architecture_within_the_limits_fails_with_the_reason(http, live_keys
     pareto = http.get(f"/jobs/{job_id}/pareto", headers=alice)
     assert pareto.status_code == 200, pareto.text
     assert pareto.json()["constraints"] == job["constraints"]
+    front = pareto.json()["front"]  # what the search reached, every point marked infeasible
+    assert front and all(point["feasible"] is False for point in front)
     assert http.get(f"/jobs/{job_id}/architectures", headers=alice).json()["count"] == 0
     assert http.get(f"/jobs/{job_id}/model", headers=alice).status_code == 409
 
