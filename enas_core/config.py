@@ -250,7 +250,15 @@ class Runtime:
 
     device: str = "cpu"
     precision: Precision = "fp32"  # tf32: TF32 matmuls/convs on Ampere+; bf16: autocast
-    channels_last: bool = False
+    # None: channels_last on the CPU, where oneDNN's depthwise and pointwise convolutions run
+    # about twice as fast in it (bench/README.md), the default layout elsewhere.
+    channels_last: bool | None = None
+
+    @property
+    def use_channels_last(self) -> bool:
+        if self.channels_last is None:
+            return self.device.split(":")[0] == "cpu"
+        return self.channels_last
 
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "tf32", "bf16"):

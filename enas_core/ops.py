@@ -46,7 +46,7 @@ class SepConv(nn.Sequential):
             nn.Conv2d(c, c, kernel, stride, pad, groups=c, bias=False),
             nn.Conv2d(c, c, 1, bias=False),
             bn(c, affine),
-            nn.ReLU(inplace=False),
+            nn.ReLU(inplace=True),  # its input is this op's own BN output: one tensor less
             nn.Conv2d(c, c, kernel, 1, pad, groups=c, bias=False),
             nn.Conv2d(c, c, 1, bias=False),
             bn(c, affine),

@@ -32,7 +32,7 @@ def prepare(model: nn.Module, runtime: Runtime) -> nn.Module:
         torch.backends.cudnn.allow_tf32 = tf32
         torch.backends.cudnn.benchmark = True
     model = model.to(runtime.device)
-    if runtime.channels_last:
+    if runtime.use_channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
 

@@ -113,7 +113,7 @@ class Searcher:
         self.ctrl_gen = torch.Generator().manual_seed(seed)
         self.data_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         loader = {"device": self.device, "mean": data.mean, "std": data.std,
-                  "generator": self.data_gen, "channels_last": self.runtime.channels_last}
+                  "generator": self.data_gen, "channels_last": self.runtime.use_channels_last}
         self.train_loader = DeviceLoader(train, batch_size=config.batch_size,
                                          augment=config.augment, **loader)
         self.reward_loader = DeviceLoader(data.val, batch_size=config.eval_batch_size, **loader)

@@ -47,7 +47,7 @@ class Trainer:
                                    weight_decay=config.weight_decay)
         self.gen = torch.Generator(device=self.device).manual_seed(seed + 2)
         loader = {"device": self.device, "mean": data.mean, "std": data.std,
-                  "generator": self.gen, "channels_last": self.runtime.channels_last}
+                  "generator": self.gen, "channels_last": self.runtime.use_channels_last}
         self.train_loader = DeviceLoader(train, batch_size=config.batch_size,
                                          augment=config.augment, **loader)
         self.loaders = {
