@@ -8,7 +8,7 @@ from torch import nn
 
 from .architecture import Cell, MicroArchitecture
 from .config import ModelConfig
-from .ops import OPS, PRIMITIVES, FactorizedReduce, Identity, ReLUConvBN
+from .ops import OPS, PRIMITIVES, FactorizedReduce, Identity, ReLUConvBN, cat_channels
 from .search_model import stage_layout
 
 
@@ -47,7 +47,7 @@ class FixedCell(nn.Module):
                 if not isinstance(self.ops[2 * i + 1], Identity):
                     hb = drop_path(hb, self.drop_prob)
             states.append(ha + hb)
-        return self.out(torch.cat([states[2 + j] for j in self.loose], dim=1))
+        return self.out(cat_channels([states[2 + j] for j in self.loose]))
 
 
 class AuxiliaryHead(nn.Module):

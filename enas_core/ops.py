@@ -20,6 +20,30 @@ PRIMITIVES: tuple[str, ...] = (
 )
 
 
+class _DenseGrad(torch.autograd.Function):
+    """Identity whose backward makes the incoming gradient dense, in the input's layout.
+
+    A concatenation's backward hands each input a channel slice of the gradient; batch-norm
+    backward on such a strided slice is about 4x slower on the CPU (bench/README.md)."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
+        ctx.channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        fmt = torch.channels_last if ctx.channels_last else torch.contiguous_format
+        return grad.contiguous(memory_format=fmt)
+
+
+def cat_channels(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """`torch.cat(tensors, dim=1)` whose inputs get dense gradients."""
+    if torch.is_grad_enabled() and not torch.jit.is_tracing():
+        tensors = [_DenseGrad.apply(t) for t in tensors]
+    return torch.cat(tensors, dim=1)
+
+
 def bn(c: int, affine: bool = True) -> nn.BatchNorm2d:
     """A BN layer; `affine=False` marks a shared search model, whose BNs use batch statistics
     only: running averages over many different architectures would describe none of them."""
@@ -67,7 +91,7 @@ class FactorizedReduce(nn.Module):
         x = self.relu(x)
         # Pad before the offset path so odd sizes (7x7 after two reductions of 28) stay aligned.
         shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
-        return self.bn(torch.cat([self.conv1(x), self.conv2(shifted)], dim=1))
+        return self.bn(cat_channels([self.conv1(x), self.conv2(shifted)]))
 
 
 class Identity(nn.Module):

@@ -12,7 +12,7 @@ from torch import nn
 
 from .architecture import Cell, MicroArchitecture
 from .config import ModelConfig
-from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, bn
+from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, bn, cat_channels
 
 
 def stage_layout(layers: int) -> list[bool]:
@@ -56,7 +56,7 @@ class SharedCell(nn.Module):
             edges = self.edges[i]
             states.append(edges[n.in1][n.op1](states[n.in1]) + edges[n.in2][n.op2](states[n.in2]))
         loose = cell.loose_ends()
-        x = F.relu(torch.cat([states[2 + j] for j in loose], dim=1))
+        x = F.relu(cat_channels([states[2 + j] for j in loose]))
         w = torch.cat([self.out_w[j] for j in loose], dim=1)
         return self.out_bn(F.conv2d(x, w))
 
