@@ -29,6 +29,7 @@ from typing import Any
 
 from .architecture import MACRO_PRIMITIVES, Architecture, MacroArchitecture, MicroArchitecture
 from .config import ModelConfig
+from .macro import kept_states, pool_layers
 from .ops import PRIMITIVES
 
 MB = 2**20  # memory limits and reports are in MiB
@@ -93,18 +94,6 @@ def _stage_layout(layers: int) -> list[bool]:
     from .search_model import stage_layout
 
     return stage_layout(layers)
-
-
-def _pool_layers(layers: int) -> list[int]:
-    distance = layers // 3  # macro.pool_layers, without importing the macro module
-    return [distance - 1, 2 * distance - 1] if distance else []
-
-
-def _kept_states(arch: MacroArchitecture, after: int) -> list[int]:
-    kept = {after + 1}
-    for i in range(after + 1, arch.layers):
-        kept.update(j for j, flag in enumerate(arch.skips[i]) if flag)
-    return sorted(kept)
 
 
 # -- op costs ---------------------------------------------------------------------------------
@@ -195,7 +184,7 @@ def _macro_ops(arch: MacroArchitecture, model: ModelConfig, input_shape: tuple[i
     c_in, h, w = input_shape
     c = model.channels
     ops = [NetOp(("mstem", c_in, c, h, w), c_in * c * 9 + 2 * c, c_in * c * 9 * h * w)]
-    pool_at = _pool_layers(arch.layers)
+    pool_at = pool_layers(arch.layers)
     for i, (op, flags) in enumerate(zip(arch.ops, arch.skips, strict=True)):
         ops.append(_macro_op(MACRO_PRIMITIVES[op], c, h, w))
         reads = sum(flags)
@@ -208,7 +197,7 @@ def _macro_ops(arch: MacroArchitecture, model: ModelConfig, input_shape: tuple[i
             # only those of states that exist at this point (index <= i + 1): a skip to a
             # layer after the pool holds parameters it never uses.
             ho, wo = _half(h), _half(w)
-            for k in _kept_states(arch, i):
+            for k in kept_states(arch, i):
                 params, macs = _fr(c, c, ho * wo)
                 ops.append(NetOp(("mreduce", c, h, w), params, macs) if k <= i + 1
                            else NetOp(("unused",), params))
@@ -397,7 +386,7 @@ def _macro_memory(heap: _Heap, arch: MacroArchitecture, model: ModelConfig,
     c = model.channels
     x = heap.new(c_in, h, w)
     states: list[_T | None] = [heap.chain(x, [(c, h, w)] * 2)]
-    pool_at = _pool_layers(arch.layers)
+    pool_at = pool_layers(arch.layers)
     out: _T | None = None
     for i, (op, flags) in enumerate(zip(arch.ops, arch.skips, strict=True)):
         name = MACRO_PRIMITIVES[op]
@@ -419,7 +408,7 @@ def _macro_memory(heap: _Heap, arch: MacroArchitecture, model: ModelConfig,
             out = new
         states.append(heap.new(c, h, w))  # BN
         if i in pool_at:
-            kept = set(_kept_states(arch, i))
+            kept = set(kept_states(arch, i))
             reduced: list[_T | None] = []
             for k, s in enumerate(states):
                 reduced.append(_fr_forward(heap, s, c, c, h, w, relu=False)
@@ -466,8 +455,8 @@ def _weight_tensors(arch: Architecture, model: ModelConfig, input_shape: tuple[i
             elif name.startswith("sep_conv"):
                 yield from sep(c, k, twice=False)
             yield from bn(c)
-        for i in _pool_layers(arch.layers):
-            for _ in _kept_states(arch, i):
+        for i in pool_layers(arch.layers):
+            for _ in kept_states(arch, i):
                 yield from fr(c, c)
         yield from (c * num_classes, num_classes)
         return

@@ -40,7 +40,8 @@ from torch import nn
 
 from .architecture import MACRO_PRIMITIVES, Architecture, MacroArchitecture, MicroArchitecture
 from .config import ModelConfig
-from .costs import Key, NetOp, _half, _pool_layers, _stage_layout, smallest_architecture
+from .costs import Key, NetOp, _half, _stage_layout, smallest_architecture
+from .macro import pool_layers
 from .metrics import Clock, measure_latency
 from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN
 
@@ -126,7 +127,7 @@ def table_keys(model: ModelConfig, input_shape: Sequence[int], num_classes: int)
 
     if model.space == "macro":
         add("mstem", c_in, c, h, w)
-        pools = _pool_layers(model.layers)
+        pools = pool_layers(model.layers)
         for stage in range(len(pools) + 1):
             for name in MACRO_PRIMITIVES:
                 add("mop", name, c, h, w)
@@ -321,7 +322,7 @@ def _keyed_modules(net: nn.Module, arch: Architecture, model: ModelConfig,
     c = model.channels
     out: list[tuple[nn.Module, Key]] = []
     if isinstance(arch, MacroArchitecture):
-        pools = _pool_layers(arch.layers)
+        pools = pool_layers(arch.layers)
         for i, op in enumerate(arch.ops):
             out.append((net.ops[i], ("mop", MACRO_PRIMITIVES[op], c, h, w)))
             out.append((net.bns[i], ("bn", c, h, w)))

@@ -173,7 +173,7 @@ def pool_layers(layers: int) -> list[int]:
     return [distance - 1, 2 * distance - 1] if distance else []
 
 
-def _kept_states(arch: MacroArchitecture, after: int) -> list[int]:
+def kept_states(arch: MacroArchitecture, after: int) -> list[int]:
     """The states (0: stem, k: layer k-1) that layers after layer `after` still read."""
     kept = {after + 1}
     for i in range(after + 1, arch.layers):
@@ -222,7 +222,7 @@ class MacroSearchNetwork(nn.Module):
             states.append(self.bns[i](out))
             if i in self.pool_at:
                 reduce = self.reductions[self.pool_at.index(i)]
-                kept = set(_kept_states(arch, i))  # reduce only what later layers read
+                kept = set(kept_states(arch, i))  # reduce only what later layers read
                 states = [reduce[k](s) if k in kept else None for k, s in enumerate(states)]
         return self.classifier(F.adaptive_avg_pool2d(states[-1], 1).flatten(1))
 
@@ -250,7 +250,7 @@ class MacroNetwork(nn.Module):
         self.bns = nn.ModuleList(bn(c) for _ in arch.ops)
         self.reads = [[j for j, flag in enumerate(flags) if flag] for flags in arch.skips]
         self.pool_at = pool_layers(arch.layers)
-        self.kept = [_kept_states(arch, i) for i in self.pool_at]
+        self.kept = [kept_states(arch, i) for i in self.pool_at]
         self.reductions = nn.ModuleList(
             nn.ModuleDict({str(k): FactorizedReduction(c, bn) for k in kept})
             for kept in self.kept
