@@ -41,14 +41,6 @@ def latency_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ENAS_LATENCY_CACHE", str(tmp_path_factory.getbasetemp() / "latency"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def with_limits(config: RunConfig, **limits) -> RunConfig:
     return replace(config, search=replace(config.search, constraints=ConstraintConfig(**limits)))
 

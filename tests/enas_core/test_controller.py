@@ -7,14 +7,6 @@ from enas_core.controller import MicroController
 from enas_core.reinforce import Reinforce
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the controller is tiny: threads only add overhead
-    yield
-    torch.set_num_threads(before)
-
-
 def test_samples_are_valid_and_log_probs_replay():
     controller = MicroController(5, ControllerConfig())
     g = torch.Generator().manual_seed(0)
@@ -49,7 +41,7 @@ def test_tanh_constant_bounds_the_logits():
     assert log_prob.exp() <= p_max ** 8 + 1e-9
 
 
-def test_reinforce_raises_the_probability_of_the_rewarded_architecture(one_thread):
+def test_reinforce_raises_the_probability_of_the_rewarded_architecture():
     """A synthetic reward (the share of decisions that match a target) trains the controller
     with the reference settings to put its probability far above chance."""
     torch.manual_seed(0)

@@ -44,14 +44,6 @@ def random_case(seed: int) -> tuple:
     return random_architecture(model, rng), model, shape, rng.choice([2, 10])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("seed", range(0, 60, 6))
 def test_params_flops_and_memory_equal_the_built_network(seed):
     """60 random architectures (30 per space), in 10 tests of 6 each."""

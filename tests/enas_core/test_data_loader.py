@@ -11,15 +11,6 @@ from enas_core.config import AugmentConfig
 from enas_core.data import DeviceLoader, ImageDataset, load_digits, make_splits
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Batches here are tiny: intra-op threads only add contention on a busy shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits() -> ImageDataset:
     return load_digits().subset(np.arange(1000))

@@ -30,17 +30,8 @@ def plain_arch(op: int, layers: int = LAYERS, skip: int = 0) -> MacroArchitectur
     return MacroArchitecture((op,) * layers, tuple((skip,) * i for i in range(layers)))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: a second intra-op thread only adds contention on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def controller(one_thread) -> MacroController:
+def controller() -> MacroController:
     torch.manual_seed(0)
     return MacroController(LAYERS, ControllerConfig())
 
