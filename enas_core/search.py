@@ -103,6 +103,7 @@ class Searcher:
         self.derive_closest: Costs | None = None
         torch.manual_seed(seed)
         model = build_search_model(config.model, train.channels, train.num_classes)
+        model.recompute = self.runtime.recompute
         self.model = prepare(model, self.runtime)
         self.controller = build_controller(config.model, config.controller)
         self.w_opt = torch.optim.SGD(

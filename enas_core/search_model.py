@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .architecture import Cell, MicroArchitecture
 from .config import ModelConfig
@@ -78,9 +79,15 @@ class MicroSearchNetwork(nn.Module):
             self.cells.append(SharedCell(config.nodes, c_pp, c_p, c, reduction, reduction_prev))
             c_pp, c_p, reduction_prev = c_p, c, reduction
         self.classifier = nn.Linear(c_p, num_classes)
+        self.recompute = False  # see Runtime.recompute
 
     def forward(self, x: torch.Tensor, arch: MicroArchitecture) -> torch.Tensor:
         s0 = s1 = self.stem(x)
+        recompute = self.recompute and torch.is_grad_enabled()
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, arch.reduce if cell.reduction else arch.conv)
+            genotype = arch.reduce if cell.reduction else arch.conv
+            if recompute:
+                s0, s1 = s1, checkpoint(cell, s0, s1, genotype, use_reentrant=False)
+            else:
+                s0, s1 = s1, cell(s0, s1, genotype)
         return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
