@@ -134,6 +134,10 @@ class ConstraintConfig:
     def mode_of(self, name: str) -> str:
         return self.modes.get(name, self.mode)
 
+    def hard_limits(self) -> dict[str, float]:
+        """The limits no returned architecture may break."""
+        return {name: v for name, v in self.limits().items() if self.mode_of(name) == "hard"}
+
     @property
     def active(self) -> bool:
         return bool(self.limits())

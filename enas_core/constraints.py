@@ -131,7 +131,7 @@ def _fmt(value: float | None) -> str:
 
 def infeasible_message(constraints: ConstraintConfig, tried: int,
                        closest: Costs | Mapping[str, Any] | None) -> str:
-    hard = {n: v for n, v in constraints.limits().items() if constraints.mode_of(n) == "hard"}
+    hard = constraints.hard_limits()
     limits = ", ".join(f"max_{n}={_fmt(v)}" for n, v in hard.items())
     text = (f"no architecture satisfies the hard limits ({limits}) among the {tried} "
             f"architectures sampled after the search")

@@ -15,6 +15,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
+from .costs import Memory
+
 Phase = Literal["search", "final"]
 Clock = Literal["wall", "thread"]
 
@@ -148,23 +150,11 @@ class _LiveTensorBytes(TorchDispatchMode):
 
 
 @dataclass(frozen=True)
-class MeasuredMemory:
-    """Bytes: weights (parameters and buffers), the input, and the peak of the activations
-    allocated during one inference pass on top of them."""
+class MeasuredMemory(Memory):
+    """`costs.Memory` as measured: the activations are the peak allocated during one inference
+    pass on top of the weights and the input, on `device`."""
 
-    weights: int
-    input: int
-    activations: int
-    batch_size: int
-    device: str
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.input + self.activations
-
-    @property
-    def mb(self) -> float:
-        return self.total / 2**20
+    device: str = "cpu"
 
 
 @torch.no_grad()

@@ -330,7 +330,8 @@ class Searcher:
         closest of the rejected are evaluated after all, so the Pareto front shows what the
         search could reach (marked infeasible)."""
         cons, n = self.constraints, self.config.num_candidates
-        hard = any(cons.mode_of(name) == "hard" for name in cons.limits())
+        hard_limits = cons.hard_limits()
+        hard = bool(hard_limits)
         archs = self.controller.sample(n, self.ctrl_gen)
         if self.best is not None:
             archs.append(self.best.arch)
@@ -361,9 +362,8 @@ class Searcher:
         self.derive_tried = len(ranked) + len(rejected)
         self.derive_closest = None
         if not ranked and rejected:
-            limits = {k: v for k, v in cons.limits().items() if cons.mode_of(k) == "hard"}
             closest = sorted(rejected.values(), key=lambda ac: sum(
-                max(ac[1].get(k) / v, 1.0) for k, v in limits.items()))
+                max(ac[1].get(k) / v, 1.0) for k, v in hard_limits.items()))
             self.derive_closest = closest[0][1]
             for arch, _ in closest[:n]:
                 self.evaluate_candidate(arch)
