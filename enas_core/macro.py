@@ -28,6 +28,7 @@ from .architecture import MACRO_PRIMITIVES, ArchitectureError, MacroArchitecture
 from .config import ControllerConfig, ModelConfig
 from .controller import Decider, LSTMController, Samples, squash
 from .model import drop_path
+from .ops import offset_grids
 
 # -- controller ------------------------------------------------------------------------------
 
@@ -157,13 +158,13 @@ class FactorizedReduction(nn.Module):
 
     def __init__(self, c: int, bn: BN) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(c, c // 2, 1, 2, bias=False)
-        self.conv2 = nn.Conv2d(c, c - c // 2, 1, 2, bias=False)
+        self.conv1 = nn.Conv2d(c, c // 2, 1, bias=False)
+        self.conv2 = nn.Conv2d(c, c - c // 2, 1, bias=False)
         self.bn = bn(c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shifted = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
-        return self.bn(torch.cat([self.conv1(x), self.conv2(shifted)], dim=1))
+        even, odd = offset_grids(x)
+        return self.bn(torch.cat([self.conv1(even), self.conv2(odd)], dim=1))
 
 
 def pool_layers(layers: int) -> list[int]:

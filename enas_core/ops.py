@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 PRIMITIVES: tuple[str, ...] = (
@@ -77,21 +78,29 @@ class SepConv(nn.Sequential):
         )
 
 
+def offset_grids(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pixels two stride-2 1x1 convs read, at offsets (0, 0) and (1, 1); the second is
+    zero past the edge, so odd sizes (7x7 after two reductions of 28) stay aligned.
+
+    Subsampling first and then convolving at stride 1 computes the same thing, and avoids a
+    oneDNN bug in torch 2.14: the backward of a strided 1x1 conv with fewer than 8 input
+    channels in channels_last corrupts the heap (tests/enas_core/test_ops.py)."""
+    return x[:, :, ::2, ::2], F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))[:, :, ::2, ::2]
+
+
 class FactorizedReduce(nn.Module):
     """Halves the resolution without losing half the pixels: two offset 1x1 convs, concatenated."""
 
     def __init__(self, c_in: int, c_out: int, affine: bool = True) -> None:
         super().__init__()
         self.relu = nn.ReLU(inplace=False)
-        self.conv1 = nn.Conv2d(c_in, c_out // 2, 1, 2, bias=False)
-        self.conv2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, 2, bias=False)
+        self.conv1 = nn.Conv2d(c_in, c_out // 2, 1, bias=False)
+        self.conv2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, bias=False)
         self.bn = bn(c_out, affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(x)
-        # Pad before the offset path so odd sizes (7x7 after two reductions of 28) stay aligned.
-        shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
-        return self.bn(cat_channels([self.conv1(x), self.conv2(shifted)]))
+        even, odd = offset_grids(self.relu(x))
+        return self.bn(cat_channels([self.conv1(even), self.conv2(odd)]))
 
 
 class Identity(nn.Module):
