@@ -11,7 +11,9 @@ ENAS_TEST_POSTGRES (an admin URL) and ENAS_TEST_REDIS override where those servi
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,7 +37,9 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # Latency tables measured by the tests stay out of the user's cache; one directory per run, so
 # each network config is measured once per run (subprocess workers share it too).
-os.environ.setdefault("ENAS_LATENCY_CACHE", tempfile.mkdtemp(prefix="enas-latency-"))
+if "ENAS_LATENCY_CACHE" not in os.environ:
+    os.environ["ENAS_LATENCY_CACHE"] = tempfile.mkdtemp(prefix="enas-latency-")
+    atexit.register(shutil.rmtree, os.environ["ENAS_LATENCY_CACHE"], ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get(

@@ -22,7 +22,7 @@ from enas_core.constraints import (
 )
 from enas_core.controller import MicroController
 from enas_core.costs import CostModel, Costs
-from enas_core.latency import latency_table, random_architecture
+from enas_core.latency import LatencyTable, random_architecture, table_keys
 from enas_core.metrics import count_params
 from enas_core.pipeline import run_job
 from enas_core.reinforce import Reinforce
@@ -222,8 +222,10 @@ def test_a_soft_latency_limit_lowers_the_sampled_latency(digits):
 
 
 def test_a_controller_rewarded_by_latency_alone_learns_lower_latency():
-    """The cost signal without the accuracy noise: constant accuracy, a soft latency limit."""
-    table = latency_table(FINAL, SHAPE, 10)  # the table the searches here use
+    """The cost signal without the accuracy noise: constant accuracy, a soft latency limit.
+    The latency table is fixed (each piece costs its multiply-adds), so the test does not
+    depend on timings taken on a busy machine."""
+    table = fixed_latency_table(FINAL, SHAPE, 10)
     price = CostModel(FINAL, SHAPE, 10, latency_factory=lambda arch: table)
     cons = ConstraintConfig(max_latency_ms=1.0, mode="soft", weight=-2.0)
     ctrl_cfg = ControllerConfig(lr=0.05, num_aggregate=10)
@@ -239,6 +241,19 @@ def test_a_controller_rewarded_by_latency_alone_learns_lower_latency():
         reinforce.step(samples, reward)
         means.append(statistics.mean(c.latency_ms for c in lat))
     assert statistics.mean(means[-10:]) < statistics.mean(means[:10]), means
+
+
+def fixed_latency_table(model, shape, num_classes) -> LatencyTable:
+    """Every table key priced at its multiply-adds (1 ms per MMAC), from random networks."""
+    rng = random.Random(0)
+    entries = {}
+    for _ in range(50):
+        arch = random_architecture(model, rng)
+        for op in costs.network_ops(arch, model, shape, num_classes):
+            entries[op.key] = op.macs / 1e6
+    for key in table_keys(model, shape, num_classes):
+        entries.setdefault(key, 0.0)
+    return LatencyTable(meta={}, entries=entries)
 
 
 def test_costs_to_dict_names_every_limit():
