@@ -12,17 +12,28 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 Space = Literal["micro", "macro"]
+Sharing = Literal["edge", "node", "cell"]
+Strategy = Literal["enas", "random"]
+Baseline = Literal["none", "random"]
 ConstraintMode = Literal["hard", "soft"]
 LIMITS: tuple[str, ...] = ("params", "flops", "latency_ms", "memory_mb")
 
 
 @dataclass(frozen=True)
 class ControllerConfig:
+    """The controller and its REINFORCE training. Defaults are the reference micro search's
+    (melodyguan/enas `micro_controller.py`, `scripts/cifar10_micro_search.sh`)."""
+
     hidden_size: int = 100
     lr: float = 3.5e-3
     tanh_constant: float | None = 1.10  # logits = c * tanh(logits / temperature)
     op_tanh_reduce: float = 2.5  # the op logits use c / op_tanh_reduce (reference code)
-    temperature: float | None = 5.0
+    temperature: float | None = None  # the reference micro search sets none
+    # Micro space: the op softmax's learnable bias starts here (sep convs first), and the conv
+    # cell adds a fixed bias after the tanh; together a fresh controller picks a sep conv in the
+    # conv cell with probability ~0.63 rather than 0.40, steering away from parameter-free cells.
+    op_bias: tuple[float, ...] | None = (10.0, 10.0, 0.0, 0.0, 0.0)
+    conv_op_bias: tuple[float, ...] | None = (0.25, 0.25, -0.25, -0.25, -0.25)
     entropy_weight: float = 1e-4  # entropy bonus added to the reward
     baseline_decay: float = 0.99  # moving-average baseline
     train_steps: int = 30  # controller updates per epoch
@@ -30,6 +41,12 @@ class ControllerConfig:
     skip_target: float = 0.4  # macro space: KL pull of skip probability towards this
     skip_weight: float = 0.8
     grad_clip: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("op_bias", "conv_op_bias"):  # JSON gives lists; keep the config hashable
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(float(v) for v in value))
 
 
 @dataclass(frozen=True)
@@ -41,11 +58,19 @@ class ModelConfig:
     channels: int = 20
     nodes: int = 5  # micro: nodes per cell
     stem_multiplier: int = 3
+    # Micro search networks only: which edges share one set of op weights. "edge" is the
+    # reference's (every node and input its own), "node" shares them across a node's inputs
+    # (as NNI's ENAS), "cell" across a whole cell (one set per cell and stride). Coarser
+    # sharing trains each weight more often: at a few hundred steps it is what lets the shared
+    # model learn at all (bench/README.md, "Weight sharing").
+    sharing: Sharing = "edge"
     # Final networks only:
     aux_head: bool = False
     drop_path: float = 0.0  # final network only; probability of dropping a path
 
     def __post_init__(self) -> None:
+        if self.sharing not in ("edge", "node", "cell"):
+            raise ValueError(f"sharing must be 'edge', 'node' or 'cell', got {self.sharing!r}")
         if self.space not in ("micro", "macro"):
             raise ValueError(f"space must be 'micro' or 'macro', got {self.space!r}")
         if self.space == "micro" and (self.layers < 3 or self.layers % 3):
@@ -162,11 +187,16 @@ class SearchConfig:
     top_k: int = 5
     time_limit_s: float | None = None  # ends the search early; the best so far is kept
     constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
+    # "enas": the controller samples and learns; "random": random search with weight sharing
+    # (Li & Talwalkar 2019): the same shared-weight training and ranking, uniform sampling.
+    strategy: Strategy = "enas"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "num_candidates", "top_k"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.strategy not in ("enas", "random"):
+            raise ValueError(f"strategy must be 'enas' or 'random', got {self.strategy!r}")
 
 
 @dataclass(frozen=True)
@@ -197,6 +227,13 @@ class RunConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
+    # "random": also train the best of the random candidates ranked after the search, with the
+    # same final-training budget, so the result shows what the search bought.
+    baseline: Baseline = "none"
+
+    def __post_init__(self) -> None:
+        if self.baseline not in ("none", "random"):
+            raise ValueError(f"baseline must be 'none' or 'random', got {self.baseline!r}")
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -230,6 +267,7 @@ _NESTED: dict[tuple[str, str], type] = {
 __all__ = [
     "LIMITS",
     "AugmentConfig",
+    "Baseline",
     "ConstraintConfig",
     "ControllerConfig",
     "ModelConfig",
@@ -237,7 +275,9 @@ __all__ = [
     "RunConfig",
     "Runtime",
     "SearchConfig",
+    "Sharing",
     "Space",
+    "Strategy",
     "TrainConfig",
     "from_dict",
     "replace",

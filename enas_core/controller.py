@@ -103,6 +103,17 @@ class MicroController(LSTMController):
     def __init__(self, nodes: int, config: ControllerConfig) -> None:
         super().__init__(len(PRIMITIVES), config)
         self.nodes = nodes
+        for name in ("op_bias", "conv_op_bias"):
+            bias = getattr(config, name)
+            if bias is not None and len(bias) != len(PRIMITIVES):
+                raise ValueError(f"{name} needs one value per op ({len(PRIMITIVES)}: "
+                                 f"{', '.join(PRIMITIVES)}), got {len(bias)}")
+        if config.op_bias is not None:
+            with torch.no_grad():
+                self.w_soft.bias.copy_(torch.tensor(config.op_bias))
+        # Not a parameter: the reference adds it after the tanh and never learns it.
+        conv_bias = torch.tensor(config.conv_op_bias or [0.0] * len(PRIMITIVES))
+        self.register_buffer("conv_op_bias", conv_bias, persistent=False)
 
     def decisions(self, arch: Architecture) -> list[int]:
         if not isinstance(arch, MicroArchitecture) or arch.nodes != self.nodes:
@@ -121,7 +132,8 @@ class MicroController(LSTMController):
         rows = torch.arange(n)
         op_tanh = cfg.tanh_constant / cfg.op_tanh_reduce if cfg.tanh_constant else None
         cell_choices = []
-        for _ in range(2):  # conv cell, then reduction cell
+        for cell in range(2):  # conv cell, then reduction cell
+            op_bias = self.conv_op_bias if cell == 0 else 0.0
             anchors: list[torch.Tensor] = []
             anchors_w1: list[torch.Tensor] = []
             for _ in range(2):  # the two cell inputs
@@ -140,7 +152,7 @@ class MicroController(LSTMController):
                     inputs = torch.stack(anchors, 1)[rows, index]
                 for _ in range(2):
                     h, c = self.lstm(inputs, (h, c))
-                    op = decide(squash(self.w_soft(h), cfg.temperature, op_tanh))
+                    op = decide(squash(self.w_soft(h), cfg.temperature, op_tanh) + op_bias)
                     choices.append(op)
                     inputs = self.op_emb(op)
                 h, c = self.lstm(inputs, (h, c))

@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .costs import Memory
 
-Phase = Literal["search", "final"]
+Phase = Literal["search", "final", "baseline"]
 Clock = Literal["wall", "thread"]
 
 

@@ -29,6 +29,7 @@ from .train import Trainer
 
 __all__ = ["Cancelled", "JobResult", "run_job"]
 
+PHASES = ("search", "final", "baseline")  # in the order a job runs them
 KEEP_CHECKPOINTS = 2  # the newest and the one before: a caller may not have recorded the newest
 
 
@@ -48,6 +49,11 @@ class JobResult:
     pareto: dict[str, Any] | None = None
     # None without limits; else {"limits", "modes", ..., "satisfied", "message"}
     constraints: dict[str, Any] | None = None
+    # The controller's candidates against uniform ones (report.search_report)
+    search_report: dict[str, Any] | None = None
+    # With `baseline="random"`: {"arch", "val_acc", ..., "final": {...}, "model_path"}, the best
+    # random candidate trained with the same budget; None otherwise
+    baseline: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,13 +66,16 @@ class JobResult:
             "config": self.config,
             "pareto": self.pareto,
             "constraints": self.constraints,
+            "search_report": self.search_report,
+            "baseline": self.baseline,
         }
 
 
 def _checkpoint(out_dir: Path, phase: str, epoch: int, state: dict[str, Any]) -> Path:
     ckpt_dir = out_dir / "checkpoints"
     path = atomic_save(state, ckpt_dir / f"{phase}-{epoch:04d}.pt")
-    order = sorted(ckpt_dir.glob("*.pt"), key=lambda p: (p.name.startswith("final"), p.name))
+    order = sorted(ckpt_dir.glob("*.pt"),
+                   key=lambda p: (PHASES.index(p.name.split("-")[0]), p.name))
     for old in order[:-KEEP_CHECKPOINTS]:
         old.unlink(missing_ok=True)
     return path
@@ -80,17 +89,24 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
             runtime: Runtime | None = None,
             on_epoch: Callable[[EpochMetrics], None] | None = None,
             should_stop: StopFn | None = None,
-            resume_from: str | Path | None = None) -> JobResult:
+            resume_from: str | Path | None = None,
+            on_phase: Callable[[str, float], None] | None = None) -> JobResult:
+    """Search, then train the best architecture from scratch (and, with `baseline="random"`,
+    the best random candidate too). `on_phase(phase, progress)` is told when a phase starts:
+    "preparing" (pricing tables, the search network), "search", "final", "baseline"."""
     runtime = runtime or Runtime(device=device)
     out_dir = Path(out_dir)
     should_stop = should_stop or never
     report = on_epoch or (lambda m: None)
+    announce = on_phase or (lambda phase, progress: None)
     state = load_checkpoint(resume_from) if resume_from else None
-    total = config.search.epochs + config.train.epochs
+    trainings = 2 if config.baseline == "random" else 1
+    total = config.search.epochs + trainings * config.train.epochs
     base = {"config": to_dict(config)}
 
     cons = config.search.constraints
     if state is None or state["phase"] == "search":
+        announce("preparing", 0.0)
         searcher = Searcher(config.search, data, runtime=runtime, seed=config.seed,
                             target=config.train.model)
         if state is not None:
@@ -98,6 +114,7 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
         limit = config.search.time_limit_s
         if limit is not None:
             searcher.deadline = time.monotonic() + max(limit - searcher.elapsed, 0.0)
+        announce("search", searcher.epoch / total)
         while searcher.epoch < config.search.epochs and not searcher.out_of_time():
             metrics = searcher.run_epoch(should_stop)
             metrics.progress = searcher.epoch / total
@@ -117,40 +134,63 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
                 "satisfied": bool(top),
                 "message": None if top else searcher.infeasible_message(),
             } if cons.active else None,
+            "report": searcher.report,
+            "random_best": searcher.random_best.to_dict() if searcher.random_best else None,
         }
         del searcher
     else:
         search = state["search"]
 
-    final = model_path = None
-    final_history: list[dict[str, Any]] = []
-    if config.train.epochs > 0 and search["best"] is not None:
-        arch = arch_from_json(search["best"]["arch"])
+    def train(phase: str, candidate: dict[str, Any], done_before: int,
+              extra: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+        """Train `candidate` from scratch with the final-training config, checkpointing each
+        epoch as `phase`; returns its report, its history and the saved model's path."""
+        arch = arch_from_json(candidate["arch"])
         train_cfg = replace(config.train, model=network_config_for(arch, config.train.model))
         trainer = Trainer(arch, train_cfg, data, runtime=runtime, seed=config.seed)
-        if state is not None and state["phase"] == "final":
+        if state is not None and state["phase"] == phase:
             trainer.load_state_dict(state["trainer"])
+        announce(phase, (done_before + trainer.epoch) / total)
         while trainer.epoch < config.train.epochs:
             metrics = trainer.run_epoch(should_stop)
-            metrics.progress = (config.search.epochs + trainer.epoch) / total
+            metrics.phase = phase
+            metrics.progress = (done_before + trainer.epoch) / total
             trainer.history[-1] = metrics.to_dict()
-            path = _checkpoint(out_dir, "final", trainer.epoch, base | {
-                "phase": "final", "search": search, "trainer": trainer.state_dict()})
+            path = _checkpoint(out_dir, phase, trainer.epoch, base | extra | {
+                "phase": phase, "search": search, "trainer": trainer.state_dict()})
             metrics.checkpoint = str(path)
             report(metrics)
         final = trainer.report(constraints=cons if cons.active else None)
-        final_history = trainer.history
         model_path = str(save_model(
-            out_dir / "model.pt", trainer.model, arch=arch, config=train_cfg.model,
-            input_shape=trainer.input_shape, classes=data.train.classes,
-            mean=tuple(data.mean), std=tuple(data.std),
+            out_dir / ("model.pt" if phase == "final" else f"{phase}-model.pt"), trainer.model,
+            arch=arch, config=train_cfg.model, input_shape=trainer.input_shape,
+            classes=data.train.classes, mean=tuple(data.mean), std=tuple(data.std),
         ))
+        return final, trainer.history, model_path
+
+    final = model_path = None
+    final_history: list[dict[str, Any]] = []
+    if state is not None and state["phase"] == "baseline":
+        final, final_history, model_path = state["final"]
+    elif config.train.epochs > 0 and search["best"] is not None:
+        final, final_history, model_path = train("final", search["best"],
+                                                 config.search.epochs, {})
+
+    baseline = None
+    random_best = search.get("random_best")
+    if config.baseline == "random" and final is not None and random_best is not None:
+        result, history, path = train(
+            "baseline", random_best, config.search.epochs + config.train.epochs,
+            {"final": [final, final_history, model_path]})
+        final_history = final_history + history
+        baseline = random_best | {"final": result, "model_path": path}
 
     result = JobResult(
         best=search["best"], top_k=search["top_k"], history=search["history"] + final_history,
         final=final, model_path=model_path, search_stopped_early=search["stopped_early"],
         config=to_dict(config), pareto=search.get("pareto"),
-        constraints=search.get("constraints"),
+        constraints=search.get("constraints"), search_report=search.get("report"),
+        baseline=baseline,
     )
     (out_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result

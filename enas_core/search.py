@@ -6,7 +6,9 @@ One `Searcher` holds everything a search needs and can checkpoint it at epoch bo
 
 from __future__ import annotations
 
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,10 @@ from .constraints import (
 )
 from .costs import CostModel, Costs, smallest_architecture
 from .data import DeviceLoader, Splits
+from .latency import random_architecture
 from .metrics import EpochMetrics
 from .reinforce import Reinforce
+from .report import search_report
 from .runtime import (
     Cancelled,
     StopFn,
@@ -80,6 +84,13 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+# Architectures for the shared-weight steps are sampled this many at a time: one batched
+# controller pass is cheap, and memory no longer grows with `steps_per_epoch`.
+SAMPLE_CHUNK = 256
+
+Draw = Callable[[int], list[Architecture]]
+
+
 class Searcher:
     """`target` is the network config the limits of `config.constraints` apply to, the final
     network's (run_job passes the final training's); by default the search network's.
@@ -101,6 +112,9 @@ class Searcher:
         self.evaluated: dict[str, Candidate] = {}  # every architecture ranked on validation
         self.derive_tried = 0
         self.derive_closest: Costs | None = None
+        self.report: dict[str, Any] | None = None  # controller vs random, after `derive`
+        self.random_best: Candidate | None = None  # the best random candidate, after `derive`
+        self.seed = seed
         torch.manual_seed(seed)
         model = build_search_model(config.model, train.channels, train.num_classes)
         model.recompute = self.runtime.recompute
@@ -199,6 +213,23 @@ class Searcher:
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
+    @property
+    def uses_controller(self) -> bool:
+        return self.config.strategy == "enas"
+
+    def uniform(self, purpose: str) -> Draw:
+        """Draws architectures uniformly from the space. The stream is seeded by (seed, epoch,
+        purpose), so a resumed search draws what an uninterrupted one would have."""
+        rng = random.Random(f"{self.seed}:{self.epoch}:{purpose}")
+        model = self.config.model
+        return lambda n: [random_architecture(model, rng) for _ in range(n)]
+
+    def sampler(self, purpose: str) -> Draw:
+        """The search strategy's sampler: the controller's, or uniform for random search."""
+        if self.uses_controller:
+            return lambda n: self.controller.sample(n, self.ctrl_gen)
+        return self.uniform(purpose)
+
     def run_epoch(self, should_stop: StopFn = never) -> EpochMetrics:
         """Shared weights for one pass, then the controller; returns this epoch's metrics."""
         cfg = self.config
@@ -232,19 +263,24 @@ class Searcher:
         cfg = self.config
         set_lr(self.w_opt, lr)
         steps = cfg.steps_per_epoch or len(self.train_loader)
-        # The controller does not change during this phase: sample every step's architecture
-        # up front in one batched pass, so the training loop never waits on the controller.
-        archs = self.controller.sample(steps, self.ctrl_gen)
+        draw = self.sampler("train")
         self.model.train()
         params = list(self.model.parameters())
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
-        for arch, (x, y) in zip(archs, cycle(self.train_loader), strict=False):
+        batches = cycle(self.train_loader)
+        for step in range(steps):
             if should_stop():
                 raise Cancelled
             if self.out_of_time():
                 break
+            if step % SAMPLE_CHUNK == 0:
+                # The controller does not change during this phase: a chunk of steps'
+                # architectures in one batched pass, so the loop never waits on it.
+                archs = iter(draw(min(SAMPLE_CHUNK, steps - step)))
+            arch = next(archs)
+            x, y = next(batches)
             with autocast(self.runtime):
                 logits = self.model(x, arch)
                 loss = F.cross_entropy(logits, y)
@@ -259,23 +295,31 @@ class Searcher:
         return float(loss_sum) / seen, int(correct) / seen
 
     def train_controller(self, should_stop: StopFn) -> dict[str, Any]:
+        """The controller's REINFORCE updates on validation minibatch rewards. Random search
+        spends the same evaluations on uniform samples (which can become the best so far) and
+        updates nothing."""
         cfg = self.config.controller
         self.model.eval()
         sampled: list[dict[str, Any]] = []
         losses, entropies, rewards_all = [], [], []
+        uniform = None if self.uses_controller else self.uniform("rewards")
         for _ in range(cfg.train_steps):
             if should_stop():
                 raise Cancelled
             if self.out_of_time():
                 break
-            samples = self.controller(cfg.num_aggregate, self.ctrl_gen)
+            if uniform is None:
+                samples = self.controller(cfg.num_aggregate, self.ctrl_gen)
+                archs = samples.archs
+            else:
+                archs = uniform(cfg.num_aggregate)
             accs = []
             with torch.no_grad(), autocast(self.runtime):
-                for arch in samples.archs:
+                for arch in archs:
                     x, y = self.reward_loader.sample()
                     accs.append((self.model(x, arch).argmax(1) == y).float().mean())
             acc = torch.stack(accs).cpu()  # the one device sync of a controller step
-            costs = [self.price(a) for a in samples.archs]
+            costs = [self.price(a) for a in archs]
             records = [c.to_dict() for c in costs]
             reward = acc
             if self.constraints.active:
@@ -283,17 +327,17 @@ class Searcher:
                                        for a, c in zip(acc.tolist(), costs, strict=True)])
                 for rec, c in zip(records, costs, strict=True):
                     rec["feasible"] = feasible(self.constraints, c)
-            loss = self.reinforce.step(samples, reward)
-            losses.append(loss)
-            entropies.append(float(samples.entropy.detach().mean()))
+            if uniform is None:
+                losses.append(self.reinforce.step(samples, reward))
+                entropies.append(float(samples.entropy.detach().mean()))
             rewards_all += reward.tolist()
             sampled += [arch_summary(a) | {"reward": r, "acc": ac}
                         | {k: v for k, v in rec.items() if v is not None}
-                        for a, r, ac, rec in zip(samples.archs, reward.tolist(), acc.tolist(),
+                        for a, r, ac, rec in zip(archs, reward.tolist(), acc.tolist(),
                                                  records, strict=True)]
         return {"controller_loss": _mean(losses), "entropy": _mean(entropies),
-                "baseline": self.reinforce.baseline, "mean_reward": _mean(rewards_all),
-                "sampled": sampled}
+                "baseline": self.reinforce.baseline if uniform is None else None,
+                "mean_reward": _mean(rewards_all), "sampled": sampled}
 
     # -- evaluation and the final choice -------------------------------------------------
 
@@ -320,45 +364,49 @@ class Searcher:
         return cand
 
     def derive(self, should_stop: StopFn = never) -> list[Candidate]:
-        """Sample candidates, rank them on validation data: the top-k, best first (by score:
-        val_acc, times the soft limits' factor).
+        """Sample `num_candidates` architectures from the strategy (the trained controller, or
+        uniformly for random search), rank them on validation data: the top-k, best first (by
+        score: val_acc, times the soft limits' factor). The best so far is ranked with them.
+
+        Then the same number drawn uniformly from the space are ranked on the same data with
+        the same weights, and `self.report` compares the two groups (`report.search_report`);
+        `self.random_best` is the best of them, for a random baseline.
 
         Under hard limits a candidate that breaks one is priced and dropped before it is
-        evaluated, and the controller is sampled again (up to `constraints.derive_tries`
-        batches, with the last epoch's satisfying samples added) until `num_candidates`
-        satisfy them. If none does, the list is empty: `infeasible_message()` says why, and the
-        closest of the rejected are evaluated after all, so the Pareto front shows what the
-        search could reach (marked infeasible)."""
+        evaluated, and more are drawn (up to `constraints.derive_tries` batches; the last
+        epoch's satisfying samples join the controller's) until `num_candidates` satisfy them;
+        the random group is drawn uniformly among those that satisfy them the same way. If
+        none does, the list is empty: `infeasible_message()` says why, and the closest of the
+        rejected are evaluated after all, so the Pareto front shows what the search could
+        reach (marked infeasible)."""
         cons, n = self.constraints, self.config.num_candidates
         hard_limits = cons.hard_limits()
-        hard = bool(hard_limits)
-        archs = self.controller.sample(n, self.ctrl_gen)
-        if self.best is not None:
-            archs.append(self.best.arch)
-        if hard and self.history:
+        rejected: dict[str, tuple[Architecture, Costs]] = {}
+        main = self._draw_group(self.sampler("derive"), rejected, should_stop, rank=True)
+        extra = [self.best.arch] if self.best is not None else []
+        if hard_limits and self.history and self.uses_controller:
             seen = sorted((s for s in self.history[-1]["sampled"] if s.get("feasible")),
                           key=lambda s: -s["reward"])
-            archs += [arch_from_summary(s) for s in seen[:n]]
-        ranked: dict[str, Candidate] = {}
-        rejected: dict[str, tuple[Architecture, Costs]] = {}
-        tries = 1
-        while True:
-            for arch in archs:
-                if should_stop():
-                    raise Cancelled
-                key = str(arch)
-                if key in ranked or key in rejected:
+            extra += [arch_from_summary(s) for s in seen[:n]]
+        ranked = {str(c.arch): c for c in main}
+        for arch in extra:
+            key = str(arch)
+            if key in ranked or key in rejected:
+                continue
+            if hard_limits:
+                costs = self.price(arch)
+                if not feasible(cons, costs):
+                    rejected[key] = (arch, costs)
                     continue
-                if hard:
-                    costs = self.price(arch)
-                    if not feasible(cons, costs):
-                        rejected[key] = (arch, costs)
-                        continue
-                ranked[key] = self.evaluate_candidate(arch)
-            if not hard or len(ranked) >= n or tries >= cons.derive_tries:
-                break
-            archs = self.controller.sample(n, self.ctrl_gen)
-            tries += 1
+            ranked[key] = self.evaluate_candidate(arch)
+        control = (self._draw_group(self.uniform("control"), {}, should_stop, rank=False)
+                   if self.uses_controller else main)
+        if not ranked and control:
+            # Hard limits the controller's samples all broke, but uniform draws met: return
+            # those rather than nothing (the report still tells the two groups apart).
+            for cand in control:
+                self.evaluated[str(cand.arch)] = cand
+                ranked[str(cand.arch)] = cand
         self.derive_tried = len(ranked) + len(rejected)
         self.derive_closest = None
         if not ranked and rejected:
@@ -367,8 +415,46 @@ class Searcher:
             self.derive_closest = closest[0][1]
             for arch, _ in closest[:n]:
                 self.evaluate_candidate(arch)
+
+        self.random_best = max(control, key=lambda c: c.score) if control else None
+        entropy = [h["entropy"] for h in self.history if h.get("entropy") is not None]
+        self.report = search_report(
+            self.config.strategy,
+            [(c.arch, c.val_acc) for c in main] if self.uses_controller else None,
+            [(c.arch, c.val_acc) for c in control],
+            top_k=self.config.top_k, seed=self.seed, entropy=entropy,
+        )
         order = sorted(ranked.values(), key=lambda c: -c.score)
         return order[: self.config.top_k]
+
+    def _draw_group(self, draw: Draw, rejected: dict[str, tuple[Architecture, Costs]],
+                    should_stop: StopFn, *, rank: bool) -> list[Candidate]:
+        """`num_candidates` draws that meet the hard limits, each ranked on validation data,
+        in draw order (a repeated architecture appears each time it is drawn). Those that break
+        a hard limit go to `rejected`. `rank` keeps them for the Pareto front."""
+        cons, n = self.constraints, self.config.num_candidates
+        hard = bool(cons.hard_limits())
+        picked: list[Candidate] = []
+        ranked: dict[str, Candidate] = {}
+        for _ in range(cons.derive_tries if hard else 1):
+            for arch in draw(n):
+                if should_stop():
+                    raise Cancelled
+                key = str(arch)
+                if key in rejected:
+                    continue
+                if key not in ranked:
+                    if hard:
+                        costs = self.price(arch)
+                        if not feasible(cons, costs):
+                            rejected[key] = (arch, costs)
+                            continue
+                    ranked[key] = (self.evaluate_candidate(arch) if rank
+                                   else self.candidate(arch, self.evaluate(arch)))
+                picked.append(ranked[key])
+                if len(picked) == n:
+                    return picked
+        return picked
 
     def infeasible_message(self) -> str:
         return infeasible_message(self.constraints, self.derive_tried, self.derive_closest)

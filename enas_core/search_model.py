@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .architecture import Cell, MicroArchitecture
-from .config import ModelConfig
+from .config import ModelConfig, Sharing
 from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, bn, cat_channels
 
 
@@ -28,19 +28,26 @@ def stage_layout(layers: int) -> list[bool]:
 
 
 class SharedCell(nn.Module):
+    """`edges[node][input]` is the set of op modules that edge runs; with `sharing` "node" or
+    "cell" several edges hold the same set (parameters are counted and optimised once)."""
+
     def __init__(self, nodes: int, c_pp: int, c_p: int, c: int, reduction: bool,
-                 reduction_prev: bool) -> None:
+                 reduction_prev: bool, sharing: Sharing = "edge") -> None:
         super().__init__()
         self.reduction = reduction
         self.pre0 = (FactorizedReduce(c_pp, c, affine=False) if reduction_prev
                      else ReLUConvBN(c_pp, c, 1, affine=False))
         self.pre1 = ReLUConvBN(c_p, c, 1, affine=False)
+        op_sets: dict[tuple[int, ...], nn.ModuleList] = {}
         self.edges = nn.ModuleList()
         for node in range(nodes):
             per_input = nn.ModuleList()
             for j in range(node + 2):
                 stride = 2 if reduction and j < 2 else 1
-                per_input.append(nn.ModuleList(OPS[p](c, stride, False) for p in PRIMITIVES))
+                key = {"edge": (node, j), "node": (node, stride), "cell": (stride,)}[sharing]
+                if key not in op_sets:
+                    op_sets[key] = nn.ModuleList(OPS[p](c, stride, False) for p in PRIMITIVES)
+                per_input.append(op_sets[key])
             self.edges.append(per_input)
         # The 1x1 output conv, one (c, c) block per node; a sampled cell uses the blocks of its
         # loose ends, as the reference code gathers the final-conv weights.
@@ -76,7 +83,8 @@ class MicroSearchNetwork(nn.Module):
         for reduction in stage_layout(config.layers):
             if reduction:
                 c *= 2
-            self.cells.append(SharedCell(config.nodes, c_pp, c_p, c, reduction, reduction_prev))
+            self.cells.append(SharedCell(config.nodes, c_pp, c_p, c, reduction, reduction_prev,
+                                         config.sharing))
             c_pp, c_p, reduction_prev = c_p, c, reduction
         self.classifier = nn.Linear(c_p, num_classes)
         self.recompute = False  # see Runtime.recompute
