@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from enas_service import repository
 from enas_service.db import after_commit, session_scope
 from enas_service.models import JobStatus, utcnow
+from enas_service.queue import enqueue_run_job
 from enas_service.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,6 @@ def reap_stale_jobs(
     scope: Callable[[], AbstractContextManager[Session]] = session_scope,
 ) -> list[uuid.UUID]:
     """One pass; returns the ids of the re-queued jobs. `scope` gives a session per step."""
-    from worker.celery_app import enqueue_run_job
-
     settings = get_settings()
     stale_after = settings.stale_after_s if stale_after_s is None else stale_after_s
     before = utcnow() - timedelta(seconds=stale_after)

@@ -38,7 +38,7 @@ from enas_core.data import BUILTIN_DATASETS
 from enas_service import artifacts, limits, repository
 from enas_service.db import after_commit, new_session, session_scope
 from enas_service.models import FINAL_STATUSES, Dataset, EpochRecord, Job, JobStatus
-from worker.celery_app import enqueue_run_job
+from enas_service.queue import enqueue_run_job
 
 MODEL_FORMATS = ("pt", "torchscript", "onnx")
 

@@ -407,8 +407,8 @@ def test_openapi_documents_every_route_with_examples(client):
 
 
 def test_broker_down_answers_503(client, alice, monkeypatch):
+    from enas_service.queue import get_celery
     from enas_service.settings import get_settings
-    from worker.celery_app import get_celery
 
     monkeypatch.setenv("ENAS_BROKER_URL", "redis://127.0.0.1:1/0")
     get_settings.cache_clear()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import enas_core
 
-FORBIDDEN = {"api", "worker", "enas_service", "sqlalchemy", "celery", "kombu", "fastapi",
-             "alembic", "psycopg", "redis", "pydantic", "pydantic_settings"}
+FORBIDDEN = {"api", "worker", "launcher", "enas_service", "sqlalchemy", "celery", "kombu",
+             "fastapi", "alembic", "psycopg", "redis", "pydantic", "pydantic_settings"}
 
 
 def test_no_engine_module_imports_the_service():

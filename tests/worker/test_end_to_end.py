@@ -237,7 +237,7 @@ def run_config_job(http: httpx.Client, headers: dict, **overrides) -> dict:
     from api.schemas import JobCreate
     from api.services.jobs import build_run_config
     from enas_core.config import ConstraintConfig, replace, to_dict
-    from worker.celery_app import enqueue_run_job
+    from enas_service.queue import enqueue_run_job
 
     config = build_run_config(JobCreate(dataset="digits", **TINY_JOB))
     config = replace(config, search=replace(config.search,
@@ -321,7 +321,7 @@ def test_a_job_that_fails_three_times_fails_with_the_reason(http, live_keys):
     from api.schemas import JobCreate
     from api.services.jobs import build_run_config
     from enas_core.config import to_dict
-    from worker.celery_app import enqueue_run_job
+    from enas_service.queue import enqueue_run_job
 
     config = to_dict(build_run_config(JobCreate(dataset="digits", **TINY_JOB)))
     with session_scope() as session:

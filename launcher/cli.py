@@ -1,7 +1,7 @@
 """Service commands for the `enas` CLI: serve, api, worker, db, keys.
 
 `register(subparsers)` is the `enas.commands` entry point the engine's CLI loads; each command
-sets `func(args) -> int`. `python -m enas_service` runs the same commands on its own.
+sets `func(args) -> int`. `python -m launcher` runs the same commands on its own.
 """
 
 from __future__ import annotations
@@ -349,7 +349,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     supervisor = None
     if not args.no_worker:
         supervisor = WorkerSupervisor(
-            [sys.executable, "-m", "enas_service", "worker", "--pool=solo"],
+            [sys.executable, "-m", "launcher", "worker", "--pool=solo"],
             env={**os.environ, "ENAS_DATA_DIR": str(settings.data_dir)},
         )
         supervisor.start()
