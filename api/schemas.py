@@ -6,8 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
+from enas_core.config import RunConfig
+from enas_core.options import OPTIONS, Option
+from enas_core.presets import PRESETS
 from enas_service.models import JobStatus
 
 ARCH_EXAMPLE = {
@@ -106,9 +109,8 @@ class DatasetsPublic(BaseModel):
 # -- jobs -------------------------------------------------------------------------------------
 
 
-class JobCreate(BaseModel):
-    """A search job. Only `dataset` is required: the rest default to the preset's values, or
-    to the engine's defaults without a preset (`GET /jobs/{id}` shows the resolved config)."""
+class _JobRequest(BaseModel):
+    """What a job names besides its options: the dataset, a label and a preset."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -154,90 +156,45 @@ class JobCreate(BaseModel):
     )
     name: str | None = Field(None, max_length=200, description="A label for you.")
     preset: str | None = Field(
-        None, description="Start from a named setting: quick, paper-cifar10, seed-mnist."
+        None, description=f"Start from a named setting: {', '.join(PRESETS)}."
     )
-    space: Literal["micro", "macro"] | None = Field(
-        None, description="micro: search two cells (conv, reduction); macro: a whole network."
-    )
-    search_epochs: int | None = Field(
-        None, ge=1, le=10_000,
-        description="Search (controller) epochs; each trains the shared child weights, then "
-        "the controller.",
-    )
-    final_epochs: int | None = Field(
-        None, ge=0, le=10_000,
-        description="Epochs training the best child network from scratch (the final budget).",
-    )
-    search_batch_size: int | None = Field(None, ge=1, le=8192)
-    final_batch_size: int | None = Field(None, ge=1, le=8192)
-    eval_batch_size: int | None = Field(None, ge=1, le=8192)
-    layers: int | None = Field(
-        None, ge=1, le=200, description="Search network: cells (micro, a multiple of 3) or "
-        "conv layers (macro)."
-    )
-    channels: int | None = Field(None, ge=1, le=2048, description="Search network width.")
-    nodes: int | None = Field(None, ge=1, le=16, description="Nodes per cell (micro).")
-    final_layers: int | None = Field(None, ge=1, le=200, description="Final network depth.")
-    final_channels: int | None = Field(None, ge=1, le=2048, description="Final network width.")
-    search_lr: float | None = Field(None, gt=0, le=10, description="Shared weights' peak lr.")
-    final_lr: float | None = Field(None, gt=0, le=10, description="Final training peak lr.")
-    controller_lr: float | None = Field(None, gt=0, le=10)
-    controller_train_steps: int | None = Field(
-        None, ge=1, le=10_000, description="Controller updates per search epoch."
-    )
-    controller_num_aggregate: int | None = Field(
-        None, ge=1, le=1000, description="Sampled architectures per controller update."
-    )
-    steps_per_epoch: int | None = Field(
-        None, ge=1, description="Search steps per epoch; default one pass over the data."
-    )
-    final_steps_per_epoch: int | None = Field(None, ge=1)
-    num_candidates: int | None = Field(
-        None, ge=1, le=1000, description="Architectures ranked on validation after the search."
-    )
-    eval_batches: int | None = Field(
-        None, ge=1, description="Validation batches per candidate; default the whole split."
-    )
-    top_k: int | None = Field(None, ge=1, le=100)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
-    time_limit: float | None = Field(
-        None, gt=0, description="Wall-clock seconds for the search; when it runs out the best "
-        "architecture so far is trained.",
-    )
-    # Limits on what the final network (the one trained after the search) may cost.
-    max_params: Annotated[int | None, NoBool] = Field(
-        None, gt=0, description="Limit on the final network's parameters."
-    )
-    max_flops: Annotated[int | None, NoBool] = Field(
-        None, gt=0, description="Limit on its multiply-adds per image."
-    )
-    max_latency_ms: Annotated[float | None, NoBool] = Field(
-        None, gt=0, allow_inf_nan=False,
-        description="Limit on its inference latency in ms on `latency_device` at "
-        "`latency_batch_size` (predicted during the search from a per-op latency table "
-        "measured once on the worker, measured after final training).",
-    )
-    max_memory_mb: Annotated[float | None, NoBool] = Field(
-        None, gt=0, allow_inf_nan=False,
-        description="Limit on its peak inference memory in MiB (weights, input and "
-        "activations at `latency_batch_size`).",
-    )
-    constraint_mode: Literal["hard", "soft"] | None = Field(
-        None, description="hard (default): a network over a limit is never chosen; soft: the "
-        "reward is accuracy * (cost / limit) ** constraint_weight (MnasNet).",
-    )
-    constraint_weight: Annotated[float | None, NoBool] = Field(
-        None, lt=0, allow_inf_nan=False,
-        description="The soft limits' exponent w, negative (default -0.07, MnasNet's).",
-    )
-    latency_device: Literal["cpu", "cuda"] | None = Field(
-        None, description="Where latency and memory limits apply: cpu (default) or cuda (the "
-        "worker's GPU; a worker without one fails the job).",
-    )
-    latency_batch_size: Annotated[int | None, NoBool] = Field(
-        None, ge=1, le=65536, description="Batch size latency and memory limits apply at "
-        "(default 1).",
-    )
+
+    def options(self) -> dict[str, Any]:
+        """The job options that were given (enas_core.options), without dataset, name, preset."""
+        return self.model_dump(exclude_none=True, exclude={"dataset", "name", "preset"})
+
+
+def _option_field(option: Option) -> tuple[Any, Any]:
+    """A JobCreate field for a job option: its type, bounds and help, from the one table."""
+    default = RunConfig()
+    text = f"{option.help[0].upper()}{option.help[1:]}. Default: the preset's, else " \
+        f"{option.describe_default(default)}."
+    bounds: dict[str, Any] = {}
+    if option.minimum is not None:
+        bounds["gt" if option.exclusive_minimum else "ge"] = option.minimum
+    if option.maximum is not None:
+        bounds["lt" if option.exclusive_maximum else "le"] = option.maximum
+    annotation: Any
+    if option.allowed() is not None:
+        annotation = Literal[option.allowed()] | None  # type: ignore[valid-type]
+    elif option.type is bool:
+        annotation = bool | None
+    elif option.type is float:
+        annotation = Annotated[float | None, NoBool]
+        bounds["allow_inf_nan"] = False
+    else:
+        annotation = Annotated[int | None, NoBool]
+    return annotation, Field(None, description=text, **bounds)
+
+
+JobCreate = create_model(
+    "JobCreate",
+    __base__=_JobRequest,
+    __doc__="A search job. Only `dataset` is required: every option defaults to the preset's "
+    "value, or to the engine's without a preset (`GET /jobs/{id}` shows the resolved config). "
+    "The options are those of the CLI (`enas search --help`), with the same names.",
+    **{name: _option_field(option) for name, option in OPTIONS.items()},
+)
 
 
 class CostsPublic(BaseModel):

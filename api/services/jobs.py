@@ -9,7 +9,6 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from api.services.errors import (
 )
 from enas_core.config import RunConfig, to_dict
 from enas_core.data import BUILTIN_DATASETS
+from enas_core.options import OptionError, build_config
 from enas_service import artifacts, limits, repository
 from enas_service.db import after_commit, new_session, session_scope
 from enas_service.models import FINAL_STATUSES, Dataset, EpochRecord, Job, JobStatus
@@ -48,105 +48,13 @@ log = logging.getLogger(__name__)
 # -- the config -------------------------------------------------------------------------------
 
 
-def _apply(obj: Any, changes: dict[str, tuple[str, Any]]) -> Any:
-    """`dataclasses.replace(obj, ...)` with the values that were given; an engine validation
-    error becomes a 422 naming the request field. `changes`: request field -> (attr, value)."""
-    given = {field: (attr, value) for field, (attr, value) in changes.items() if value is not None}
-    try:
-        return replace(obj, **dict(given.values()))
-    except (ValueError, TypeError) as exc:
-        message = str(exc)
-        field = next(
-            (f for f, (attr, _) in given.items() if attr in message),
-            next(iter(given), "preset"),
-        )
-        raise InvalidInput(message, field=field) from exc
-
-
 def build_run_config(body: JobCreate) -> RunConfig:
     """The engine's RunConfig for a request: the preset (or the engine defaults), then each
-    field that was given."""
-    if body.preset:
-        from enas_core.presets import PRESETS, preset_config
-
-        if body.preset not in PRESETS:
-            raise InvalidInput(
-                f"unknown preset {body.preset!r}; one of: {', '.join(sorted(PRESETS))}",
-                field="preset",
-            )
-        base = preset_config(body.preset)
-    else:
-        base = RunConfig()
-    search, train = base.search, base.train
-    search_model = _apply(
-        search.model,
-        {
-            "space": ("space", body.space),
-            "layers": ("layers", body.layers),
-            "channels": ("channels", body.channels),
-            "nodes": ("nodes", body.nodes),
-        },
-    )
-    final_layers = body.final_layers
-    if final_layers is None and search_model.space == "macro":
-        final_layers = search_model.layers  # a macro architecture fixes the depth
-    final_model = _apply(
-        train.model,
-        {
-            "space": ("space", search_model.space),
-            "nodes": ("nodes", search_model.nodes),
-            "final_layers": ("layers", final_layers),
-            "final_channels": ("channels", body.final_channels),
-        },
-    )
-    controller = _apply(
-        search.controller,
-        {
-            "controller_lr": ("lr", body.controller_lr),
-            "controller_train_steps": ("train_steps", body.controller_train_steps),
-            "controller_num_aggregate": ("num_aggregate", body.controller_num_aggregate),
-        },
-    )
-    search = _apply(
-        search,
-        {
-            "search_epochs": ("epochs", body.search_epochs),
-            "search_batch_size": ("batch_size", body.search_batch_size),
-            "eval_batch_size": ("eval_batch_size", body.eval_batch_size),
-            "search_lr": ("lr_max", body.search_lr),
-            "steps_per_epoch": ("steps_per_epoch", body.steps_per_epoch),
-            "num_candidates": ("num_candidates", body.num_candidates),
-            "eval_batches": ("eval_batches", body.eval_batches),
-            "top_k": ("top_k", body.top_k),
-            "time_limit": ("time_limit_s", body.time_limit),
-        },
-    )
-    constraints = _apply(
-        search.constraints,
-        {
-            "max_params": ("max_params", body.max_params),
-            "max_flops": ("max_flops", body.max_flops),
-            "max_latency_ms": ("max_latency_ms", body.max_latency_ms),
-            "max_memory_mb": ("max_memory_mb", body.max_memory_mb),
-            "constraint_mode": ("mode", body.constraint_mode),
-            "constraint_weight": ("weight", body.constraint_weight),
-            "latency_device": ("latency_device", body.latency_device),
-            "latency_batch_size": ("latency_batch_size", body.latency_batch_size),
-        },
-    )
-    search = replace(search, model=search_model, controller=controller, constraints=constraints)
-    train = _apply(
-        train,
-        {
-            "final_epochs": ("epochs", body.final_epochs),
-            "final_batch_size": ("batch_size", body.final_batch_size),
-            "final_lr": ("lr_max", body.final_lr),
-            "final_steps_per_epoch": ("steps_per_epoch", body.final_steps_per_epoch),
-        },
-    )
-    train = replace(train, model=final_model)
-    run = RunConfig(search=search, train=train, seed=base.seed)
-    return _apply(run, {"seed": ("seed", body.seed)})
+    option that was given; a 422 names the option the engine refused."""
+    try:
+        return build_config(body.options(), preset=body.preset)
+    except OptionError as exc:
+        raise InvalidInput(str(exc), field=exc.option) from exc
 
 
 def check_job_limits(config: RunConfig, *, dataset: Dataset | None, builtin: str | None) -> None:
@@ -163,8 +71,8 @@ def check_job_limits(config: RunConfig, *, dataset: Dataset | None, builtin: str
         return
     try:
         limits.check_limits(config, shape, classes)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field=limits.limit_field(str(exc))) from exc
+    except OptionError as exc:
+        raise InvalidInput(str(exc), field=exc.option) from exc
 
 
 def resolve_dataset(

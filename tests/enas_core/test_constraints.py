@@ -180,11 +180,15 @@ def test_an_impossible_latency_limit_says_so_instead_of_returning_a_violator(dig
     assert front and all(point["feasible"] is False for point in front)
 
 
-def test_cli_rejects_bad_limits(capsys):
-    assert main(["search", *TINY, "--latency-device", "tpu"]) == 2
-    assert "unknown latency device 'tpu'" in capsys.readouterr().err
-    assert main(["search", *TINY, "--max-params", "-3"]) == 2
-    assert "max_params must be a positive number" in capsys.readouterr().err
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--latency-device", "tpu"], "--latency-device: must be one of cpu, cuda; got 'tpu'"),
+    (["--max-params", "-3"], "--max-params: must be greater than 0, got -3"),
+])
+def test_cli_rejects_bad_limits(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", *TINY, *argv])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 # -- soft latency ---------------------------------------------------------------------------------
