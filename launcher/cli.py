@@ -205,15 +205,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _apply_env(args)
     from enas_service.settings import get_settings
     from worker.celery_app import get_celery
-    from worker.reaper import start_reaper_thread
+    from worker.reaper import start_reaper_process
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not args.beat:
         import enas_core.pipeline  # noqa: F401 - load torch and the engine before the first job
 
-    if args.reaper:
-        start_reaper_thread()
+    if args.reaper:  # a process: this one forks the pool's children next
+        start_reaper_process()
     argv = worker_argv(
         pool=args.pool or settings.worker_pool,
         loglevel=args.loglevel,
