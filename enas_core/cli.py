@@ -21,6 +21,7 @@ import torch
 from .architecture import ArchitectureError, MacroArchitecture, MicroArchitecture, arch_from_json
 from .config import RunConfig, Runtime
 from .data import BUILTIN_DATASETS, DatasetError, prepare_data
+from .data.formats import describe as describe_formats
 from .metrics import EpochMetrics
 from .options import GROUPS, OPTIONS, Option, OptionError
 from .options import build_config as build_options
@@ -88,8 +89,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits",
-                   help=f"a built-in dataset ({', '.join(BUILTIN_DATASETS)}) or a file "
-                        "(.npz, .csv, IDX zip, zip of class folders) (default: %(default)s)")
+                   help=f"a built-in dataset ({', '.join(BUILTIN_DATASETS)}) or a file: "
+                        f"{describe_formats()} (default: %(default)s)")
     p.add_argument("--data-dir", type=Path, default=Path("data"),
                    help="where built-in datasets are downloaded to or read from "
                         "(default: %(default)s)")

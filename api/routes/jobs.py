@@ -24,6 +24,7 @@ from api.schemas import (
 from api.services import jobs as service
 from api.services.errors import InvalidInput
 from api.uploads import Upload, receive_upload
+from enas_core.data.formats import describe as describe_formats
 from enas_service import artifacts
 from enas_service.models import JobStatus
 
@@ -55,7 +56,8 @@ SUBMIT_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary",
-                                 "description": "The dataset (.npz, .csv, .zip)"},
+                                 "description": "The dataset: "
+                                 + describe_formats(uploads_only=True)},
                         "config": {
                             "type": "string",
                             "description": "The JSON config as in application/json, without "

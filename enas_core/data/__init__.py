@@ -1,6 +1,7 @@
 """Datasets for the engine: loading (builtin names and user files), splits, device batches."""
 
 from .builtin import BUILTIN_DATASETS, load_builtin, load_digits
+from .canonical import is_canonical, load_canonical, save_canonical
 from .dataset import DatasetError, ImageDataset
 from .formats import FORMATS, load_file, load_idx
 from .loader import DeviceLoader
@@ -15,10 +16,13 @@ __all__ = [
     "ImageDataset",
     "Splits",
     "channel_stats",
+    "is_canonical",
     "load_builtin",
+    "load_canonical",
     "load_digits",
     "load_file",
     "load_idx",
     "make_splits",
     "prepare_data",
+    "save_canonical",
 ]
