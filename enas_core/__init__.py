@@ -17,7 +17,7 @@ _EXPORTS = {
     "ArchitectureError": ".architecture",
     "MacroArchitecture": ".architecture",
     "MicroArchitecture": ".architecture",
-    "arch_from_json": ".architecture",
+    "arch_from_json": ".spaces",
     "AugmentConfig": ".config",
     "ConfigError": ".config",
     "ControllerConfig": ".config",
@@ -72,12 +72,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .architecture import (
-        ArchitectureError,
-        MacroArchitecture,
-        MicroArchitecture,
-        arch_from_json,
-    )
+    from .architecture import ArchitectureError, MacroArchitecture, MicroArchitecture
     from .config import (
         AugmentConfig,
         ConfigError,
@@ -93,6 +88,7 @@ if TYPE_CHECKING:
     from .pipeline import Cancelled, JobResult, run_job
     from .presets import PRESETS, preset_config
     from .search import Searcher
+    from .spaces import arch_from_json
     from .train import Trainer
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from .architecture import ArchitectureError, MacroArchitecture, MicroArchitecture, arch_from_json
+from .architecture import ArchitectureError
 from .config import RunConfig, Runtime
 from .data import BUILTIN_DATASETS, DatasetError, prepare_data
 from .data.formats import describe as describe_formats
@@ -27,7 +27,9 @@ from .options import GROUPS, OPTIONS, Option, OptionError
 from .options import build_config as build_options
 from .pipeline import Cancelled, run_job
 from .presets import PRESETS, preset_config
-from .spaces import network_config_for
+from .spaces import arch_from_json, get_space, network_config_for
+
+ARC_FLAGS = ("--arc", "--reduce-arc")  # `enas train`: a text form's integer lists, in order
 
 log = logging.getLogger("enas")
 
@@ -227,13 +229,14 @@ def _parse_arch(args: argparse.Namespace, space: str):
         if "best" in blob:  # a result.json
             blob = blob["best"]["arch"]
         return arch_from_json(blob.get("arch", blob))
-    if space == "macro":
-        if not args.arc:
-            raise ArchitectureError("give --arc (the macro architecture's integers)")
-        return MacroArchitecture.parse(args.arc)
-    if not args.arc or not args.reduce_arc:
-        raise ArchitectureError("give --arc and --reduce-arc (or --arch-json)")
-    return MicroArchitecture.parse(args.arc, args.reduce_arc)
+    # One flag per integer list of the space's text form (micro: two cells; macro: one list).
+    parts = get_space(space).text_parts
+    flags = ARC_FLAGS[: len(parts)]
+    texts = [getattr(args, flag[2:].replace("-", "_"), None) for flag in flags]
+    if not all(texts):
+        what = ", ".join(f"{flag} ({part})" for flag, part in zip(flags, parts, strict=True))
+        raise ArchitectureError(f"give {' and '.join(flags)} (or --arch-json): {what}")
+    return get_space(space).parse(*texts)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -265,11 +268,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _print_result(best: dict[str, Any], final: dict[str, Any] | None, out: Path) -> None:
     arch = best["arch"]
-    lines = []
-    if arch["space"] == "micro":
-        lines += [f"conv cell:      {arch['conv_text']}", f"reduction cell: {arch['reduce_text']}"]
-    else:
-        lines.append(f"architecture: {arch['text']}")
+    parts = get_space(arch["space"]).text_lines(arch)
+    width = max(len(label) for label, _ in parts) + 1
+    lines = [f"{label + ':':<{width}} {text}" for label, text in parts]
     lines.append(f"val_acc (search): {best['val_acc']:.4f}")
     if final:
         lines.append(

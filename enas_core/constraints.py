@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import LIMITS, ConfigError, ConstraintConfig, ModelConfig
-from .costs import CostModel, Costs, smallest_architecture
+from .costs import CostModel, Costs, cheapest_architecture
+from .spaces import get_space
 
 UNITS = {"params": "parameters", "flops": "multiply-adds", "latency_ms": "ms", "memory_mb": "MiB"}
 
@@ -104,22 +105,15 @@ def check_possible(constraints: ConstraintConfig, model: ModelConfig,
     or FLOPs limit is below the cheapest architecture of the space: no search can meet it.
     (Latency and memory have no exact lower bound; a search that finds nothing under them says
     so in its result.)"""
-    size = model.layers if model.space == "macro" else model.nodes
-    cheapest = CostModel(model, tuple(input_shape), num_classes)(
-        smallest_architecture(model.space, size))
+    cheapest = CostModel(model, tuple(input_shape), num_classes)(cheapest_architecture(model))
     for c in check(constraints, cheapest):
         if c.name in ("params", "flops") and c.mode == "hard" and c.met is False:
             raise ConfigError(
                 f"max_{c.name}={_fmt(c.limit)} cannot be met: the cheapest {model.space} "
-                f"network of this config ({_describe(model)}, input {tuple(input_shape)}, "
+                f"network of this config ({get_space(model.space).describe(model)}, input "
+                f"{tuple(input_shape)}, "
                 f"{num_classes} classes) has {_fmt(c.value)} {UNITS[c.name]}; raise the limit or "
                 f"make the final network smaller", field=f"max_{c.name}")
-
-
-def _describe(model: ModelConfig) -> str:
-    if model.space == "macro":
-        return f"{model.layers} layers, {model.channels} channels"
-    return f"{model.layers} layers, {model.channels} channels, {model.nodes} nodes"
 
 
 def _fmt(value: float | None) -> str:

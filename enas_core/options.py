@@ -21,6 +21,7 @@ from typing import Any
 
 from .config import AugmentConfig, ConfigError, RunConfig
 from .presets import PRESETS, preset_config
+from .spaces import get_space, space_names
 
 DAY_S = 24 * 3600
 
@@ -125,7 +126,7 @@ def _number(value: float) -> str:
 
 
 def _space_names() -> tuple[str, ...]:
-    return ("micro", "macro")
+    return space_names()
 
 
 def _augment(value: str) -> dict[str, Any]:
@@ -344,16 +345,20 @@ def _blame(exc: Exception, prefix: str, owners: dict[str, str]) -> OptionError:
 
 
 def _tie_final_network(config: RunConfig, owners: dict[str, str]) -> RunConfig:
-    """The final network is of the searched space, with the size its architectures have:
-    micro cells of the search's nodes; a macro network of the search's layers."""
-    search, final = config.search.model, config.train.model
-    size = {"space": search.space, "nodes": search.nodes}
-    if search.space == "macro":
-        size["layers"] = search.layers
+    """Both networks checked by their space; the final network in the searched space, with
+    the size its architectures have (micro: the search's nodes; macro: its layers)."""
+    search = config.search.model
     try:
-        return replace(config, train=replace(config.train, model=replace(final, **size)))
+        space = get_space(search.space)
+        space.check(search)
+    except (ValueError, TypeError) as exc:
+        raise _blame(exc, "search.model.", owners) from exc
+    try:
+        final = space.fit_config(config.train.model, search)
+        space.check(final)
     except (ValueError, TypeError) as exc:
         raise _blame(exc, "train.model.", owners) from exc
+    return replace(config, train=replace(config.train, model=final))
 
 
 __all__ = ["GROUPS", "OPTIONS", "Option", "OptionError", "base_config", "build_config",

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 
 from enas_core.config import ConfigError, RunConfig
 from enas_core.constraints import check_possible
-from enas_core.costs import smallest_architecture
 from enas_core.options import OptionError, option_at
-from enas_core.spaces import network_config_for
+from enas_core.spaces import get_space
 
 # Built-in datasets: input shape (C, H, W) and class count, as the engine loads them.
 BUILTIN_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
@@ -30,8 +29,7 @@ def check_limits(config: RunConfig, input_shape: Sequence[int], num_classes: int
     if not limits.active:
         return
     search = config.search.model
-    size = search.layers if search.space == "macro" else search.nodes
-    final = network_config_for(smallest_architecture(search.space, size), config.train.model)
+    final = get_space(search.space).fit_config(config.train.model, search)
     try:
         check_possible(limits, final, tuple(input_shape), num_classes)
     except ConfigError as exc:

@@ -1,5 +1,5 @@
 """The project's import graph, read from the source (every `import`, also those inside
-functions), for the boundary tests."""
+functions; not those under `if TYPE_CHECKING:`), for the boundary tests."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def imports(name: str, path: Path) -> set[str]:
     where `a` is not a submodule."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -39,6 +39,14 @@ def imports(name: str, path: Path) -> set[str]:
                 module = node.module or ""
             out.update(f"{module}.{alias.name}" for alias in node.names)
     return out
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under `if TYPE_CHECKING:`, which never runs."""
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+            for body in node.body for n in ast.walk(body)}
+    return [node for node in ast.walk(tree) if id(node) not in skip]
 
 
 def graph(packages: Iterable[str] = PACKAGES) -> dict[str, set[str]]:

@@ -5,10 +5,10 @@ import sys
 import pytest
 
 from enas_core import options
-from enas_core.architecture import arch_from_json
 from enas_core.cli import _make_parser as _parser
 from enas_core.cli import build_config, main
 from enas_core.options import OPTIONS
+from enas_core.spaces import arch_from_json
 
 TINY = ["--dataset", "digits", "--layers", "3", "--channels", "4", "--nodes", "2",
         "--final-layers", "3", "--final-channels", "4", "--steps-per-epoch", "2",

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from enas_core import costs
-from enas_core.architecture import arch_from_json
 from enas_core.cli import main
 from enas_core.config import ConstraintConfig, ControllerConfig, RunConfig, from_dict
 from enas_core.constraints import (
@@ -27,7 +26,7 @@ from enas_core.metrics import count_params
 from enas_core.pipeline import run_job
 from enas_core.reinforce import Reinforce
 from enas_core.search import Searcher
-from enas_core.spaces import arch_from_summary, build_network
+from enas_core.spaces import arch_from_json, arch_from_summary, build_network
 from tests.enas_core.conftest import tiny_run
 from tests.enas_core.test_cli import TINY
 

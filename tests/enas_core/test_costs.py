@@ -2,7 +2,6 @@
 
 import json
 import random
-import time
 from dataclasses import replace
 
 import pytest
@@ -83,21 +82,20 @@ def test_the_smallest_architecture_is_the_cheapest():
             assert c.params >= floor.params and c.flops >= floor.flops
 
 
-def test_pricing_an_architecture_is_cheap():
-    """Costs are priced at every controller sample: tens of microseconds, not milliseconds."""
+def test_pricing_is_cached_per_architecture(monkeypatch):
+    """Costs are priced at every controller sample, so each architecture is walked once; how
+    long a walk takes is measured by bench/constraints.py, not here (no live timings)."""
     model = ModelConfig(layers=6, channels=20, nodes=5)
     price = costs.CostModel(model, (3, 32, 32), 10)
+    walks = []
+    real = costs.pieces
+    monkeypatch.setattr(costs, "pieces", lambda *a: walks.append(a[0]) or real(*a))
     rng = random.Random(0)
-    archs = [random_architecture(model, rng) for _ in range(200)]
-    t0 = time.perf_counter()
-    for arch in archs:
-        price(arch, memory=True)
-    per_arch = (time.perf_counter() - t0) / len(archs)
-    assert per_arch < 5e-3, per_arch  # generous: a busy shared machine; typically ~0.1 ms
-    t0 = time.perf_counter()
-    for arch in archs:
-        price(arch, memory=True)  # cached
-    assert (time.perf_counter() - t0) / len(archs) < 1e-3
+    archs = [random_architecture(model, rng) for _ in range(20)]
+    first = [price(arch, memory=True) for arch in archs]
+    assert len(walks) == len(archs)
+    assert [price(arch, memory=True) for arch in archs] == first
+    assert len(walks) == len(archs)  # all from the cache
 
 
 def test_every_op_of_a_network_is_in_its_latency_table():

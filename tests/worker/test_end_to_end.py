@@ -14,10 +14,10 @@ import pytest
 import torch
 from sqlalchemy import select
 
-from enas_core.architecture import arch_from_json
 from enas_core.costs import CostModel
 from enas_core.export import load_model, read_model_file
 from enas_core.latency import random_architecture
+from enas_core.spaces import arch_from_json
 from enas_service.db import session_scope
 from enas_service.models import EpochRecord, Job
 from tests.conftest import TINY_JOB, digits_arrays, wait_for
