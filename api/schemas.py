@@ -6,7 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    computed_field,
+    create_model,
+)
 
 from enas_core.config import RunConfig
 from enas_core.options import OPTIONS, Option
@@ -160,8 +168,8 @@ class _JobRequest(BaseModel):
     )
 
     def options(self) -> dict[str, Any]:
-        """The job options that were given (enas_core.options), without dataset, name, preset."""
-        return self.model_dump(exclude_none=True, exclude={"dataset", "name", "preset"})
+        """The job options (enas_core.options) that were given."""
+        return {k: v for k, v in self.model_dump(exclude_none=True).items() if k in OPTIONS}
 
 
 def _option_field(option: Option) -> tuple[Any, Any]:
@@ -259,7 +267,11 @@ class FinalMetrics(BaseModel):
 
 
 class JobPublic(BaseModel):
+    """A job as stored: `JobPublic.model_validate(job_row)`; `dataset` and `eta_seconds` are
+    derived from the row."""
+
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -291,7 +303,6 @@ class JobPublic(BaseModel):
 
     id: uuid.UUID
     name: str | None
-    dataset: str = Field(description="The built-in dataset's name or the uploaded dataset's id.")
     dataset_id: uuid.UUID | None
     status: JobStatus
     phase: Literal["search", "final"] | None = Field(
@@ -301,7 +312,6 @@ class JobPublic(BaseModel):
     epochs: int = Field(description="Epochs in `phase`.")
     progress: float = Field(description="0..1 over the whole job.")
     best_val_acc: float | None = Field(description="Best validation accuracy found so far.")
-    eta_seconds: float | None = Field(description="Estimated seconds to go while running.")
     attempts: int
     cancel_requested: bool
     error: str | None
@@ -309,12 +319,32 @@ class JobPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
-    final: FinalMetrics | None = Field(description="After final training.")
+    final: FinalMetrics | None = Field(
+        validation_alias=AliasChoices("final", "result"), description="After final training."
+    )
     constraints: ConstraintsPublic | None = Field(
         None, description="With limits, once the search has ended: were they satisfied?"
     )
     request: dict[str, Any] = Field(description="The config as submitted.")
     config: dict[str, Any] = Field(description="The resolved engine RunConfig.")
+    # Read from the row for the computed fields, not shown.
+    builtin_dataset: str | None = Field(None, exclude=True)
+    elapsed_s: float = Field(0.0, exclude=True)
+
+    @computed_field(description="The built-in dataset's name or the uploaded dataset's id.")
+    @property
+    def dataset(self) -> str:
+        if self.builtin_dataset:
+            return self.builtin_dataset
+        return str(self.dataset_id) if self.dataset_id else "(deleted)"
+
+    @computed_field(description="Estimated seconds to go while running.")
+    @property
+    def eta_seconds(self) -> float | None:
+        p = self.progress
+        if self.status is JobStatus.running and 0 < p < 1 and self.elapsed_s > 0:
+            return self.elapsed_s / p * (1 - p)
+        return None
 
 
 class JobsPublic(BaseModel):
@@ -378,6 +408,7 @@ class HistoryPublic(BaseModel):
 
 class ArchitecturePublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,  # a stored row of the top-k
         json_schema_extra={
             "examples": [
                 {
@@ -410,7 +441,8 @@ class ArchitecturePublic(BaseModel):
 
     rank: int
     source: Literal["search", "final"] = Field(
-        description="search: the best so far while the search runs; final: the search's result."
+        "final",
+        description="search: the best so far while the search runs; final: the search's result.",
     )
     val_acc: float | None
     arch: dict[str, Any] = Field(

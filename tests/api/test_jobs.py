@@ -196,7 +196,7 @@ def test_a_non_finite_limit_is_422(client, db_session, alice):
 def _cheapest(body: dict, shape: tuple[int, int, int]) -> Costs:
     """The engine's price of the cheapest final network of a request's config."""
     from api.schemas import JobCreate
-    from api.services.jobs import build_run_config
+    from api.services.submission import build_run_config
 
     final = build_run_config(JobCreate(**body)).train.model
     return CostModel(final, shape, 10)(smallest_architecture("micro", final.nodes))

@@ -154,7 +154,7 @@ def tight_max_params() -> int:
     """A params limit that only one random architecture in five meets, for TINY_JOB's final
     network on the uploaded 8x8 digits."""
     from api.schemas import JobCreate
-    from api.services.jobs import build_run_config
+    from api.services.submission import build_run_config
 
     final = build_run_config(JobCreate(dataset="digits", **TINY_JOB)).train.model
     price = CostModel(final, (1, 8, 8), 10)
@@ -235,7 +235,7 @@ def run_config_job(http: httpx.Client, headers: dict, **overrides) -> dict:
     """Insert a job with a config the API would refuse (the worker must refuse it too), run
     it, and wait for it to end."""
     from api.schemas import JobCreate
-    from api.services.jobs import build_run_config
+    from api.services.submission import build_run_config
     from enas_core.config import ConstraintConfig, replace, to_dict
     from enas_service.queue import enqueue_run_job
 
@@ -319,7 +319,7 @@ def test_sigkill_the_worker_mid_job(http, live_keys, dataset_id, worker):
 def test_a_job_that_fails_three_times_fails_with_the_reason(http, live_keys):
     """Each attempt raises (its recorded checkpoint is gone); after three it is failed."""
     from api.schemas import JobCreate
-    from api.services.jobs import build_run_config
+    from api.services.submission import build_run_config
     from enas_core.config import to_dict
     from enas_service.queue import enqueue_run_job
 
