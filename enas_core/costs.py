@@ -6,7 +6,7 @@ piece in execution order, with its weights, its multiply-adds and a key naming t
 channels, resolution and stride, the keys the per-op latency table in `latency.py` is measured
 at); `network_ops` is the part that runs at inference. From it:
 
-- `count_params` equals `sum(p.numel() for p in net.parameters())` of the built network,
+- `count_params` equals `metrics.measure_params(net)` of the built network,
   auxiliary head included (it holds parameters even though it runs only in training);
 - `count_flops` equals `metrics.measure_flops(net, input_shape)`: multiply-adds of one image at
   inference (convolutions and the classifier, as `FlopCounterMode` counts them, halved), so the

@@ -20,7 +20,7 @@ from enas_core.latency import (
     table_keys,
     torch_threads,
 )
-from enas_core.metrics import count_flops, count_params, measure_latency, measure_memory
+from enas_core.metrics import measure_flops, measure_latency, measure_memory, measure_params
 from enas_core.spaces import build_network
 
 gpu = pytest.mark.gpu
@@ -50,8 +50,8 @@ def test_params_flops_and_memory_equal_the_built_network(seed):
         arch, model, shape, classes = random_case(case)
         net = build_network(arch, model, shape[0], classes)
         where = f"case {case}: {arch.space} {arch} {model} {shape}"
-        assert costs.count_params(arch, model, shape, classes) == count_params(net), where
-        assert costs.count_flops(arch, model, shape, classes) == count_flops(net, shape), where
+        assert costs.count_params(arch, model, shape, classes) == measure_params(net), where
+        assert costs.count_flops(arch, model, shape, classes) == measure_flops(net, shape), where
         batch = 1 + case % 3
         computed = costs.peak_memory(arch, model, shape, classes, batch_size=batch)
         measured = measure_memory(net, shape, batch_size=batch)
@@ -201,5 +201,5 @@ def test_cuda_latency_table_ranks_measured_latency(tmp_path):
 def test_architecture_types_are_priced_in_their_own_space():
     macro = MacroArchitecture.parse("0 1 0 2 1 1", 3)
     model = ModelConfig(layers=3, channels=4, nodes=2)  # a micro config: the macro arch fits it
-    assert costs.count_params(macro, model, (1, 8, 8), 10) == count_params(
+    assert costs.count_params(macro, model, (1, 8, 8), 10) == measure_params(
         build_network(macro, ModelConfig(space="macro", layers=3, channels=4), 1, 10))
