@@ -180,7 +180,7 @@ def get_space(name: str) -> SearchSpace:
     """The space registered as `name`; a ConfigError naming the choices otherwise."""
     space = _SPACES.get(name)
     if space is None:
-        raise ConfigError(f"unknown search space {name!r}; spaces: {', '.join(_SPACES)}",
+        raise ConfigError(f"unknown search space {name!r}; spaces: {', '.join(space_names())}",
                           field="space")
     return space
 
