@@ -125,10 +125,6 @@ def _number(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
-def _space_names() -> tuple[str, ...]:
-    return space_names()
-
-
 def _augment(value: str) -> dict[str, Any]:
     """none | crop | crop-flip -> the AugmentConfig fields it sets (cutout is its own option)."""
     return {"crop_padding": 0 if value == "none" else 4, "flip": value == "crop-flip"}
@@ -153,7 +149,7 @@ _OPTIONS: tuple[Option, ...] = (
     # -- the search space (search and final networks)
     Option("space", ("search.model.space", "train.model.space"), str,
            "search space: micro (a conv and a reduction cell) or macro (a whole network)",
-           choices=_space_names, group="space"),
+           choices=space_names, group="space"),
     Option("nodes", ("search.model.nodes", "train.model.nodes"), int,
            "nodes per micro cell", minimum=1, maximum=10, group="space"),
     # -- the search

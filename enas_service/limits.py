@@ -11,14 +11,6 @@ from enas_core.constraints import check_possible
 from enas_core.options import OptionError, option_at
 from enas_core.spaces import get_space
 
-# Built-in datasets: input shape (C, H, W) and class count, as the engine loads them.
-BUILTIN_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
-    "digits": ((1, 28, 28), 10),
-    "mnist": ((1, 28, 28), 10),
-    "fashion-mnist": ((1, 28, 28), 10),
-    "cifar10": ((3, 32, 32), 10),
-}
-
 
 def check_limits(config: RunConfig, input_shape: Sequence[int], num_classes: int) -> None:
     """An OptionError naming the limit, with the engine's message, when a hard params or FLOPs

@@ -16,7 +16,7 @@ from api.schemas import JobCreate
 from api.services import datasets
 from api.services.errors import Conflict, InvalidInput, Unavailable
 from enas_core.config import RunConfig, to_dict
-from enas_core.data import BUILTIN_DATASETS
+from enas_core.data import BUILTIN_DATASETS, BUILTIN_SHAPES
 from enas_core.options import OptionError, build_config
 from enas_service import limits, repository
 from enas_service.db import after_commit, session_scope
@@ -43,8 +43,8 @@ def check_job_limits(config: RunConfig, *, dataset: Dataset | None, builtin: str
     if dataset is not None:
         height, width = dataset.image_shape[:2]  # [H, W, C], as the summary stores it
         shape, classes = (dataset.channels, height, width), dataset.num_classes
-    elif builtin in limits.BUILTIN_SHAPES:
-        shape, classes = limits.BUILTIN_SHAPES[builtin]
+    elif builtin in BUILTIN_SHAPES:
+        shape, classes = BUILTIN_SHAPES[builtin]
     else:  # a shape we do not know: the worker checks before the search starts
         return
     try:

@@ -1,6 +1,6 @@
 """Datasets for the engine: loading (builtin names and user files), splits, device batches."""
 
-from .builtin import BUILTIN_DATASETS, load_builtin, load_digits
+from .builtin import BUILTIN_DATASETS, BUILTIN_SHAPES, load_builtin, load_digits
 from .canonical import is_canonical, load_canonical, save_canonical
 from .dataset import DatasetError, ImageDataset
 from .formats import FORMATS, load_file, load_idx
@@ -10,6 +10,7 @@ from .splits import Splits, channel_stats, make_splits
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "BUILTIN_SHAPES",
     "FORMATS",
     "DatasetError",
     "DeviceLoader",

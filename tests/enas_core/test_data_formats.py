@@ -16,6 +16,7 @@ from PIL import Image
 
 from enas_core.data import (
     BUILTIN_DATASETS,
+    BUILTIN_SHAPES,
     DatasetError,
     ImageDataset,
     formats,
@@ -466,6 +467,8 @@ def test_builtin_digits() -> None:
     assert train.num_samples == 5000 and train.num_classes == 10
     assert train.image_shape == (28, 28, 1) and train.x.dtype == np.uint8
     assert "digits" in BUILTIN_DATASETS
+    assert set(BUILTIN_SHAPES) == set(BUILTIN_DATASETS)  # known without loading them
+    assert BUILTIN_SHAPES["digits"] == ((1, 28, 28), train.num_classes)
 
 
 def _write_idx_set(folder: Path, digits, *, gz: bool) -> None:
