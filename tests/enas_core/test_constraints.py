@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from enas_core import costs
+from enas_core import costs, latency
 from enas_core.cli import main
 from enas_core.config import ConstraintConfig, ControllerConfig, RunConfig, from_dict
 from enas_core.constraints import (
@@ -193,9 +193,12 @@ def test_cli_rejects_bad_limits(argv, message, capsys):
 # -- soft latency ---------------------------------------------------------------------------------
 
 
-def search_latencies(digits, constraints: ConstraintConfig) -> list[list[float]]:
+def search_latencies(digits, constraints: ConstraintConfig, monkeypatch) -> list[list[float]]:
     """Predicted latency of every sampled architecture, per controller step, of a short search
-    (seed and data fixed)."""
+    (seed and data fixed). The latency table is fixed (`fixed_latency_table`), so the result
+    does not depend on timings taken on a busy machine."""
+    monkeypatch.setattr(latency, "latency_table", lambda model, shape, classes, **_:
+                        fixed_latency_table(model, shape, classes))
     config = tiny_run(search_epochs=3)
     search = replace(config.search, constraints=constraints, steps_per_epoch=2, eval_batch_size=32,
                      controller=replace(config.search.controller, train_steps=8, num_aggregate=5,
@@ -209,13 +212,13 @@ def search_latencies(digits, constraints: ConstraintConfig) -> list[list[float]]
     return steps
 
 
-def test_a_soft_latency_limit_lowers_the_sampled_latency(digits):
-    free = search_latencies(digits, ConstraintConfig())
+def test_a_soft_latency_limit_lowers_the_sampled_latency(digits, monkeypatch):
+    free = search_latencies(digits, ConstraintConfig(), monkeypatch)
     table_mean = statistics.mean(x for step in free for x in step)
     # MnasNet's -0.07 is meant for thousands of controller steps; a strong weight makes the
     # pull clear in the 24 steps a test can afford.
     soft = search_latencies(digits, ConstraintConfig(max_latency_ms=0.9 * table_mean,
-                                                     mode="soft", weight=-4.0))
+                                                     mode="soft", weight=-4.0), monkeypatch)
     assert soft[0] == free[0]  # same seed and data: the same first samples
     last = slice(-8, None)  # the last epoch
     soft_last = statistics.mean(x for step in soft[last] for x in step)
