@@ -6,8 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    computed_field,
+    create_model,
+)
 
+from enas_core.config import RunConfig
+from enas_core.options import OPTIONS, Option
+from enas_core.presets import PRESETS
 from enas_service.models import JobStatus
 
 ARCH_EXAMPLE = {
@@ -106,9 +117,8 @@ class DatasetsPublic(BaseModel):
 # -- jobs -------------------------------------------------------------------------------------
 
 
-class JobCreate(BaseModel):
-    """A search job. Only `dataset` is required: the rest default to the preset's values, or
-    to the engine's defaults without a preset (`GET /jobs/{id}` shows the resolved config)."""
+class _JobRequest(BaseModel):
+    """What a job names besides its options: the dataset, a label and a preset."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -154,90 +164,45 @@ class JobCreate(BaseModel):
     )
     name: str | None = Field(None, max_length=200, description="A label for you.")
     preset: str | None = Field(
-        None, description="Start from a named setting: quick, paper-cifar10, seed-mnist."
+        None, description=f"Start from a named setting: {', '.join(PRESETS)}."
     )
-    space: Literal["micro", "macro"] | None = Field(
-        None, description="micro: search two cells (conv, reduction); macro: a whole network."
-    )
-    search_epochs: int | None = Field(
-        None, ge=1, le=10_000,
-        description="Search (controller) epochs; each trains the shared child weights, then "
-        "the controller.",
-    )
-    final_epochs: int | None = Field(
-        None, ge=0, le=10_000,
-        description="Epochs training the best child network from scratch (the final budget).",
-    )
-    search_batch_size: int | None = Field(None, ge=1, le=8192)
-    final_batch_size: int | None = Field(None, ge=1, le=8192)
-    eval_batch_size: int | None = Field(None, ge=1, le=8192)
-    layers: int | None = Field(
-        None, ge=1, le=200, description="Search network: cells (micro, a multiple of 3) or "
-        "conv layers (macro)."
-    )
-    channels: int | None = Field(None, ge=1, le=2048, description="Search network width.")
-    nodes: int | None = Field(None, ge=1, le=16, description="Nodes per cell (micro).")
-    final_layers: int | None = Field(None, ge=1, le=200, description="Final network depth.")
-    final_channels: int | None = Field(None, ge=1, le=2048, description="Final network width.")
-    search_lr: float | None = Field(None, gt=0, le=10, description="Shared weights' peak lr.")
-    final_lr: float | None = Field(None, gt=0, le=10, description="Final training peak lr.")
-    controller_lr: float | None = Field(None, gt=0, le=10)
-    controller_train_steps: int | None = Field(
-        None, ge=1, le=10_000, description="Controller updates per search epoch."
-    )
-    controller_num_aggregate: int | None = Field(
-        None, ge=1, le=1000, description="Sampled architectures per controller update."
-    )
-    steps_per_epoch: int | None = Field(
-        None, ge=1, description="Search steps per epoch; default one pass over the data."
-    )
-    final_steps_per_epoch: int | None = Field(None, ge=1)
-    num_candidates: int | None = Field(
-        None, ge=1, le=1000, description="Architectures ranked on validation after the search."
-    )
-    eval_batches: int | None = Field(
-        None, ge=1, description="Validation batches per candidate; default the whole split."
-    )
-    top_k: int | None = Field(None, ge=1, le=100)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
-    time_limit: float | None = Field(
-        None, gt=0, description="Wall-clock seconds for the search; when it runs out the best "
-        "architecture so far is trained.",
-    )
-    # Limits on what the final network (the one trained after the search) may cost.
-    max_params: Annotated[int | None, NoBool] = Field(
-        None, gt=0, description="Limit on the final network's parameters."
-    )
-    max_flops: Annotated[int | None, NoBool] = Field(
-        None, gt=0, description="Limit on its multiply-adds per image."
-    )
-    max_latency_ms: Annotated[float | None, NoBool] = Field(
-        None, gt=0, allow_inf_nan=False,
-        description="Limit on its inference latency in ms on `latency_device` at "
-        "`latency_batch_size` (predicted during the search from a per-op latency table "
-        "measured once on the worker, measured after final training).",
-    )
-    max_memory_mb: Annotated[float | None, NoBool] = Field(
-        None, gt=0, allow_inf_nan=False,
-        description="Limit on its peak inference memory in MiB (weights, input and "
-        "activations at `latency_batch_size`).",
-    )
-    constraint_mode: Literal["hard", "soft"] | None = Field(
-        None, description="hard (default): a network over a limit is never chosen; soft: the "
-        "reward is accuracy * (cost / limit) ** constraint_weight (MnasNet).",
-    )
-    constraint_weight: Annotated[float | None, NoBool] = Field(
-        None, lt=0, allow_inf_nan=False,
-        description="The soft limits' exponent w, negative (default -0.07, MnasNet's).",
-    )
-    latency_device: Literal["cpu", "cuda"] | None = Field(
-        None, description="Where latency and memory limits apply: cpu (default) or cuda (the "
-        "worker's GPU; a worker without one fails the job).",
-    )
-    latency_batch_size: Annotated[int | None, NoBool] = Field(
-        None, ge=1, le=65536, description="Batch size latency and memory limits apply at "
-        "(default 1).",
-    )
+
+    def options(self) -> dict[str, Any]:
+        """The job options (enas_core.options) that were given."""
+        return {k: v for k, v in self.model_dump(exclude_none=True).items() if k in OPTIONS}
+
+
+def _option_field(option: Option) -> tuple[Any, Any]:
+    """A JobCreate field for a job option: its type, bounds and help, from the one table."""
+    default = RunConfig()
+    text = f"{option.help[0].upper()}{option.help[1:]}. Default: the preset's, else " \
+        f"{option.describe_default(default)}."
+    bounds: dict[str, Any] = {}
+    if option.minimum is not None:
+        bounds["gt" if option.exclusive_minimum else "ge"] = option.minimum
+    if option.maximum is not None:
+        bounds["lt" if option.exclusive_maximum else "le"] = option.maximum
+    annotation: Any
+    if option.allowed() is not None:
+        annotation = Literal[option.allowed()] | None  # type: ignore[valid-type]
+    elif option.type is bool:
+        annotation = bool | None
+    elif option.type is float:
+        annotation = Annotated[float | None, NoBool]
+        bounds["allow_inf_nan"] = False
+    else:
+        annotation = Annotated[int | None, NoBool]
+    return annotation, Field(None, description=text, **bounds)
+
+
+JobCreate = create_model(
+    "JobCreate",
+    __base__=_JobRequest,
+    __doc__="A search job. Only `dataset` is required: every option defaults to the preset's "
+    "value, or to the engine's without a preset (`GET /jobs/{id}` shows the resolved config). "
+    "The options are those of the CLI (`enas search --help`), with the same names.",
+    **{name: _option_field(option) for name, option in OPTIONS.items()},
+)
 
 
 class CostsPublic(BaseModel):
@@ -302,7 +267,11 @@ class FinalMetrics(BaseModel):
 
 
 class JobPublic(BaseModel):
+    """A job as stored: `JobPublic.model_validate(job_row)`; `dataset` and `eta_seconds` are
+    derived from the row."""
+
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -334,7 +303,6 @@ class JobPublic(BaseModel):
 
     id: uuid.UUID
     name: str | None
-    dataset: str = Field(description="The built-in dataset's name or the uploaded dataset's id.")
     dataset_id: uuid.UUID | None
     status: JobStatus
     phase: Literal["search", "final"] | None = Field(
@@ -344,7 +312,6 @@ class JobPublic(BaseModel):
     epochs: int = Field(description="Epochs in `phase`.")
     progress: float = Field(description="0..1 over the whole job.")
     best_val_acc: float | None = Field(description="Best validation accuracy found so far.")
-    eta_seconds: float | None = Field(description="Estimated seconds to go while running.")
     attempts: int
     cancel_requested: bool
     error: str | None
@@ -352,12 +319,32 @@ class JobPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
-    final: FinalMetrics | None = Field(description="After final training.")
+    final: FinalMetrics | None = Field(
+        validation_alias=AliasChoices("final", "result"), description="After final training."
+    )
     constraints: ConstraintsPublic | None = Field(
         None, description="With limits, once the search has ended: were they satisfied?"
     )
     request: dict[str, Any] = Field(description="The config as submitted.")
     config: dict[str, Any] = Field(description="The resolved engine RunConfig.")
+    # Read from the row for the computed fields, not shown.
+    builtin_dataset: str | None = Field(None, exclude=True)
+    elapsed_s: float = Field(0.0, exclude=True)
+
+    @computed_field(description="The built-in dataset's name or the uploaded dataset's id.")
+    @property
+    def dataset(self) -> str:
+        if self.builtin_dataset:
+            return self.builtin_dataset
+        return str(self.dataset_id) if self.dataset_id else "(deleted)"
+
+    @computed_field(description="Estimated seconds to go while running.")
+    @property
+    def eta_seconds(self) -> float | None:
+        p = self.progress
+        if self.status is JobStatus.running and 0 < p < 1 and self.elapsed_s > 0:
+            return self.elapsed_s / p * (1 - p)
+        return None
 
 
 class JobsPublic(BaseModel):
@@ -421,6 +408,7 @@ class HistoryPublic(BaseModel):
 
 class ArchitecturePublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,  # a stored row of the top-k
         json_schema_extra={
             "examples": [
                 {
@@ -453,7 +441,8 @@ class ArchitecturePublic(BaseModel):
 
     rank: int
     source: Literal["search", "final"] = Field(
-        description="search: the best so far while the search runs; final: the search's result."
+        "final",
+        description="search: the best so far while the search runs; final: the search's result.",
     )
     val_acc: float | None
     arch: dict[str, Any] = Field(

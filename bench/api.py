@@ -155,7 +155,7 @@ class Stack:
 
     def _cli(self, *argv: str) -> str:
         return subprocess.run(
-            [sys.executable, "-m", "enas_service", *argv], cwd=ROOT, env=self.env, check=True,
+            [sys.executable, "-m", "launcher", *argv], cwd=ROOT, env=self.env, check=True,
             capture_output=True, text=True,
         ).stdout.strip()
 
@@ -182,7 +182,7 @@ class Stack:
     def _spawn(self, *argv: str) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / f"{argv[0]}.log", "ab")  # noqa: SIM115
         return subprocess.Popen(
-            [sys.executable, "-m", "enas_service", *argv], cwd=ROOT, env=self.env,
+            [sys.executable, "-m", "launcher", *argv], cwd=ROOT, env=self.env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

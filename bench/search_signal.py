@@ -34,9 +34,9 @@ import torch.nn.functional as F  # noqa: E402
 
 from enas_core import prepare_data, preset_config  # noqa: E402
 from enas_core.config import RunConfig, Runtime, from_dict, to_dict  # noqa: E402
-from enas_core.latency import random_architecture  # noqa: E402
 from enas_core.runtime import cosine_lr, cycle, set_lr  # noqa: E402
 from enas_core.search import Searcher  # noqa: E402
+from enas_core.spaces import random_architecture  # noqa: E402
 
 
 def override(config: RunConfig, assignments: list[str]) -> RunConfig:

@@ -1,5 +1,7 @@
 """Architectures as data: strict parsers and printers for the ENAS integer forms and JSON.
 
+Each space (`spaces/`) owns its architecture type; `spaces.arch_from_json` reads any of them.
+
 Micro: per cell, 4 integers per node, `input op input op`. Inputs 0 and 1 are the cell's two
 inputs (the outputs of the cell before the previous one, and of the previous one); input k >= 2
 is node k-2 of the same cell. Ops index `PRIMITIVES` (ENAS numbering).
@@ -12,9 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from .ops import PRIMITIVES
+from typing import Any, ClassVar, Protocol
 
 MACRO_PRIMITIVES: tuple[str, ...] = (
     "conv_3x3",
@@ -25,8 +25,14 @@ MACRO_PRIMITIVES: tuple[str, ...] = (
     "max_pool_3x3",
 )
 
-_OP_LIST = ", ".join(f"{i} {name}" for i, name in enumerate(PRIMITIVES))
 _MACRO_OP_LIST = ", ".join(f"{i} {name}" for i, name in enumerate(MACRO_PRIMITIVES))
+
+
+def _primitives() -> tuple[str, ...]:
+    """The micro ops' names, from their table in `ops` (loaded when a cell is first read)."""
+    from .ops import PRIMITIVES
+
+    return PRIMITIVES
 
 
 class ArchitectureError(ValueError):
@@ -52,7 +58,8 @@ class Cell:
         return " ".join(map(str, self.to_ints()))
 
     def to_ops(self) -> list[list[int | str]]:
-        return [[n.in1, PRIMITIVES[n.op1], n.in2, PRIMITIVES[n.op2]] for n in self.nodes]
+        names = _primitives()
+        return [[n.in1, names[n.op1], n.in2, names[n.op2]] for n in self.nodes]
 
     def loose_ends(self) -> list[int]:
         """Nodes no other node reads: their outputs are concatenated as the cell's output."""
@@ -79,6 +86,13 @@ class MicroArchitecture:
 
     def to_text(self) -> tuple[str, str]:
         return self.conv.to_text(), self.reduce.to_text()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MicroArchitecture:
+        """From `to_json` output; the integers, the text or the op names of each cell do."""
+        nodes = data.get("nodes")
+        conv = _cell_from_json(data, "conv", nodes)
+        return cls(conv, _cell_from_json(data, "reduce", nodes or len(conv.nodes)))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -151,6 +165,14 @@ class MacroArchitecture:
     def to_text(self) -> str:
         return " ".join(map(str, self.to_ints()))
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MacroArchitecture:
+        """From `to_json` output: its integers (`arc`) or `text`."""
+        value = data.get("arc", data.get("text"))
+        if value is None:
+            raise ArchitectureError("macro architecture JSON needs 'arc' (integers) or 'text'")
+        return cls.parse(value, data.get("layers"))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "space": "macro",
@@ -167,7 +189,13 @@ class MacroArchitecture:
         return self.to_text()
 
 
-Architecture = MicroArchitecture | MacroArchitecture
+class Architecture(Protocol):
+    """What every space's architecture type is: frozen data that prints and reads itself
+    (`str(arch)` names it uniquely within its space)."""
+
+    space: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 def _to_ints(value: str | Iterable[int], what: str) -> list[int]:
@@ -218,8 +246,9 @@ def parse_cell(value: str | Sequence[int], which: str, nodes: int | None = None)
                     f"{where}: input {v} does not exist yet; node {node} can read inputs "
                     f"0..{node + 1} (0 and 1 are the cell inputs, k >= 2 is node k-2)"
                 )
-            if k % 2 == 1 and not 0 <= v < len(PRIMITIVES):
-                raise ArchitectureError(f"{where}: {v} is not an op; ops are {_OP_LIST}")
+            if k % 2 == 1 and not 0 <= v < len(_primitives()):
+                ops = ", ".join(f"{i} {name}" for i, name in enumerate(_primitives()))
+                raise ArchitectureError(f"{where}: {v} is not an op; ops are {ops}")
         out.append(Node(*chunk))
     return Cell(tuple(out))
 
@@ -241,27 +270,11 @@ def _cell_from_json(data: dict[str, Any], key: str, nodes: int | None) -> Cell:
             )
         for k, v in enumerate(entry):
             if k % 2 == 1 and isinstance(v, str):
-                if v not in PRIMITIVES:
+                names = _primitives()
+                if v not in names:
                     raise ArchitectureError(
-                        f"{key}_ops[{node}][{k}]: unknown op {v!r}; ops are {', '.join(PRIMITIVES)}"
+                        f"{key}_ops[{node}][{k}]: unknown op {v!r}; ops are {', '.join(names)}"
                     )
-                v = PRIMITIVES.index(v)
+                v = names.index(v)
             flat.append(v)
     return parse_cell(flat, key, nodes)
-
-
-def arch_from_json(data: dict[str, Any]) -> Architecture:
-    if not isinstance(data, dict):
-        raise ArchitectureError("an architecture must be a JSON object")
-    space = data.get("space", "micro")
-    if space == "micro":
-        nodes = data.get("nodes")
-        conv = _cell_from_json(data, "conv", nodes)
-        reduce = _cell_from_json(data, "reduce", nodes or len(conv.nodes))
-        return MicroArchitecture(conv, reduce)
-    if space == "macro":
-        value = data.get("arc", data.get("text"))
-        if value is None:
-            raise ArchitectureError("macro architecture JSON needs 'arc' (integers) or 'text'")
-        return MacroArchitecture.parse(value, data.get("layers"))
-    raise ArchitectureError(f"unknown search space {space!r}; use 'micro' or 'macro'")

@@ -18,13 +18,18 @@ from typing import Any
 
 import torch
 
-from .architecture import ArchitectureError, MacroArchitecture, MicroArchitecture, arch_from_json
-from .config import AugmentConfig, RunConfig, Runtime
+from .architecture import ArchitectureError
+from .config import RunConfig, Runtime
 from .data import BUILTIN_DATASETS, DatasetError, prepare_data
+from .data.formats import describe as describe_formats
 from .metrics import EpochMetrics
+from .options import GROUPS, OPTIONS, Option, OptionError
+from .options import build_config as build_options
 from .pipeline import Cancelled, run_job
 from .presets import PRESETS, preset_config
-from .spaces import network_config_for
+from .spaces import arch_from_json, get_space, network_config_for
+
+ARC_FLAGS = ("--arc", "--reduce-arc")  # `enas train`: a text form's integer lists, in order
 
 log = logging.getLogger("enas")
 
@@ -33,114 +38,67 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-# (flag, dest, type, path into RunConfig, help). Defaults come from the preset.
-OVERRIDES: list[tuple[str, type, tuple[str, ...], str]] = [
-    ("--space", str, ("search.model.space", "train.model.space"), "search space: micro or macro"),
-    ("--search-epochs", int, ("search.epochs",), "search epochs"),
-    ("--final-epochs", int, ("train.epochs",), "final-training epochs (0: search only)"),
-    ("--batch-size", int, ("search.batch_size",), "shared-weights training batch size"),
-    ("--final-batch-size", int, ("train.batch_size",), "final-training batch size"),
-    ("--layers", int, ("search.model.layers",),
-     "search network depth (micro: normal cells, a multiple of 3; macro: layers)"),
-    ("--channels", int, ("search.model.channels",), "search network channels"),
-    ("--nodes", int, ("search.model.nodes", "train.model.nodes"), "nodes per micro cell"),
-    ("--final-layers", int, ("train.model.layers",), "final network depth"),
-    ("--final-channels", int, ("train.model.channels",), "final network channels"),
-    ("--steps-per-epoch", int, ("search.steps_per_epoch",),
-     "shared-weights steps per search epoch (default: one pass over the train split)"),
-    ("--final-steps-per-epoch", int, ("train.steps_per_epoch",),
-     "final-training steps per epoch (default: one pass over the train split)"),
-    ("--controller-steps", int, ("search.controller.train_steps",),
-     "controller updates per search epoch"),
-    ("--controller-aggregate", int, ("search.controller.num_aggregate",),
-     "architectures sampled per controller update"),
-    ("--candidates", int, ("search.num_candidates",),
-     "architectures sampled after the search and ranked on validation data"),
-    ("--lr", float, ("search.lr_max",), "shared-weights maximum learning rate (cosine)"),
-    ("--final-lr", float, ("train.lr_max",), "final-training maximum learning rate (cosine)"),
-    ("--controller-lr", float, ("search.controller.lr",), "controller Adam learning rate"),
-    ("--time-limit", float, ("search.time_limit_s",),
-     "seconds of search before it ends with the best architecture so far"),
-    ("--cutout", int, ("train.augment.cutout",), "final training: cutout square side (0: off)"),
-    ("--drop-path", float, ("train.model.drop_path",), "final training: drop-path probability"),
-]
+def _option_type(option: Option) -> Callable[[str], Any]:
+    """argparse's `type=`: the text as the option's type, checked against its bounds."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = option.type(text) if option.type is not str else text
+        except ValueError:
+            kind = "an integer" if option.type is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
+        try:
+            return option.check(value)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = option.type.__name__  # argparse names the type in its messages
+    return parse
 
 
-def _get(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _set(obj: Any, path: str, value: Any) -> Any:
-    head, _, rest = path.partition(".")
-    if not rest:
-        return replace(obj, **{head: value})
-    return replace(obj, **{head: _set(getattr(obj, head), rest, value)})
-
-
-# (flag, type, ConstraintConfig field, help): limits on the final network, `enas search` only.
-CONSTRAINT_OPTIONS: list[tuple[str, type, str, str]] = [
-    ("--max-params", int, "max_params", "limit on the final network's parameters"),
-    ("--max-flops", int, "max_flops", "limit on its multiply-adds per image"),
-    ("--max-latency-ms", float, "max_latency_ms",
-     "limit on its inference latency in ms (predicted during the search from a per-op table "
-     "measured once on --latency-device and cached)"),
-    ("--max-memory-mb", float, "max_memory_mb",
-     "limit on its peak inference memory in MiB (weights and activations at "
-     "--latency-batch-size)"),
-    ("--constraint-mode", str, "mode",
-     "hard: a network over a limit is never chosen; soft: the reward is "
-     "accuracy * (cost / limit) ** weight (MnasNet) (default: hard)"),
-    ("--constraint-weight", float, "weight", "the soft limits' exponent, negative "
-                                             "(default: -0.07, MnasNet's)"),
-    ("--latency-device", str, "latency_device", "where latency and memory limits apply: cpu or "
-                                                "cuda (default: cpu)"),
-    ("--latency-batch-size", int, "latency_batch_size", "batch size latency and memory limits "
-                                                        "apply at (default: 1)"),
-]
-
-
-def _add_constraint_options(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group(
-        "constraints", "limits on the final network's costs; none is set by default")
-    for flag, typ, _, text in CONSTRAINT_OPTIONS:
-        kwargs: dict[str, Any] = {"choices": ("hard", "soft")} if flag == "--constraint-mode" \
-            else {}
-        group.add_argument(flag, type=typ, default=None, help=text, **kwargs)
+def _add_options(p: argparse.ArgumentParser, groups: Sequence[str]) -> None:
+    """One flag per job option (enas_core.options) of `groups`; unset, an option keeps the
+    preset's value. Older spellings are accepted without being listed."""
+    quick = preset_config("quick")
+    for group in groups:
+        section = p.add_argument_group(GROUPS[group])
+        for option in OPTIONS.values():
+            if option.group != group:
+                continue
+            text = f"{option.help} (default: "
+            text += ("none)" if group == "constraints" and option.name.startswith("max_")
+                     else f"the preset's; quick: {option.describe_default(quick)})")
+            if option.bounds():
+                text += f"; {option.bounds()}"
+            text = text.replace("%", "%%")
+            if option.type is bool:
+                section.add_argument(option.flag, dest=option.name, default=None, help=text,
+                                     action=argparse.BooleanOptionalAction)
+                continue
+            kwargs: dict[str, Any] = {"dest": option.name, "default": None,
+                                      "type": _option_type(option)}
+            if option.allowed() is not None:
+                kwargs["choices"] = option.allowed()
+            section.add_argument(option.flag, help=text, **kwargs)
+            for alias in option.aliases:
+                section.add_argument(alias, help=argparse.SUPPRESS, **kwargs)
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    config = preset_config(args.preset)
-    for flag, _, paths, _ in OVERRIDES:
-        value = getattr(args, flag[2:].replace("-", "_"), None)
-        if value is not None:
-            for path in paths:
-                config = _set(config, path, value)
-    if getattr(args, "aux_head", False):
-        config = _set(config, "train.model.aux_head", True)
-    if args.augment:
-        aug = AugmentConfig(crop_padding=4, flip=args.augment == "crop-flip")
-        config = _set(config, "search.augment", aug)
-        config = _set(config, "train.augment", replace(aug, cutout=config.train.augment.cutout))
-    limits = {name: value for flag, _, name, _ in CONSTRAINT_OPTIONS
-              if (value := getattr(args, flag[2:].replace("-", "_"), None)) is not None}
-    if limits:
-        config = _set(config, "search.constraints", replace(config.search.constraints, **limits))
-    return replace(config, seed=args.seed)
+    values = {name: getattr(args, name) for name in OPTIONS if hasattr(args, name)}
+    return build_options(values, preset=args.preset)
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits",
-                   help=f"a built-in dataset ({', '.join(BUILTIN_DATASETS)}) or a file "
-                        "(.npz, .csv, IDX zip, zip of class folders) (default: %(default)s)")
+                   help=f"a built-in dataset ({', '.join(BUILTIN_DATASETS)}) or a file: "
+                        f"{describe_formats()} (default: %(default)s)")
     p.add_argument("--data-dir", type=Path, default=Path("data"),
                    help="where built-in datasets are downloaded to or read from "
                         "(default: %(default)s)")
     p.add_argument("--val-size", type=float, default=None,
                    help="validation split: a count (>= 1) or a fraction of the training data "
                         "(default: 5,000 for MNIST, else 0.1)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--device", default=default_device(),
                    help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--precision", choices=("fp32", "tf32", "bf16"), default="fp32",
@@ -153,20 +111,6 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
                    help="search: recompute each cell's activations in the backward pass, "
                         "about 20x less activation memory for about 35%% more time "
                         "(default: off)")
-    p.add_argument("--augment", choices=("crop", "crop-flip"), default=None,
-                   help="random crop (padding 4), optionally with horizontal flips "
-                        "(default: the preset's, none for quick)")
-    p.add_argument("--aux-head", action="store_true",
-                   help="final training: add an auxiliary classifier (default: off)")
-
-
-def _add_overrides(p: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
-    quick = preset_config("quick")
-    for flag, typ, paths, text in OVERRIDES:
-        if only is not None and flag not in only:
-            continue
-        p.add_argument(flag, type=typ, default=None,
-                       help=f"{text} (default: the preset's; quick: {_get(quick, paths[0])})")
 
 
 def _make_parser() -> argparse.ArgumentParser:
@@ -183,8 +127,7 @@ def _make_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s). "
                         + "; ".join(f"{k}: {v}" for k, v in PRESETS.items()))
     _add_data_options(p)
-    _add_overrides(p)
-    _add_constraint_options(p)
+    _add_options(p, tuple(GROUPS))
     p.add_argument("--output", type=Path, default=Path("runs/search"),
                    help="folder for checkpoints, result.json and model.pt (default: %(default)s)")
     p.add_argument("--resume", action="store_true",
@@ -202,10 +145,7 @@ def _make_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick",
                    help="named settings to start from (default: %(default)s)")
     _add_data_options(p)
-    _add_overrides(p, only=("--space", "--final-epochs", "--final-batch-size", "--final-layers",
-                            "--final-channels", "--nodes", "--final-lr", "--cutout",
-                            "--final-steps-per-epoch",
-                            "--drop-path"))
+    _add_options(p, ("space", "final", "run"))
     p.add_argument("--output", type=Path, default=Path("runs/train"),
                    help="folder for result.json and model.pt (default: %(default)s)")
     p.set_defaults(func=cmd_train)
@@ -245,11 +185,11 @@ class Progress:
         self.bar.close()
 
 
-def _load(args: argparse.Namespace):  # -> Splits
+def _load(args: argparse.Namespace, seed: int):  # -> Splits
     val = args.val_size
     if val is not None and val >= 1:
         val = int(val)
-    return prepare_data(str(args.dataset), args.data_dir, seed=args.seed, val_size=val)
+    return prepare_data(str(args.dataset), args.data_dir, seed=seed, val_size=val)
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
@@ -261,7 +201,7 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 
 def cmd_search(args: argparse.Namespace) -> int:
     config = build_config(args)
-    data = _load(args)
+    data = _load(args, config.seed)
     resume = None
     if args.resume:
         found = sorted((args.output / "checkpoints").glob("*.pt"),
@@ -289,13 +229,14 @@ def _parse_arch(args: argparse.Namespace, space: str):
         if "best" in blob:  # a result.json
             blob = blob["best"]["arch"]
         return arch_from_json(blob.get("arch", blob))
-    if space == "macro":
-        if not args.arc:
-            raise ArchitectureError("give --arc (the macro architecture's integers)")
-        return MacroArchitecture.parse(args.arc)
-    if not args.arc or not args.reduce_arc:
-        raise ArchitectureError("give --arc and --reduce-arc (or --arch-json)")
-    return MicroArchitecture.parse(args.arc, args.reduce_arc)
+    # One flag per integer list of the space's text form (micro: two cells; macro: one list).
+    parts = get_space(space).text_parts
+    flags = ARC_FLAGS[: len(parts)]
+    texts = [getattr(args, flag[2:].replace("-", "_"), None) for flag in flags]
+    if not all(texts):
+        what = ", ".join(f"{flag} ({part})" for flag, part in zip(flags, parts, strict=True))
+        raise ArchitectureError(f"give {' and '.join(flags)} (or --arch-json): {what}")
+    return get_space(space).parse(*texts)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -305,8 +246,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = build_config(args)
     arch = _parse_arch(args, config.train.model.space)
     train_cfg = replace(config.train, model=network_config_for(arch, config.train.model))
-    data = _load(args)
-    trainer = Trainer(arch, train_cfg, data, runtime=_runtime(args), seed=args.seed)
+    data = _load(args, config.seed)
+    trainer = Trainer(arch, train_cfg, data, runtime=_runtime(args), seed=config.seed)
     progress = Progress(train_cfg.epochs)
     try:
         for _ in range(train_cfg.epochs):
@@ -327,11 +268,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _print_result(best: dict[str, Any], final: dict[str, Any] | None, out: Path) -> None:
     arch = best["arch"]
-    lines = []
-    if arch["space"] == "micro":
-        lines += [f"conv cell:      {arch['conv_text']}", f"reduction cell: {arch['reduce_text']}"]
-    else:
-        lines.append(f"architecture: {arch['text']}")
+    parts = get_space(arch["space"]).text_lines(arch)
+    width = max(len(label) for label, _ in parts) + 1
+    lines = [f"{label + ':':<{width}} {text}" for label, text in parts]
     lines.append(f"val_acc (search): {best['val_acc']:.4f}")
     if final:
         lines.append(
@@ -355,6 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
+    except OptionError as exc:
+        name = OPTIONS[exc.option].flag if exc.option in OPTIONS else f"--{exc.option}"
+        print(f"enas: error: {name}: {exc}", file=sys.stderr)
+        return 2
     except (DatasetError, ArchitectureError, ValueError) as exc:
         print(f"enas: error: {exc}", file=sys.stderr)
         return 2

@@ -11,12 +11,21 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-Space = Literal["micro", "macro"]
+Space = str  # a registered search space's name (enas_core.spaces)
 Sharing = Literal["edge", "node", "cell"]
 Strategy = Literal["enas", "random"]
 Baseline = Literal["none", "random"]
 ConstraintMode = Literal["hard", "soft"]
 LIMITS: tuple[str, ...] = ("params", "flops", "latency_ms", "memory_mb")
+
+
+class ConfigError(ValueError):
+    """An invalid config value. `field` names the dataclass field the message is about, so a
+    caller that set it (the CLI, the API) can name its own option without reading the message."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -70,15 +79,16 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.sharing not in ("edge", "node", "cell"):
-            raise ValueError(f"sharing must be 'edge', 'node' or 'cell', got {self.sharing!r}")
-        if self.space not in ("micro", "macro"):
-            raise ValueError(f"space must be 'micro' or 'macro', got {self.space!r}")
-        if self.space == "micro" and (self.layers < 3 or self.layers % 3):
-            raise ValueError(f"micro layers must be a positive multiple of 3, got {self.layers}")
-        if self.layers < 1 or self.channels < 1 or self.nodes < 1:
-            raise ValueError("layers, channels and nodes must be positive")
+            raise ConfigError(f"sharing must be 'edge', 'node' or 'cell', got {self.sharing!r}",
+                              field="sharing")
+        # What a space needs besides (micro: layers a multiple of 3) its `check` says.
+        for name in ("layers", "channels", "nodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}",
+                                  field=name)
         if not 0.0 <= self.drop_path < 1.0:
-            raise ValueError(f"drop_path must be in [0, 1), got {self.drop_path}")
+            raise ConfigError(f"drop_path must be in [0, 1), got {self.drop_path}",
+                              field="drop_path")
 
 
 @dataclass(frozen=True)
@@ -122,35 +132,39 @@ class ConstraintConfig:
                 continue
             if (isinstance(value, bool) or not isinstance(value, int | float)
                     or not math.isfinite(value) or value <= 0):
-                raise ValueError(f"max_{name} must be a positive number, got {value!r}")
+                raise ConfigError(f"max_{name} must be a positive number, got {value!r}",
+                                  field=f"max_{name}")
         for where, mode in [("mode", self.mode)] + [(f"modes[{k!r}]", v)
                                                      for k, v in self.modes.items()]:
             if mode not in ("hard", "soft"):
-                raise ValueError(f"constraint {where} must be 'hard' or 'soft', got {mode!r}")
+                raise ConfigError(f"constraint {where} must be 'hard' or 'soft', got {mode!r}",
+                                  field=where.partition("[")[0])
         unknown = set(self.modes) - set(LIMITS)
         if unknown:
-            raise ValueError(f"constraint modes for unknown limit(s) {sorted(unknown)}; "
-                             f"limits are {', '.join(LIMITS)}")
+            raise ConfigError(f"constraint modes for unknown limit(s) {sorted(unknown)}; "
+                              f"limits are {', '.join(LIMITS)}", field="modes")
         if (isinstance(self.weight, bool) or not isinstance(self.weight, int | float)
                 or not math.isfinite(self.weight) or self.weight >= 0):
-            raise ValueError(f"constraint weight must be a negative number (MnasNet uses -0.07), "
-                             f"got {self.weight!r}")
+            raise ConfigError(f"constraint weight must be a negative number (MnasNet uses -0.07), "
+                              f"got {self.weight!r}", field="weight")
         if self.soft_penalty not in ("always", "over"):
-            raise ValueError(f"soft_penalty must be 'always' or 'over', got {self.soft_penalty!r}")
+            raise ConfigError(f"soft_penalty must be 'always' or 'over', got {self.soft_penalty!r}",
+                              field="soft_penalty")
         if not isinstance(self.latency_device, str) or not (
                 self.latency_device == "cpu"
                 or re.fullmatch(r"cuda(:\d+)?", self.latency_device)):
-            raise ValueError(f"unknown latency device {self.latency_device!r}; use 'cpu' or "
-                             f"'cuda' (or 'cuda:N')")
+            raise ConfigError(f"unknown latency device {self.latency_device!r}; use 'cpu' or "
+                              f"'cuda' (or 'cuda:N')", field="latency_device")
         for name in ("latency_batch_size", "derive_tries"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}",
+                                  field=name)
         if self.latency_threads is not None and (
                 isinstance(self.latency_threads, bool) or not isinstance(self.latency_threads, int)
                 or self.latency_threads < 1):
-            raise ValueError(f"latency_threads must be a positive integer or None, "
-                             f"got {self.latency_threads!r}")
+            raise ConfigError(f"latency_threads must be a positive integer or None, "
+                              f"got {self.latency_threads!r}", field="latency_threads")
 
     def limits(self) -> dict[str, float]:
         """The limits that are set: {"params": 1e5, "latency_ms": 5.0, ...}."""
@@ -194,9 +208,11 @@ class SearchConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "num_candidates", "top_k"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}",
+                                  field=name)
         if self.strategy not in ("enas", "random"):
-            raise ValueError(f"strategy must be 'enas' or 'random', got {self.strategy!r}")
+            raise ConfigError(f"strategy must be 'enas' or 'random', got {self.strategy!r}",
+                              field="strategy")
 
 
 @dataclass(frozen=True)
@@ -217,7 +233,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 0 or (name == "batch_size" and self.batch_size < 1):
-                raise ValueError(f"{name} out of range: {getattr(self, name)}")
+                raise ConfigError(f"{name} out of range: {getattr(self, name)}", field=name)
 
 
 @dataclass(frozen=True)
@@ -233,11 +249,21 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.baseline not in ("none", "random"):
-            raise ValueError(f"baseline must be 'none' or 'random', got {self.baseline!r}")
+            raise ConfigError(f"baseline must be 'none' or 'random', got {self.baseline!r}",
+                              field="baseline")
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    return asdict(config)
+    """The config as JSON-ready data (tuples become lists, as a JSON round trip gives them)."""
+    return _lists(asdict(config))
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_lists(v) for v in value]
+    return value
 
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -268,6 +294,7 @@ __all__ = [
     "LIMITS",
     "AugmentConfig",
     "Baseline",
+    "ConfigError",
     "ConstraintConfig",
     "ControllerConfig",
     "ModelConfig",

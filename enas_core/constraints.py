@@ -22,8 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import LIMITS, ConstraintConfig, ModelConfig
-from .costs import CostModel, Costs, smallest_architecture
+from .config import LIMITS, ConfigError, ConstraintConfig, ModelConfig
+from .costs import CostModel, Costs, cheapest_architecture
+from .spaces import get_space
 
 UNITS = {"params": "parameters", "flops": "multiply-adds", "latency_ms": "ms", "memory_mb": "MiB"}
 
@@ -100,25 +101,19 @@ def score(constraints: ConstraintConfig, val_acc: float,
 
 def check_possible(constraints: ConstraintConfig, model: ModelConfig,
                    input_shape: Sequence[int], num_classes: int) -> None:
-    """A ValueError when a hard params or FLOPs limit is below the cheapest architecture of the
-    space: no search can meet it. (Latency and memory have no exact lower bound; a search that
-    finds nothing under them says so in its result.)"""
-    size = model.layers if model.space == "macro" else model.nodes
-    cheapest = CostModel(model, tuple(input_shape), num_classes)(
-        smallest_architecture(model.space, size))
+    """A ConfigError (a ValueError; `field` is "max_params" or "max_flops") when a hard params
+    or FLOPs limit is below the cheapest architecture of the space: no search can meet it.
+    (Latency and memory have no exact lower bound; a search that finds nothing under them says
+    so in its result.)"""
+    cheapest = CostModel(model, tuple(input_shape), num_classes)(cheapest_architecture(model))
     for c in check(constraints, cheapest):
         if c.name in ("params", "flops") and c.mode == "hard" and c.met is False:
-            raise ValueError(
+            raise ConfigError(
                 f"max_{c.name}={_fmt(c.limit)} cannot be met: the cheapest {model.space} "
-                f"network of this config ({_describe(model)}, input {tuple(input_shape)}, "
+                f"network of this config ({get_space(model.space).describe(model)}, input "
+                f"{tuple(input_shape)}, "
                 f"{num_classes} classes) has {_fmt(c.value)} {UNITS[c.name]}; raise the limit or "
-                f"make the final network smaller")
-
-
-def _describe(model: ModelConfig) -> str:
-    if model.space == "macro":
-        return f"{model.layers} layers, {model.channels} channels"
-    return f"{model.layers} layers, {model.channels} channels, {model.nodes} nodes"
+                f"make the final network smaller", field=f"max_{c.name}")
 
 
 def _fmt(value: float | None) -> str:

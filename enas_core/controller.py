@@ -26,6 +26,10 @@ class Samples:
     log_prob: torch.Tensor  # (n,), differentiable
     entropy: torch.Tensor  # (n,), differentiable
 
+    def penalty(self, config: ControllerConfig) -> torch.Tensor | float:
+        """A space's own term of the controller's loss (none here)."""
+        return 0.0
+
 
 class Decider:
     """Draws (or, given `forced`, replays) a categorical decision for a batch of samples."""

@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .architecture import Architecture, arch_from_json
+from .architecture import Architecture
 from .config import ModelConfig, from_dict, to_dict
-from .spaces import build_network
+from .spaces import arch_from_json, build_network
 
 FORMAT = "enas-model/1"
 

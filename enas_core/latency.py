@@ -35,15 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .architecture import MACRO_PRIMITIVES, Architecture, MacroArchitecture, MicroArchitecture
+from .architecture import Architecture
 from .config import ModelConfig
-from .costs import Key, NetOp, _half, _stage_layout, smallest_architecture
-from .macro import pool_layers
+from .costs import Key, NetOp, network_ops, pieces, smallest_architecture
 from .metrics import Clock, measure_latency
-from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN
+from .spaces import build_network, get_space, network_config_for, random_architecture
 
 log = logging.getLogger(__name__)
 
@@ -117,125 +115,13 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 def table_keys(model: ModelConfig, input_shape: Sequence[int], num_classes: int) -> list[Key]:
     """Every key `costs.network_ops` can produce for this (fitted) config, in a fixed order."""
-    c_in, h, w = input_shape
-    c = model.channels
-    keys: list[Key] = []
-
-    def add(*key: Any) -> None:
-        if key not in keys:
-            keys.append(key)
-
-    if model.space == "macro":
-        add("mstem", c_in, c, h, w)
-        pools = pool_layers(model.layers)
-        for stage in range(len(pools) + 1):
-            for name in MACRO_PRIMITIVES:
-                add("mop", name, c, h, w)
-            for op in ("add", "div", "bn"):
-                add(op, c, h, w)
-            if stage < len(pools):
-                add("mreduce", c, h, w)
-                h, w = _half(h), _half(w)
-        add("head", c, num_classes, h, w)
-        return keys
-    c_stem = model.stem_multiplier * c
-    add("stem", c_in, c_stem, h, w)
-    c_pp, c_p, reduction_prev = c_stem, c_stem, False
-    hp, wp = h, w
-    for reduction in _stage_layout(model.layers):
-        if reduction:
-            c *= 2
-        add("pre_fr" if reduction_prev else "pre_rcb", c_pp, c, hp, wp)
-        add("pre_rcb", c_p, c, h, w)
-        ho, wo = (_half(h), _half(w)) if reduction else (h, w)
-        for name in PRIMITIVES:
-            add("op", name, c, h, w, 2 if reduction else 1)
-            if reduction:
-                add("op", name, c, ho, wo, 1)
-        add("add", c, ho, wo)
-        for loose in range(1, model.nodes + 1):
-            add("out", loose, c, ho, wo)
-        c_pp, c_p, reduction_prev = c_p, c, reduction
-        hp, wp, h, w = h, w, ho, wo
-    add("head", c_p, num_classes, h, w)
-    return keys
+    c, h, w = input_shape
+    return get_space(model.space).table_keys(model, (c, h, w), num_classes)
 
 
-class _Add(nn.Module):
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        super().__init__()
-        self.register_buffer("other", torch.randn(shape))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.other
-
-
-class _Div(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x / 2
-
-
-class _Out(nn.Module):
-    """A cell's output: concatenate the loose ends, then ReLU, 1x1 conv, BN."""
-
-    def __init__(self, loose: int, c: int, shape: tuple[int, ...]) -> None:
-        super().__init__()
-        self.conv = ReLUConvBN(loose * c, c, 1)
-        self.register_buffer("others", torch.randn(loose - 1, *shape))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(torch.cat([x, *self.others], dim=1))
-
-
-class _Head(nn.Module):
-    def __init__(self, c: int, num_classes: int) -> None:
-        super().__init__()
-        self.classifier = nn.Linear(c, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
-
-
-def op_module(key: Key, batch_size: int) -> tuple[nn.Module, tuple[int, int, int]]:
-    """A module running the piece `key` names, and its input's shape (one image)."""
-    from .macro import MACRO_OPS, FactorizedReduction
-
-    kind = key[0]
-    if kind in ("stem", "mstem"):
-        _, c_in, c, h, w = key
-        return nn.Sequential(nn.Conv2d(c_in, c, 3, padding=1, bias=False),
-                             nn.BatchNorm2d(c)), (c_in, h, w)
-    if kind == "pre_fr":
-        _, c_in, c, h, w = key
-        return FactorizedReduce(c_in, c), (c_in, h, w)
-    if kind == "pre_rcb":
-        _, c_in, c, h, w = key
-        return ReLUConvBN(c_in, c, 1), (c_in, h, w)
-    if kind == "op":
-        _, name, c, h, w, stride = key
-        return OPS[name](c, stride), (c, h, w)
-    if kind == "mop":
-        _, name, c, h, w = key
-        return MACRO_OPS[name](c, nn.BatchNorm2d), (c, h, w)
-    if kind == "add":
-        _, c, h, w = key
-        return _Add((batch_size, c, h, w)), (c, h, w)
-    if kind == "div":
-        _, c, h, w = key
-        return _Div(), (c, h, w)
-    if kind == "bn":
-        _, c, h, w = key
-        return nn.BatchNorm2d(c), (c, h, w)
-    if kind == "out":
-        _, loose, c, h, w = key
-        return _Out(loose, c, (batch_size, c, h, w)), (c, h, w)
-    if kind == "mreduce":
-        _, c, h, w = key
-        return FactorizedReduction(c, nn.BatchNorm2d), (c, h, w)
-    if kind == "head":
-        _, c, num_classes, h, w = key
-        return _Head(c, num_classes), (c, h, w)
-    raise KeyError(f"no latency-table op for {key!r}")
+def op_module(key: Key, batch_size: int, space: str) -> tuple[nn.Module, tuple[int, int, int]]:
+    """A module running the piece `key` of a `space` network, and its input's shape."""
+    return get_space(space).op_module(key, batch_size)
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -245,8 +131,6 @@ def measure_arch_latency(arch: Architecture, model: ModelConfig, input_shape: Se
                          num_classes: int, *, device: str = "cpu", batch_size: int = 1,
                          warmup: int = 10, repeats: int = 30, clock: Clock = "wall") -> float:
     """Median latency (ms) of the built final network: warm-up, synchronised, median."""
-    from .spaces import build_network, network_config_for
-
     with _own_rng():
         torch.manual_seed(0)
         net = build_network(arch, network_config_for(arch, model), input_shape[0], num_classes)
@@ -257,31 +141,9 @@ def measure_arch_latency(arch: Architecture, model: ModelConfig, input_shape: Se
 
 def _reference_archs(model: ModelConfig) -> list[Architecture]:
     """The cheapest architecture and the most expensive, for calibrating the constant."""
-    size = model.layers if model.space == "macro" else model.nodes
-    small = smallest_architecture(model.space, size)
-    if model.space == "macro":
-        op = MACRO_PRIMITIVES.index("conv_5x5")
-        big = MacroArchitecture.parse([v for i in range(size) for v in (op, *([1] * i))], size)
-    else:
-        op = PRIMITIVES.index("sep_conv_5x5")
-        cell = [v for k in range(size) for v in (0, op, 1, op)]  # every node a loose end
-        big = MicroArchitecture.parse(cell, cell)
-    return [small, big]
-
-
-def random_architecture(model: ModelConfig, rng: random.Random) -> Architecture:
-    """A uniformly random architecture of the config's space and size."""
-    if model.space == "macro":
-        values: list[int] = []
-        for i in range(model.layers):
-            values += [rng.randrange(len(MACRO_PRIMITIVES)), *(rng.randrange(2) for _ in range(i))]
-        return MacroArchitecture.parse(values, model.layers)
-
-    def cell() -> list[int]:
-        return [v for k in range(model.nodes) for _ in range(2)
-                for v in (rng.randrange(k + 2), rng.randrange(len(PRIMITIVES)))]
-
-    return MicroArchitecture.parse(cell(), cell())
+    space = get_space(model.space)
+    size = space.size(model)
+    return [smallest_architecture(model.space, size), space.largest(size)]
 
 
 def _calibration_archs(model: ModelConfig, n: int = 6) -> list[Architecture]:
@@ -291,60 +153,12 @@ def _calibration_archs(model: ModelConfig, n: int = 6) -> list[Architecture]:
     return [*_reference_archs(model), *(random_architecture(model, rng) for _ in range(n))]
 
 
-def _probe_archs(model: ModelConfig) -> list[Architecture]:
-    """Architectures that between them run every op at every place the config has it (micro:
-    from a cell input, so with stride 2 in reduction cells, and from a node), and every number
-    of loose ends."""
-    if model.space == "macro":
-        return [MacroArchitecture.parse([v for i in range(model.layers) for v in (op, *[0] * i)],
-                                        model.layers) for op in range(len(MACRO_PRIMITIVES))]
-    n = model.nodes
-    archs: list[Architecture] = []
-
-    def cell(op: int, loose: int) -> list[int]:
-        # nodes 1..n-loose read the node before (so it is not a loose end); the rest read
-        # the cell inputs only: `loose` loose ends.
-        return [v for k in range(n)
-                for v in ((k + 1, op, 1, op) if 1 <= k <= n - loose else (0, op, 1, op))]
-
-    for op in range(len(PRIMITIVES)):
-        archs.append(MicroArchitecture.parse(cell(op, 1), cell(op, 1)))
-    pool = PRIMITIVES.index("avg_pool_3x3")
-    archs += [MicroArchitecture.parse(cell(pool, loose), cell(pool, loose))
-              for loose in range(2, n + 1)]
-    return archs
-
-
 def _keyed_modules(net: nn.Module, arch: Architecture, model: ModelConfig,
-                   input_shape: Sequence[int]) -> list[tuple[nn.Module, Key]]:
-    """The built network's architecture-dependent modules with their table keys."""
-    _, h, w = input_shape
-    c = model.channels
-    out: list[tuple[nn.Module, Key]] = []
-    if isinstance(arch, MacroArchitecture):
-        pools = pool_layers(arch.layers)
-        for i, op in enumerate(arch.ops):
-            out.append((net.ops[i], ("mop", MACRO_PRIMITIVES[op], c, h, w)))
-            out.append((net.bns[i], ("bn", c, h, w)))
-            if i in pools:
-                out += [(m, ("mreduce", c, h, w))
-                        for k, m in net.reductions[pools.index(i)].items() if int(k) <= i + 1]
-                h, w = _half(h), _half(w)
-        return out
-    for cell_module, reduction in zip(net.cells, _stage_layout(model.layers), strict=True):
-        if reduction:
-            c *= 2
-        ho, wo = (_half(h), _half(w)) if reduction else (h, w)
-        cell = arch.reduce if reduction else arch.conv
-        for idx, node in enumerate(cell.nodes):
-            for s, (j, op) in enumerate(((node.in1, node.op1), (node.in2, node.op2))):
-                stride = 2 if reduction and j < 2 else 1
-                hi, wi = (h, w) if j < 2 else (ho, wo)
-                out.append((cell_module.ops[2 * idx + s],
-                            ("op", PRIMITIVES[op], c, hi, wi, stride)))
-        out.append((cell_module.out, ("out", len(cell.loose_ends()), c, ho, wo)))
-        h, w = ho, wo
-    return out
+                   input_shape: Sequence[int], num_classes: int) -> list[tuple[nn.Module, Key]]:
+    """The built network's pieces that are timed in place, with their table keys."""
+    return [(net.get_submodule(op.module), op.key)
+            for op in pieces(arch, model, input_shape, num_classes)
+            if op.runs and op.module is not None]
 
 
 class _OpTimer:
@@ -381,13 +195,12 @@ def _in_context(model: ModelConfig, input_shape: Sequence[int], num_classes: int
     """Median time of each architecture-dependent op as it runs inside a whole network: an
     op timed alone, on a hot cache and its own input, can be off by a factor of two on the
     CPU (max pooling is), which is enough to misrank architectures."""
-    from .spaces import build_network
-
     dev = torch.device(device)
     timer = _OpTimer(clock, dev)
-    for arch in _probe_archs(model):
+    for arch in get_space(model.space).probes(model):
         net = build_network(arch, model, input_shape[0], num_classes).to(dev).eval()
-        handles = [h for module, key in _keyed_modules(net, arch, model, input_shape)
+        handles = [h for module, key in _keyed_modules(net, arch, model, input_shape,
+                                                      num_classes)
                    for h in timer.attach(module, key)]
         x = torch.randn(batch_size, *input_shape, device=dev)
         for step in range(warmup + repeats):
@@ -412,15 +225,13 @@ class LatencyTable:
         total = self.overhead_ms
         entries = self.entries
         for op in ops:
-            if op.key[0] != "unused":
+            if op.runs:
                 total += entries[op.key]
         return total
 
     __call__ = predict_ops
 
     def predict(self, arch: Architecture) -> float:
-        from .costs import network_ops
-
         m = self.meta
         model = ModelConfig(**m["model"])
         return self.predict_ops(network_ops(arch, model, tuple(m["input_shape"]),
@@ -463,7 +274,7 @@ class LatencyTable:
         with torch_threads(threads), _own_rng():
             torch.manual_seed(0)
             for key in keys:
-                module, shape = op_module(key, batch_size)
+                module, shape = op_module(key, batch_size, model.space)
                 module = module.to(device).eval()
                 entries[key] = measure_latency(module, shape, batch_size=batch_size,
                                                warmup=warmup, repeats=repeats, device=device,

@@ -24,11 +24,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import opcosts
 from .architecture import MACRO_PRIMITIVES, ArchitectureError, MacroArchitecture
 from .config import ControllerConfig, ModelConfig
 from .controller import Decider, LSTMController, Samples, squash
+from .layout import kept_states, pool_layers
 from .model import drop_path
+from .opcosts import Heap, OpCost, T
 from .ops import offset_grids
+
+__all__ = ["MACRO_OPS", "MACRO_OP_COSTS", "FactorizedReduction", "MacroController",
+           "MacroNetwork", "MacroSamples", "MacroSearchNetwork", "kept_states", "pool_layers"]
 
 # -- controller ------------------------------------------------------------------------------
 
@@ -44,6 +50,11 @@ class MacroSamples(Samples):
     """
 
     skip_penalty: torch.Tensor | None = None
+
+    def penalty(self, config: ControllerConfig) -> torch.Tensor | float:
+        if self.skip_penalty is None:
+            return 0.0
+        return config.skip_weight * self.skip_penalty.mean()
 
 
 class MacroController(LSTMController):
@@ -152,6 +163,34 @@ MACRO_OPS: dict[str, Callable[[int, BN], nn.Module]] = {
 }
 
 
+def _chain_cost(weights: Callable[[int], opcosts.Weights], macs: Callable[[int], int],
+                steps: int) -> OpCost:
+    """An op of `steps` modules in a row (ReLU, conv(s), BN), each allocating its output."""
+    return OpCost(weights=lambda c, stride: weights(c),
+                  macs=lambda c, stride, pixels: macs(c) * pixels,
+                  forward=lambda heap, x, c, h, w, stride: heap.chain(x, [(c, h, w)] * steps))
+
+
+def _pool_cost(kind: str) -> OpCost:
+    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
+        return heap.max_pool(c, h, w) if kind == "max" else heap.new(c, h, w)
+
+    return OpCost(weights=opcosts.free, macs=opcosts.no_macs, forward=forward)
+
+
+# What each op costs in a final network (weights, multiply-adds, activations), as `MACRO_OPS`
+# builds it: a conv is ReLU, conv, BN; a separable conv ReLU, depthwise, pointwise, BN (once).
+MACRO_OP_COSTS: dict[str, OpCost] = {
+    **{f"conv_{k}x{k}": _chain_cost(lambda c, k=k: opcosts.conv(c, c, k) + opcosts.bn(c),
+                                    lambda c, k=k: c * c * k * k, steps=3) for k in (3, 5)},
+    **{f"sep_conv_{k}x{k}": _chain_cost(lambda c, k=k: opcosts.sep_conv(c, k),
+                                        lambda c, k=k: c * k * k + c * c, steps=4)
+       for k in (3, 5)},
+    "avg_pool_3x3": _pool_cost("avg"),
+    "max_pool_3x3": _pool_cost("max"),
+}
+
+
 class FactorizedReduction(nn.Module):
     """The reference child's reduction: two offset stride-2 1x1 convs, concatenated, then BN
     (no ReLU first, unlike `ops.FactorizedReduce`)."""
@@ -165,21 +204,6 @@ class FactorizedReduction(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         even, odd = offset_grids(x)
         return self.bn(torch.cat([self.conv1(even), self.conv2(odd)], dim=1))
-
-
-def pool_layers(layers: int) -> list[int]:
-    """The layers after which the resolution halves (reference: `pool_distance - 1` and
-    `2 * pool_distance - 1`, `pool_distance = layers // 3`); none for fewer than 3 layers."""
-    distance = layers // 3
-    return [distance - 1, 2 * distance - 1] if distance else []
-
-
-def kept_states(arch: MacroArchitecture, after: int) -> list[int]:
-    """The states (0: stem, k: layer k-1) that layers after layer `after` still read."""
-    kept = {after + 1}
-    for i in range(after + 1, arch.layers):
-        kept.update(j for j, flag in enumerate(arch.skips[i]) if flag)
-    return sorted(kept)
 
 
 def _stem(in_channels: int, c: int, bn: BN) -> nn.Module:

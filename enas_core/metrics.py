@@ -1,4 +1,6 @@
-"""Structured per-epoch metrics and measurements of a built network."""
+"""Structured per-epoch metrics, and what a built network measures: `measure_params`,
+`measure_flops`, `measure_latency`, `measure_memory`. (`costs.py` predicts the same from an
+architecture, without building it.)"""
 
 from __future__ import annotations
 
@@ -53,12 +55,15 @@ class EpochMetrics:
         return cls(**data)
 
 
-def count_params(model: nn.Module) -> int:
+def measure_params(model: nn.Module) -> int:
+    """Parameters of a built network (`costs.count_params` predicts them from an
+    architecture)."""
     return sum(p.numel() for p in model.parameters())
 
 
-def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Multiply-adds of one forward pass for one image (FlopCounterMode counts 2 per MAC)."""
+def measure_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-adds of one forward pass of a built network for one image, counted as it runs
+    (FlopCounterMode counts 2 per MAC); `costs.count_flops` predicts them."""
     was_training = model.training
     model.eval()
     p = next(model.parameters())

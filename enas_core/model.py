@@ -8,8 +8,8 @@ from torch import nn
 
 from .architecture import Cell, MicroArchitecture
 from .config import ModelConfig
+from .layout import micro_layout
 from .ops import OPS, PRIMITIVES, FactorizedReduce, Identity, ReLUConvBN, cat_channels
-from .search_model import stage_layout
 
 
 def drop_path(x: torch.Tensor, p: float) -> torch.Tensor:
@@ -78,27 +78,21 @@ class MicroNetwork(nn.Module):
                  num_classes: int) -> None:
         super().__init__()
         self.arch = arch
-        c = config.channels
-        c_stem = config.stem_multiplier * c
+        layout = micro_layout(config, in_channels)
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
+            nn.Conv2d(in_channels, layout.c_stem, 3, padding=1, bias=False),
+            nn.BatchNorm2d(layout.c_stem),
         )
         self.cells = nn.ModuleList()
         self.aux_head: AuxiliaryHead | None = None
         self.aux_after = -1
-        c_pp, c_p, reduction_prev = c_stem, c_stem, False
-        reductions = 0
-        for idx, reduction in enumerate(stage_layout(config.layers)):
-            if reduction:
-                c *= 2
-                reductions += 1
-            cell = arch.reduce if reduction else arch.conv
-            self.cells.append(FixedCell(cell, c_pp, c_p, c, reduction, reduction_prev))
-            c_pp, c_p, reduction_prev = c_p, c, reduction
-            if config.aux_head and reductions == 2 and reduction:
-                self.aux_head = AuxiliaryHead(c, num_classes)
-                self.aux_after = idx
-        self.classifier = nn.Linear(c_p, num_classes)
+        for s in layout.cells:
+            cell = arch.reduce if s.reduction else arch.conv
+            self.cells.append(FixedCell(cell, s.c_pp, s.c_p, s.c, s.reduction, s.reduction_prev))
+            if s.aux:
+                self.aux_head = AuxiliaryHead(s.c, num_classes)
+                self.aux_after = s.index
+        self.classifier = nn.Linear(layout.c_out, num_classes)
         self.set_drop_path(config.drop_path)
 
     def set_drop_path(self, p: float) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from .architecture import arch_from_json
 from .config import RunConfig, Runtime, to_dict
 from .constraints import limits_dict
 from .data import Splits
@@ -24,7 +23,7 @@ from .export import atomic_save, save_model
 from .metrics import EpochMetrics
 from .runtime import Cancelled, StopFn, never
 from .search import Searcher
-from .spaces import network_config_for
+from .spaces import arch_from_json, network_config_for
 from .train import Trainer
 
 __all__ = ["Cancelled", "JobResult", "run_job"]

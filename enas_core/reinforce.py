@@ -30,10 +30,7 @@ class Reinforce:
                 self.baseline - (1 - cfg.baseline_decay) * (self.baseline - r)
             )
             advantages.append(r - self.baseline)
-        loss = -(samples.log_prob * torch.tensor(advantages)).mean()
-        penalty = getattr(samples, "skip_penalty", None)  # macro space only
-        if penalty is not None:
-            loss = loss + cfg.skip_weight * penalty.mean()
+        loss = -(samples.log_prob * torch.tensor(advantages)).mean() + samples.penalty(cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:

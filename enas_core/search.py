@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .architecture import Architecture, arch_from_json
+from .architecture import Architecture
 from .config import ModelConfig, Runtime, SearchConfig
 from .constraints import (
     check_possible,
@@ -27,9 +27,8 @@ from .constraints import (
     score,
     shaped_reward,
 )
-from .costs import CostModel, Costs, smallest_architecture
+from .costs import CostModel, Costs
 from .data import DeviceLoader, Splits
-from .latency import random_architecture
 from .metrics import EpochMetrics
 from .reinforce import Reinforce
 from .report import search_report
@@ -46,11 +45,14 @@ from .runtime import (
     set_rng_state,
 )
 from .spaces import (
+    arch_from_json,
     arch_from_summary,
     arch_summary,
     build_controller,
     build_search_model,
+    get_space,
     network_config_for,
+    random_architecture,
 )
 
 
@@ -146,9 +148,8 @@ class Searcher:
 
         cons = self.constraints
         check_available(cons.latency_device)
-        space = self.config.model.space
-        size = self.config.model.layers if space == "macro" else self.config.model.nodes
-        fitted = network_config_for(smallest_architecture(space, size), target)
+        # The limits apply to the final network, of the size the searched architectures have.
+        fitted = get_space(self.config.model.space).fit_config(target, self.config.model)
         threads = cons.latency_threads
         clock = "thread" if threads == 1 and cons.latency_device == "cpu" else "wall"
 

@@ -13,18 +13,10 @@ from torch.utils.checkpoint import checkpoint
 
 from .architecture import Cell, MicroArchitecture
 from .config import ModelConfig, Sharing
+from .layout import micro_layout, stage_layout
 from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, bn, cat_channels
 
-
-def stage_layout(layers: int) -> list[bool]:
-    """Cell kinds in order: `layers` normal cells in three stages, a reduction cell between."""
-    per_stage = layers // 3
-    kinds: list[bool] = []
-    for stage in range(3):
-        kinds += [False] * per_stage
-        if stage < 2:
-            kinds.append(True)
-    return kinds
+__all__ = ["MicroSearchNetwork", "SharedCell", "stage_layout"]
 
 
 class SharedCell(nn.Module):
@@ -72,21 +64,17 @@ class SharedCell(nn.Module):
 class MicroSearchNetwork(nn.Module):
     def __init__(self, config: ModelConfig, in_channels: int, num_classes: int) -> None:
         super().__init__()
-        c = config.channels
-        c_stem = config.stem_multiplier * c
+        layout = micro_layout(config, in_channels)
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False),
-            bn(c_stem, affine=False),
+            nn.Conv2d(in_channels, layout.c_stem, 3, padding=1, bias=False),
+            bn(layout.c_stem, affine=False),
         )
-        self.cells = nn.ModuleList()
-        c_pp, c_p, reduction_prev = c_stem, c_stem, False
-        for reduction in stage_layout(config.layers):
-            if reduction:
-                c *= 2
-            self.cells.append(SharedCell(config.nodes, c_pp, c_p, c, reduction, reduction_prev,
-                                         config.sharing))
-            c_pp, c_p, reduction_prev = c_p, c, reduction
-        self.classifier = nn.Linear(c_p, num_classes)
+        self.cells = nn.ModuleList(
+            SharedCell(config.nodes, s.c_pp, s.c_p, s.c, s.reduction, s.reduction_prev,
+                       config.sharing)
+            for s in layout.cells
+        )
+        self.classifier = nn.Linear(layout.c_out, num_classes)
         self.recompute = False  # see Runtime.recompute
 
     def forward(self, x: torch.Tensor, arch: MicroArchitecture) -> torch.Tensor:

@@ -12,7 +12,13 @@ import torch.nn.functional as F
 from .architecture import Architecture
 from .config import ConstraintConfig, Runtime, TrainConfig
 from .data import DeviceLoader, Splits
-from .metrics import EpochMetrics, count_flops, count_params, measure_latency, measure_memory
+from .metrics import (
+    EpochMetrics,
+    measure_flops,
+    measure_latency,
+    measure_memory,
+    measure_params,
+)
 from .runtime import (
     Cancelled,
     StopFn,
@@ -138,8 +144,8 @@ class Trainer:
             "test_acc": test_acc,
             "test_loss": test_loss,
             "val_acc": self.history[-1]["val_acc"] if self.history else None,
-            "params": count_params(model),
-            "flops": count_flops(model, self.input_shape),
+            "params": measure_params(model),
+            "flops": measure_flops(model, self.input_shape),
             "latency_ms": measure_latency(model, self.input_shape, batch_size=bs),
             "memory_mb": measure_memory(model, self.input_shape, batch_size=bs).mb,
             "latency_batch_size": bs,

@@ -25,6 +25,12 @@ def dataset_dir(dataset_id: uuid.UUID) -> Path:
     return datasets_dir() / str(dataset_id)
 
 
+def canonical_dataset(dataset_id: uuid.UUID) -> Path:
+    """The validated upload in the engine's trusted form (enas_core.data.canonical), next to
+    the file as uploaded; `safe_filename` never starts a name with "_", so they cannot clash."""
+    return dataset_dir(dataset_id) / "_canonical.npz"
+
+
 def job_dir(job_id: uuid.UUID) -> Path:
     """The job's `out_dir` for `run_job`: checkpoints/, model.pt, result.json, exports."""
     return data_dir() / "jobs" / str(job_id)

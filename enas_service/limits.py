@@ -6,34 +6,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from enas_core.config import RunConfig
+from enas_core.config import ConfigError, RunConfig
 from enas_core.constraints import check_possible
-from enas_core.costs import smallest_architecture
-from enas_core.spaces import network_config_for
-
-# Built-in datasets: input shape (C, H, W) and class count, as the engine loads them.
-BUILTIN_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
-    "digits": ((1, 28, 28), 10),
-    "mnist": ((1, 28, 28), 10),
-    "fashion-mnist": ((1, 28, 28), 10),
-    "cifar10": ((3, 32, 32), 10),
-}
+from enas_core.options import OptionError, option_at
+from enas_core.spaces import get_space
 
 
 def check_limits(config: RunConfig, input_shape: Sequence[int], num_classes: int) -> None:
-    """A ValueError (the engine's message) when a hard params or FLOPs limit is below the
-    cheapest final network of the config: no search can meet it. The limits apply to the final
-    network, sized as the searched architecture dictates (as `run_job` does)."""
+    """An OptionError naming the limit, with the engine's message, when a hard params or FLOPs
+    limit is below the cheapest final network of the config: no search can meet it. The limits
+    apply to the final network, sized as the searched architecture dictates (as `run_job`
+    does)."""
     limits = config.search.constraints
     if not limits.active:
         return
     search = config.search.model
-    size = search.layers if search.space == "macro" else search.nodes
-    final = network_config_for(smallest_architecture(search.space, size), config.train.model)
-    check_possible(limits, final, tuple(input_shape), num_classes)
-
-
-def limit_field(message: str) -> str | None:
-    """The request field a `check_limits` message is about ("max_params=10 cannot ...")."""
-    head = message.split("=", 1)[0]
-    return head if head in ("max_params", "max_flops") else None
+    final = get_space(search.space).fit_config(config.train.model, search)
+    try:
+        check_possible(limits, final, tuple(input_shape), num_classes)
+    except ConfigError as exc:
+        name = option_at(f"search.constraints.{exc.field}") if exc.field else None
+        raise OptionError(name or "max_params", str(exc)) from exc

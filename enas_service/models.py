@@ -105,7 +105,9 @@ class Dataset(Base):
     owner: Mapped[str] = mapped_column(String(200), index=True)
     name: Mapped[str] = mapped_column(String(200))
     filename: Mapped[str] = mapped_column(String(255))
-    path: Mapped[str] = mapped_column(Text)  # relative to DATA_DIR
+    # What jobs read, relative to DATA_DIR: the validated data in the engine's trusted form
+    # (enas_core.data.canonical); for an upload stored before that form existed, its own file.
+    path: Mapped[str] = mapped_column(Text)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     num_samples: Mapped[int] = mapped_column(Integer)
     image_shape: Mapped[list[Any]]

@@ -166,8 +166,8 @@ def service_env(
 
 
 def _clear_caches() -> None:
+    from enas_service.queue import get_celery
     from enas_service.settings import get_settings
-    from worker.celery_app import get_celery
 
     get_settings.cache_clear()
     get_celery.cache_clear()
@@ -309,7 +309,7 @@ def live_keys(service_env: dict[str, str]) -> dict[str, dict[str, str]]:
 
 
 class WorkerProcess:
-    """`python -m enas_service worker` (prefork with one child, as in production, plus the
+    """`python -m launcher worker` (prefork with one child, as in production, plus the
     reaper thread) in its own process group, logging to a file; `kill()` is SIGKILL to the
     whole group (the machine is gone)."""
 
@@ -327,7 +327,7 @@ class WorkerProcess:
         self.starts += 1
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed by the child's exit
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "enas_service", "worker", "--reaper"],  # prefork, 1 child
+            [sys.executable, "-m", "launcher", "worker", "--reaper"],  # prefork, 1 child
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -1,5 +1,5 @@
-"""The Celery application. Jobs go to one queue (`gpu` by default); each worker process runs one
-task at a time, acknowledges it only when done, and gives it back when the process dies.
+"""The worker's Celery app: the queue client's app (`enas_service.queue`) with this package's
+tasks registered on it.
 
 `celery -A worker.celery_app worker -Q gpu --concurrency=1` works; `enas worker` adds the
 settings below to the command line.
@@ -7,84 +7,25 @@ settings below to the command line.
 
 from __future__ import annotations
 
-import uuid
-from functools import lru_cache
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init
 
-from enas_service.settings import Settings, get_settings
-from worker.tasks import REAP_STALE_JOBS, RUN_JOB
+from enas_service.db import get_engine
+from enas_service.queue import get_celery
+from worker import tasks  # noqa: F401 - registers the tasks under their names
 
-MAINTENANCE_QUEUE = "maintenance"
-
-
-def make_celery(settings: Settings) -> Celery:
-    app = Celery("enas", broker=settings.broker_url, include=["worker.tasks"])
-    transport_options: dict[str, Any] = {}
-    if settings.broker_url.startswith("filesystem://"):
-        folder = settings.broker_folder
-        for sub in ("queue", "processed", "control"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        transport_options = {
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"),
-            "control_folder": str(folder / "control"),
-            "store_processed": False,
-            "polling_interval": 0.2,
-        }
-    elif settings.broker_url.startswith(("redis://", "rediss://")):
-        # Unacknowledged tasks come back after this long; it must outlast the longest job, or
-        # a second worker would start a job that is still running (the lease would stop it).
-        transport_options = {"visibility_timeout": settings.visibility_timeout_s}
-    app.conf.update(
-        task_default_queue=settings.queue,
-        task_routes={REAP_STALE_JOBS: {"queue": MAINTENANCE_QUEUE}},
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_serializer="json",
-        accept_content=["json"],
-        task_ignore_result=True,
-        result_backend=None,
-        broker_transport_options=transport_options,
-        broker_connection_retry_on_startup=True,
-        worker_send_task_events=False,
-        worker_enable_remote_control=not settings.broker_url.startswith("filesystem://"),
-        beat_schedule={
-            "reap-stale-jobs": {"task": REAP_STALE_JOBS, "schedule": settings.reaper_interval_s}
-        },
-    )
-    return app
-
-
-@lru_cache
-def get_celery() -> Celery:
-    return make_celery(get_settings())
-
-
-def enqueue_run_job(job_id: uuid.UUID) -> None:
-    """Send the job's id (never the row) to the queue; call only after the row is committed."""
-    get_celery().send_task(RUN_JOB, args=[str(job_id)], queue=get_settings().queue)
-
-
-def broker_ping(timeout: float = 2.0) -> None:
-    """Raise if the broker cannot be reached."""
-    with get_celery().connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=timeout)
+__all__ = ["get_celery"]
 
 
 @worker_process_init.connect
 def _fresh_connections(**_: Any) -> None:
     # A forked pool child must not share the parent's database connections.
-    from enas_service.db import get_engine
-
     get_engine().dispose(close=False)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Celery:
     # `celery -A worker.celery_app` looks for `app`; build it on first use, from the settings.
     if name in ("app", "celery"):
         return get_celery()

@@ -5,7 +5,10 @@ was requested is marked cancelled."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -16,6 +19,7 @@ from sqlalchemy.orm import Session
 from enas_service import repository
 from enas_service.db import after_commit, session_scope
 from enas_service.models import JobStatus, utcnow
+from enas_service.queue import enqueue_run_job
 from enas_service.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -27,8 +31,6 @@ def reap_stale_jobs(
     scope: Callable[[], AbstractContextManager[Session]] = session_scope,
 ) -> list[uuid.UUID]:
     """One pass; returns the ids of the re-queued jobs. `scope` gives a session per step."""
-    from worker.celery_app import enqueue_run_job
-
     settings = get_settings()
     stale_after = settings.stale_after_s if stale_after_s is None else stale_after_s
     before = utcnow() - timedelta(seconds=stale_after)
@@ -64,18 +66,39 @@ def reap_stale_jobs(
     return requeued
 
 
+def _reap_until(stopped: Callable[[], bool]) -> None:
+    """A pass each time `stopped()`, which waits for the next one, says to go on."""
+    while not stopped():
+        try:
+            reap_stale_jobs()
+        except Exception:
+            log.exception("reaper pass failed")
+
+
 def start_reaper_thread(interval_s: float | None = None) -> threading.Event:
-    """Reap every `interval_s` in a daemon thread (embedded mode, tests); set the returned
-    event to stop it. Production runs the REAP_STALE_JOBS task from Celery beat instead."""
+    """Reap every `interval_s` in a daemon thread (the embedded API process); set the returned
+    event to stop it. Production runs the REAP_STALE_JOBS task from Celery beat instead.
+
+    Not in a process that forks afterwards (a prefork worker): a child forked while the thread
+    holds a lock, e.g. importing a module, waits for it forever. Use `start_reaper_process`."""
     interval = interval_s or get_settings().reaper_interval_s
     stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                reap_stale_jobs()
-            except Exception:
-                log.exception("reaper pass failed")
-
-    threading.Thread(target=loop, name="enas-reaper", daemon=True).start()
+    threading.Thread(target=_reap_until, args=(lambda: stop.wait(interval),),
+                     name="enas-reaper", daemon=True).start()
     return stop
+
+
+def _reaper_main(interval: float, parent: int) -> None:
+    # Ends with the process that started it, also when that one was killed.
+    _reap_until(lambda: time.sleep(interval) or os.getppid() != parent)
+
+
+def start_reaper_process(interval_s: float | None = None) -> multiprocessing.Process:
+    """Reap every `interval_s` in a fresh interpreter (spawned, not forked: it shares no
+    locks with this process) that exits when this process does, so that this one can go on
+    to fork Celery's pool children safely."""
+    interval = interval_s or get_settings().reaper_interval_s
+    process = multiprocessing.get_context("spawn").Process(
+        target=_reaper_main, args=(interval, os.getpid()), name="enas-reaper", daemon=True)
+    process.start()
+    return process

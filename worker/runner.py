@@ -17,6 +17,7 @@ from typing import Any
 from enas_service import artifacts, repository
 from enas_service.db import after_commit, session_scope
 from enas_service.models import JobStatus
+from enas_service.queue import enqueue_run_job
 from enas_service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -239,8 +240,6 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
                 error=f"failed {claimed.attempt} times; last error: {reason}",
             )
             return "failed"
-        from worker.celery_app import enqueue_run_job
-
         with session_scope() as session:
             if repository.finish_job(
                 session,

@@ -11,6 +11,7 @@ from api.schemas import DatasetPublic, DatasetsPublic, Problem
 from api.services import datasets as service
 from api.services.errors import InvalidInput
 from api.uploads import receive_upload
+from enas_core.data.formats import describe as describe_formats
 from enas_service import artifacts
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -31,8 +32,7 @@ UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": ".npz (arrays x, y), .csv (label, pixels...), or "
-                            ".zip (class folders of images, or an MNIST-style IDX pair)",
+                            "description": describe_formats(uploads_only=True),
                         },
                         "name": {"type": "string", "description": "A label for you."},
                     },

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.schemas import CheckPublic
 from enas_service.db import get_engine
-from worker.celery_app import broker_ping
+from enas_service.queue import broker_ping
 
 router = APIRouter(tags=["health"])
 

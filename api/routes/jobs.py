@@ -21,9 +21,11 @@ from api.schemas import (
     ParetoPublic,
     Problem,
 )
+from api.services import events, model_files, submission
 from api.services import jobs as service
 from api.services.errors import InvalidInput
 from api.uploads import Upload, receive_upload
+from enas_core.data.formats import describe as describe_formats
 from enas_service import artifacts
 from enas_service.models import JobStatus
 
@@ -55,7 +57,8 @@ SUBMIT_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary",
-                                 "description": "The dataset (.npz, .csv, .zip)"},
+                                 "description": "The dataset: "
+                                 + describe_formats(uploads_only=True)},
                         "config": {
                             "type": "string",
                             "description": "The JSON config as in application/json, without "
@@ -144,7 +147,7 @@ async def submit_job(
         try:
             body = _parse_upload_config(upload)
             job, created = await run_in_threadpool(
-                service.submit_job_with_upload, session, owner=owner, body=body,
+                submission.submit_job_with_upload, session, owner=owner, body=body,
                 tmp_path=upload.path, filename=upload.filename or "upload", size=upload.size,
                 dataset_name=upload.fields.get("name"), idempotency_key=idempotency_key,
             )
@@ -153,12 +156,13 @@ async def submit_job(
     else:
         body = _parse_json_body(await request.body())
         job, created = await run_in_threadpool(
-            service.submit_job, session, owner=owner, body=body, idempotency_key=idempotency_key
+            submission.submit_job, session, owner=owner, body=body,
+            idempotency_key=idempotency_key,
         )
     response.headers["Location"] = f"/jobs/{job.id}"
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    return service.to_public(job)
+    return JobPublic.model_validate(job)
 
 
 @router.get("", response_model=JobsPublic, summary="List your jobs, newest first",
@@ -173,13 +177,13 @@ def list_jobs(
     rows, count = service.list_jobs(
         session, owner=owner, status=status, limit=limit, offset=offset
     )
-    return JobsPublic(data=[service.to_public(j) for j in rows], count=count)
+    return JobsPublic(data=[JobPublic.model_validate(j) for j in rows], count=count)
 
 
 @router.get("/{job_id}", response_model=JobPublic, summary="A job's status and progress",
             responses=PROBLEMS)
 def get_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> JobPublic:
-    return service.to_public(service.get_job(session, owner=owner, job_id=job_id))
+    return JobPublic.model_validate(service.get_job(session, owner=owner, job_id=job_id))
 
 
 @router.get("/{job_id}/history", response_model=HistoryPublic,
@@ -242,9 +246,10 @@ def get_model(
     job_id: uuid.UUID,
     session: SessionDep,
     owner: OwnerDep,
-    format: Annotated[Literal["pt", "torchscript", "onnx"], Query()] = "pt",
+    format: Annotated[Literal[model_files.MODEL_FORMATS], Query()] = "pt",  # type: ignore[valid-type]
 ) -> FileResponse:
-    path, filename = service.model_file(session, owner=owner, job_id=job_id, format=format)
+    path, filename = model_files.model_file(session, owner=owner, job_id=job_id,
+                                            format=format)
     return FileResponse(path, media_type="application/octet-stream", filename=filename)
 
 
@@ -267,7 +272,7 @@ def job_events(
 ) -> StreamingResponse:
     job = service.get_job(session, owner=owner, job_id=job_id)
     return StreamingResponse(
-        service.job_events(job.id, last_event_id=last_event_id, poll_s=settings.sse_poll_s),
+        events.job_events(job.id, last_event_id=last_event_id, poll_s=settings.sse_poll_s),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -281,7 +286,7 @@ def job_events(
     responses={**PROBLEMS, 409: {"model": Problem, "description": "Already finished"}},
 )
 def cancel_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> JobPublic:
-    return service.to_public(service.cancel_job(session, owner=owner, job_id=job_id))
+    return JobPublic.model_validate(service.cancel_job(session, owner=owner, job_id=job_id))
 
 
 @router.delete(

@@ -5,51 +5,55 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from api.services.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
-from enas_core.data import DatasetError, load_file
+from enas_core.data import DatasetError, save_canonical
+from enas_core.data.formats import describe as describe_formats
+from enas_core.data.formats import load_file_with_test, upload_suffixes
 from enas_service import artifacts, repository
 from enas_service.db import after_commit, after_rollback
 from enas_service.models import Dataset
 
-# What one uploaded file can be: .npz (x, y), CSV (label, pixels...), or a zip holding class
-# folders of images or an MNIST-style IDX pair.
-UPLOAD_SUFFIXES = (".npz", ".csv", ".csv.gz", ".zip")
-
 
 def check_suffix(filename: str | None) -> None:
+    """415 unless the name ends as an upload format's files do (enas_core.data.formats)."""
     name = (filename or "").lower()
-    if not name.endswith(UPLOAD_SUFFIXES):
+    if not name.endswith(upload_suffixes()):
         suffix = "".join(Path(name).suffixes[-2:]) or "no extension"
         raise UnsupportedMediaType(
-            f"unsupported file type ({suffix}) for {filename!r}; upload .npz (arrays x, y), "
-            ".csv (label, pixels...), or .zip (class folders of images, or an IDX pair)"
+            f"unsupported file type ({suffix}) for {filename!r}; upload "
+            f"{describe_formats(uploads_only=True)}"
         )
 
 
 def create_dataset(
     session: Session, *, owner: str, tmp_path: Path, filename: str, size: int, name: str | None
 ) -> Dataset:
-    """Validate the file at `tmp_path` and move it under DATA_DIR/datasets/<id>/.
+    """Validate the file at `tmp_path`, move it under DATA_DIR/datasets/<id>/ and write the
+    validated data next to it in the engine's trusted form, which is what jobs read: the
+    user's file is parsed once, here.
 
     Nothing is left behind on failure: an invalid file raises before anything is stored, and a
-    rollback of the request's transaction removes the stored file.
+    rollback of the request's transaction removes the stored files.
     """
     check_suffix(filename)
     try:
-        summary = load_file(tmp_path).summary()
+        train, test = load_file_with_test(tmp_path)
     except DatasetError as exc:
         raise InvalidInput(f"{filename}: {exc}", field="file") from exc
+    train = replace(train, name=Path(artifacts.safe_filename(filename)).stem)
+    summary = train.summary()
     dataset_id = uuid.uuid4()
     stored_name = artifacts.safe_filename(filename)
     folder = artifacts.dataset_dir(dataset_id)
     after_rollback(session, lambda: artifacts.remove_tree(folder))
     folder.mkdir(parents=True)
-    target = folder / stored_name
-    os.replace(tmp_path, target)
+    os.replace(tmp_path, folder / stored_name)
+    canonical = save_canonical(artifacts.canonical_dataset(dataset_id), train, test)
     return repository.add_dataset(
         session,
         dataset=Dataset(
@@ -57,7 +61,7 @@ def create_dataset(
             owner=owner,
             name=name or Path(filename).name,
             filename=stored_name,
-            path=artifacts.relative(target),
+            path=artifacts.relative(canonical),
             size_bytes=size,
             num_samples=summary["num_samples"],
             image_shape=list(summary["image_shape"]),

@@ -1,325 +1,19 @@
-"""Jobs: map the friendly request onto the engine's RunConfig, submit (idempotently), read
-progress, history and architectures, cancel, delete, and export the trained model."""
+"""Jobs: read one or a page, its history, architectures and Pareto front; cancel, delete.
+Submitting is `submission`, the model file `model_files`, the event stream `events`."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-import os
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from api.schemas import (
-    ArchitecturePublic,
-    EpochPublic,
-    FinalMetrics,
-    JobCreate,
-    JobPublic,
-    ParetoPublic,
-)
-from api.services import datasets
-from api.services.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    NotSupported,
-    Unavailable,
-)
-from enas_core.config import RunConfig, to_dict
-from enas_core.data import BUILTIN_DATASETS
-from enas_service import artifacts, limits, repository
-from enas_service.db import after_commit, new_session, session_scope
-from enas_service.models import FINAL_STATUSES, Dataset, EpochRecord, Job, JobStatus
-from worker.celery_app import enqueue_run_job
-
-MODEL_FORMATS = ("pt", "torchscript", "onnx")
-
-log = logging.getLogger(__name__)
-
-
-# -- the config -------------------------------------------------------------------------------
-
-
-def _apply(obj: Any, changes: dict[str, tuple[str, Any]]) -> Any:
-    """`dataclasses.replace(obj, ...)` with the values that were given; an engine validation
-    error becomes a 422 naming the request field. `changes`: request field -> (attr, value)."""
-    given = {field: (attr, value) for field, (attr, value) in changes.items() if value is not None}
-    try:
-        return replace(obj, **dict(given.values()))
-    except (ValueError, TypeError) as exc:
-        message = str(exc)
-        field = next(
-            (f for f, (attr, _) in given.items() if attr in message),
-            next(iter(given), "preset"),
-        )
-        raise InvalidInput(message, field=field) from exc
-
-
-def build_run_config(body: JobCreate) -> RunConfig:
-    """The engine's RunConfig for a request: the preset (or the engine defaults), then each
-    field that was given."""
-    if body.preset:
-        from enas_core.presets import PRESETS, preset_config
-
-        if body.preset not in PRESETS:
-            raise InvalidInput(
-                f"unknown preset {body.preset!r}; one of: {', '.join(sorted(PRESETS))}",
-                field="preset",
-            )
-        base = preset_config(body.preset)
-    else:
-        base = RunConfig()
-    search, train = base.search, base.train
-    search_model = _apply(
-        search.model,
-        {
-            "space": ("space", body.space),
-            "layers": ("layers", body.layers),
-            "channels": ("channels", body.channels),
-            "nodes": ("nodes", body.nodes),
-        },
-    )
-    final_layers = body.final_layers
-    if final_layers is None and search_model.space == "macro":
-        final_layers = search_model.layers  # a macro architecture fixes the depth
-    final_model = _apply(
-        train.model,
-        {
-            "space": ("space", search_model.space),
-            "nodes": ("nodes", search_model.nodes),
-            "final_layers": ("layers", final_layers),
-            "final_channels": ("channels", body.final_channels),
-        },
-    )
-    controller = _apply(
-        search.controller,
-        {
-            "controller_lr": ("lr", body.controller_lr),
-            "controller_train_steps": ("train_steps", body.controller_train_steps),
-            "controller_num_aggregate": ("num_aggregate", body.controller_num_aggregate),
-        },
-    )
-    search = _apply(
-        search,
-        {
-            "search_epochs": ("epochs", body.search_epochs),
-            "search_batch_size": ("batch_size", body.search_batch_size),
-            "eval_batch_size": ("eval_batch_size", body.eval_batch_size),
-            "search_lr": ("lr_max", body.search_lr),
-            "steps_per_epoch": ("steps_per_epoch", body.steps_per_epoch),
-            "num_candidates": ("num_candidates", body.num_candidates),
-            "eval_batches": ("eval_batches", body.eval_batches),
-            "top_k": ("top_k", body.top_k),
-            "time_limit": ("time_limit_s", body.time_limit),
-        },
-    )
-    constraints = _apply(
-        search.constraints,
-        {
-            "max_params": ("max_params", body.max_params),
-            "max_flops": ("max_flops", body.max_flops),
-            "max_latency_ms": ("max_latency_ms", body.max_latency_ms),
-            "max_memory_mb": ("max_memory_mb", body.max_memory_mb),
-            "constraint_mode": ("mode", body.constraint_mode),
-            "constraint_weight": ("weight", body.constraint_weight),
-            "latency_device": ("latency_device", body.latency_device),
-            "latency_batch_size": ("latency_batch_size", body.latency_batch_size),
-        },
-    )
-    search = replace(search, model=search_model, controller=controller, constraints=constraints)
-    train = _apply(
-        train,
-        {
-            "final_epochs": ("epochs", body.final_epochs),
-            "final_batch_size": ("batch_size", body.final_batch_size),
-            "final_lr": ("lr_max", body.final_lr),
-            "final_steps_per_epoch": ("steps_per_epoch", body.final_steps_per_epoch),
-        },
-    )
-    train = replace(train, model=final_model)
-    run = RunConfig(search=search, train=train, seed=base.seed)
-    return _apply(run, {"seed": ("seed", body.seed)})
-
-
-def check_job_limits(config: RunConfig, *, dataset: Dataset | None, builtin: str | None) -> None:
-    """422 naming the limit when a hard params or FLOPs limit is below the cheapest network of
-    the config on this dataset's images (the engine's check, before anything is stored)."""
-    if not config.search.constraints.active:
-        return
-    if dataset is not None:
-        height, width = dataset.image_shape[:2]  # [H, W, C], as the summary stores it
-        shape, classes = (dataset.channels, height, width), dataset.num_classes
-    elif builtin in limits.BUILTIN_SHAPES:
-        shape, classes = limits.BUILTIN_SHAPES[builtin]
-    else:  # a shape we do not know: the worker checks before the search starts
-        return
-    try:
-        limits.check_limits(config, shape, classes)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field=limits.limit_field(str(exc))) from exc
-
-
-def resolve_dataset(
-    session: Session, *, owner: str, dataset: str
-) -> tuple[Dataset | None, str | None]:
-    """(uploaded dataset, None) or (None, built-in name); 422 naming `dataset` otherwise."""
-    name = dataset.strip().lower()
-    if name in BUILTIN_DATASETS:
-        return None, name
-    try:
-        dataset_id = uuid.UUID(dataset)
-    except ValueError:
-        dataset_id = None
-    found = (
-        repository.get_dataset(session, owner=owner, dataset_id=dataset_id)
-        if dataset_id
-        else None
-    )
-    if found is None:
-        raise InvalidInput(
-            f"unknown dataset {dataset!r}; use a built-in one ({', '.join(BUILTIN_DATASETS)}) "
-            "or the id of a dataset you uploaded (GET /datasets)",
-            field="dataset",
-        )
-    return found, None
-
-
-# -- submit -----------------------------------------------------------------------------------
-
-
-def find_idempotent(
-    session: Session, *, owner: str, key: str | None, request: dict[str, Any] | None
-) -> Job | None:
-    """The job an earlier request with this Idempotency-Key created, if any."""
-    if not key:
-        return None
-    job = repository.get_job_by_idempotency_key(session, owner=owner, key=key)
-    if job is not None and request is not None and job.request != request:
-        raise Conflict(
-            "this Idempotency-Key was used for a different request; use a new key for a new job"
-        )
-    return job
-
-
-def submit_job(
-    session: Session, *, owner: str, body: JobCreate, idempotency_key: str | None
-) -> tuple[Job, bool]:
-    """Create a queued job and enqueue it once the transaction commits.
-    Returns (job, created); created is False for a replayed Idempotency-Key."""
-    request = body.model_dump(exclude_none=True)
-    existing = find_idempotent(session, owner=owner, key=idempotency_key, request=request)
-    if existing is not None:
-        return existing, False
-    config = build_run_config(body)
-    dataset, builtin = resolve_dataset(session, owner=owner, dataset=body.dataset)
-    check_job_limits(config, dataset=dataset, builtin=builtin)
-    job = Job(
-        owner=owner,
-        name=body.name,
-        dataset_id=dataset.id if dataset else None,
-        builtin_dataset=builtin,
-        idempotency_key=idempotency_key,
-        request=request,
-        config=to_dict(config),
-    )
-    try:
-        with session.begin_nested():
-            repository.add_job(session, job=job)
-    except IntegrityError:
-        # A concurrent request with the same Idempotency-Key won the race.
-        existing = find_idempotent(session, owner=owner, key=idempotency_key, request=request)
-        if existing is None:
-            raise
-        return existing, False
-    job_id = job.id
-    after_commit(session, lambda: _enqueue_or_fail(job_id))
-    return job, True
-
-
-def _enqueue_or_fail(job_id: uuid.UUID) -> None:
-    """Runs after the commit. A job the broker did not take is marked failed (so it does not
-    sit queued forever) and the request answers 503."""
-    try:
-        enqueue_run_job(job_id)
-    except Exception as exc:
-        log.exception("could not enqueue job %s", job_id)
-        with session_scope() as session:
-            repository.fail_queued_job(
-                session, job_id=job_id, error=f"the job queue was unreachable ({exc})"
-            )
-        raise Unavailable(
-            "the job queue (broker) is unreachable, so the job was not started; try again later"
-        ) from exc
-
-
-def submit_job_with_upload(
-    session: Session,
-    *,
-    owner: str,
-    body: JobCreate,
-    tmp_path: Path,
-    filename: str,
-    size: int,
-    dataset_name: str | None,
-    idempotency_key: str | None,
-) -> tuple[Job, bool]:
-    """One request with the dataset file and the config: the config is checked before the
-    file is stored, and the request's rollback removes the file if anything fails later."""
-    existing = find_idempotent(session, owner=owner, key=idempotency_key, request=None)
-    if existing is not None:
-        return existing, False
-    build_run_config(body)
-    datasets.check_suffix(filename)
-    dataset = datasets.create_dataset(
-        session, owner=owner, tmp_path=tmp_path, filename=filename, size=size, name=dataset_name
-    )
-    body = body.model_copy(update={"dataset": str(dataset.id)})
-    return submit_job(session, owner=owner, body=body, idempotency_key=idempotency_key)
-
-
-# -- read -------------------------------------------------------------------------------------
-
-
-def to_public(job: Job) -> JobPublic:
-    eta = None
-    if job.status is JobStatus.running and 0 < job.progress < 1 and job.elapsed_s > 0:
-        eta = job.elapsed_s / job.progress * (1 - job.progress)
-    if job.builtin_dataset:
-        dataset = job.builtin_dataset
-    else:
-        dataset = str(job.dataset_id) if job.dataset_id else "(deleted)"
-    return JobPublic(
-        id=job.id,
-        name=job.name,
-        dataset=dataset,
-        dataset_id=job.dataset_id,
-        status=job.status,
-        phase=job.phase,  # type: ignore[arg-type]
-        epoch=job.epoch,
-        epochs=job.epochs,
-        progress=job.progress,
-        best_val_acc=job.best_val_acc,
-        eta_seconds=eta,
-        attempts=job.attempts,
-        cancel_requested=job.cancel_requested,
-        error=job.error,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        updated_at=job.updated_at,
-        final=FinalMetrics.model_validate(job.result) if job.result else None,
-        constraints=job.constraints,
-        request=job.request,
-        config=job.config,
-    )
+from api.schemas import ArchitecturePublic, EpochPublic, ParetoPublic
+from api.services import projections
+from api.services.errors import Conflict, NotFound
+from enas_service import artifacts, repository
+from enas_service.db import after_commit
+from enas_service.models import FINAL_STATUSES, Job, JobStatus
 
 
 def get_job(session: Session, *, owner: str, job_id: uuid.UUID) -> Job:
@@ -335,45 +29,18 @@ def list_jobs(
     return repository.list_jobs(session, owner=owner, status=status, limit=limit, offset=offset)
 
 
-def epoch_public(record: EpochRecord) -> EpochPublic:
-    return EpochPublic.model_validate({**record.metrics, "created_at": record.created_at})
-
-
 def history(session: Session, *, owner: str, job_id: uuid.UUID) -> list[EpochPublic]:
     job = get_job(session, owner=owner, job_id=job_id)
-    return [epoch_public(r) for r in repository.list_history(session, job_id=job.id)]
+    return [projections.epoch_public(r) for r in repository.list_history(session, job_id=job.id)]
 
 
 def architectures(session: Session, *, owner: str, job_id: uuid.UUID) -> list[ArchitecturePublic]:
     """The top-k after the search; while it runs, the best so far (or nothing yet)."""
     job = get_job(session, owner=owner, job_id=job_id)
     rows = repository.list_architectures(session, job_id=job.id)
-    final = FinalMetrics.model_validate(job.result) if job.result else None
     if rows:
-        return [
-            ArchitecturePublic(
-                rank=r.rank,
-                source="final",
-                val_acc=r.val_acc,
-                arch=r.arch,
-                costs=r.costs,
-                feasible=r.feasible,
-                score=r.score,
-                final=final if r.rank == 1 else None,
-            )
-            for r in rows
-        ]
-    if job.best_arch:
-        return [
-            ArchitecturePublic(
-                rank=1,
-                source="search",
-                val_acc=job.best_val_acc,
-                arch=job.best_arch,
-                costs=job.best_costs,
-            )
-        ]
-    return []
+        return projections.ranked_architectures(job, rows)
+    return [projections.best_so_far(job)] if job.best_arch else []
 
 
 def best_architecture(session: Session, *, owner: str, job_id: uuid.UUID) -> ArchitecturePublic:
@@ -398,16 +65,7 @@ def pareto(session: Session, *, owner: str, job_id: uuid.UUID) -> ParetoPublic:
         else:
             why = f"the job {job.status.value} before its search ended"
         raise Conflict(f"no Pareto front yet: {why}")
-    front = job.pareto.get("front", [])
-    return ParetoPublic(
-        objectives=job.pareto["objectives"],
-        latency_device=job.pareto["latency_device"],
-        latency_batch_size=job.pareto["latency_batch_size"],
-        evaluated=job.pareto.get("evaluated", len(front)),
-        front=front,
-        count=len(front),
-        constraints=job.constraints,
-    )
+    return projections.pareto_public(job)
 
 
 # -- change -----------------------------------------------------------------------------------
@@ -431,97 +89,3 @@ def delete_job(session: Session, *, owner: str, job_id: uuid.UUID) -> None:
     folder = artifacts.job_dir(job.id)
     repository.delete_job(session, job=job)
     after_commit(session, lambda: artifacts.remove_tree(folder))
-
-
-# -- the model --------------------------------------------------------------------------------
-
-
-def model_file(
-    session: Session, *, owner: str, job_id: uuid.UUID, format: str
-) -> tuple[Path, str]:
-    """The trained model as a file (exported on first request); (path, download name)."""
-    job = get_job(session, owner=owner, job_id=job_id)
-    if job.status is not JobStatus.succeeded:
-        raise Conflict(
-            f"the model is there once the job has succeeded; it is {job.status.value}"
-        )
-    if not job.model_path:
-        raise Conflict("this job trained no model (final_epochs was 0)")
-    source = artifacts.absolute(job.model_path)
-    if not source.is_file():
-        raise NotFound(f"the model file of job {job_id} is missing from the data directory")
-    short = str(job.id)[:8]
-    if format == "pt":
-        return source, f"enas-{short}.pt"
-    target = source.parent / artifacts.EXPORT_FILES[format]
-    if not target.is_file():
-        _export(source, target, format=format)
-    suffix = ".onnx" if format == "onnx" else ".torchscript.pt"
-    return target, f"enas-{short}{suffix}"
-
-
-def _export(source: Path, target: Path, *, format: str) -> None:
-    """Export next to model.pt (once; later requests get the file). Exports take raw pixels
-    in [0, 1]: the saved normalisation is part of the graph."""
-    from enas_core import export
-
-    tmp = target.with_name(f".{uuid.uuid4().hex}.{target.name}")
-    try:
-        if format == "torchscript":
-            export.to_torchscript(source, tmp)
-        else:
-            export.to_onnx(source, tmp)
-        os.replace(tmp, target)
-    except ImportError as exc:  # `onnx` is a dependency; only a broken install lacks it
-        raise NotSupported(
-            f"{format} export is not available on this server ({exc}); reinstall the "
-            "service with its dependencies (pip install enas-service)"
-        ) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-# -- events -----------------------------------------------------------------------------------
-
-
-def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
-
-
-def _poll(job_id: uuid.UUID, after_id: int) -> tuple[list[EpochRecord], Job | None]:
-    # The job first: when it is final, its last epochs were committed before it, so the
-    # history read that follows sees them all.
-    with new_session() as session:
-        job = repository.get_job_by_id(session, job_id=job_id)
-        records = list(repository.list_history(session, job_id=job_id, after_id=after_id))
-        return records, job
-
-
-async def job_events(
-    job_id: uuid.UUID, *, last_event_id: int = 0, poll_s: float = 0.5
-) -> AsyncIterator[str]:
-    """Server-sent events: `epoch` for each finished epoch (id = its history row), `status`
-    when the status changes; the stream ends when the job reaches a final status."""
-    last_status: str | None = None
-    after_id = last_event_id
-    idle = 0.0
-    while True:
-        records, job = await run_in_threadpool(_poll, job_id, after_id)
-        for record in records:
-            after_id = record.id
-            yield _sse("epoch", epoch_public(record).model_dump(mode="json"), record.id)
-        if job is None:
-            yield _sse("status", {"id": str(job_id), "status": "deleted"})
-            return
-        if job.status.value != last_status:
-            last_status = job.status.value
-            yield _sse("status", to_public(job).model_dump(mode="json"))
-            idle = 0.0
-        if job.status in FINAL_STATUSES:
-            return
-        await asyncio.sleep(poll_s)
-        idle += poll_s
-        if idle >= 15:  # a comment line keeps proxies from closing an idle stream
-            idle = 0.0
-            yield ": keep-alive\n\n"

@@ -1,6 +1,7 @@
 """Datasets for the engine: loading (builtin names and user files), splits, device batches."""
 
-from .builtin import BUILTIN_DATASETS, load_builtin, load_digits
+from .builtin import BUILTIN_DATASETS, BUILTIN_SHAPES, load_builtin, load_digits
+from .canonical import is_canonical, load_canonical, save_canonical
 from .dataset import DatasetError, ImageDataset
 from .formats import FORMATS, load_file, load_idx
 from .loader import DeviceLoader
@@ -9,16 +10,20 @@ from .splits import Splits, channel_stats, make_splits
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "BUILTIN_SHAPES",
     "FORMATS",
     "DatasetError",
     "DeviceLoader",
     "ImageDataset",
     "Splits",
     "channel_stats",
+    "is_canonical",
     "load_builtin",
+    "load_canonical",
     "load_digits",
     "load_file",
     "load_idx",
     "make_splits",
     "prepare_data",
+    "save_canonical",
 ]

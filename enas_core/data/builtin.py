@@ -17,6 +17,13 @@ from .dataset import DatasetError, ImageDataset
 from .formats import load_idx
 
 BUILTIN_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
+# Each one's input shape (C, H, W) and class count, as loaded: known without loading it.
+BUILTIN_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "digits": ((1, 28, 28), 10),
+    "mnist": ((1, 28, 28), 10),
+    "fashion-mnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+}
 
 _ALIASES = {
     "fashion_mnist": "fashion-mnist",

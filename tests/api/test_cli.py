@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from enas_service.apikeys import hash_key
-from enas_service.cli import main
 from enas_service.settings import get_settings
+from launcher.cli import main
 
 
 @pytest.fixture

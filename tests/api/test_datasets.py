@@ -4,12 +4,15 @@ and leave nothing behind (no row, no file)."""
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 
 import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from enas_core.data import is_canonical, load_canonical
+from enas_core.data.formats import load_file_with_test
 from enas_service import artifacts
 from enas_service.models import Dataset
 from tests.conftest import MAX_UPLOAD_BYTES, digits_arrays
@@ -86,6 +89,15 @@ def test_upload_each_format(client, db_session, alice, filename, make, samples):
     assert response.headers["location"] == f"/datasets/{body['id']}"
     stored = artifacts.dataset_dir(body["id"]) / filename
     assert stored.is_file()
+    # What jobs read: the validated data in the trusted form, parsed once at upload.
+    row = db_session.get(Dataset, uuid.UUID(body["id"]))
+    canonical = artifacts.absolute(row.path)
+    assert canonical == artifacts.canonical_dataset(body["id"]) and is_canonical(canonical)
+    train, test = load_canonical(canonical)
+    expected, _ = load_file_with_test(stored)
+    np.testing.assert_array_equal(train.x, expected.x)
+    np.testing.assert_array_equal(train.y, expected.y)
+    assert train.classes == expected.classes and test is None
     assert client.get(f"/datasets/{body['id']}", headers=alice).json() == body
     assert client.get("/datasets", headers=alice).json() == {"data": [body], "count": 1}
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.celery_app import get_celery
+from enas_service.queue import get_celery
 
 
 def test_healthz(client):

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from enas_core.config import ConstraintConfig, RunConfig, from_dict, to_dict
 from enas_core.costs import CostModel, Costs, smallest_architecture
+from enas_core.options import OPTIONS
 from enas_core.presets import preset_config
 from enas_service import artifacts
 from enas_service.models import Dataset, Job
@@ -142,6 +143,46 @@ def test_invalid_constraints_are_422_naming_the_field(client, db_session, alice,
     assert _count(db_session, Job) == 0
 
 
+def _over(option):
+    """A value just past the option's maximum."""
+    return option.maximum if option.exclusive_maximum else (
+        option.maximum + 1 if option.type is int else option.maximum * 1.5)
+
+
+@pytest.mark.parametrize("name", [n for n, o in OPTIONS.items() if o.maximum is not None])
+def test_every_number_has_an_upper_bound_and_a_422_names_it(client, db_session, alice, name):
+    option = OPTIONS[name]
+    response = client.post("/jobs", json={"dataset": "digits", name: _over(option)},
+                           headers=alice)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["detail"].startswith(f"{name}: ") and "less than" in problem["detail"]
+    assert [e["loc"][-1] for e in problem["errors"]] == [name]
+    # A boolean is not a number.
+    if option.type in (int, float):
+        response = client.post("/jobs", json={"dataset": "digits", name: True}, headers=alice)
+        assert response.status_code == 422 and "not a boolean" in response.json()["detail"]
+    assert _count(db_session, Job) == 0
+
+
+def test_the_api_takes_the_job_options_by_their_cli_names():
+    from api.schemas import JobCreate
+
+    assert list(JobCreate.model_fields) == ["dataset", "name", "preset", *OPTIONS]
+    schema = JobCreate.model_json_schema()["properties"]
+    assert schema["search_batch_size"]["anyOf"][0]["maximum"] == 4096
+    assert schema["space"]["anyOf"][0]["enum"] == ["micro", "macro"]
+
+
+def test_an_option_the_engine_refuses_is_named_exactly(client, alice):
+    """The engine's check (micro layers are a multiple of 3) is on the final network's config
+    here: the 422 names final_layers, not layers, though both set a `layers`."""
+    body = {"dataset": "digits", "layers": 6, "final_layers": 4}
+    problem = client.post("/jobs", json=body, headers=alice).json()
+    assert problem["errors"][0]["loc"] == ["body", "final_layers"]
+    assert problem["detail"] == "final_layers: micro layers must be a positive multiple of 3, got 4"
+
+
 def test_a_non_finite_limit_is_422(client, db_session, alice):
     response = client.post(
         "/jobs", content=b'{"dataset": "digits", "max_latency_ms": Infinity}',
@@ -155,7 +196,7 @@ def test_a_non_finite_limit_is_422(client, db_session, alice):
 def _cheapest(body: dict, shape: tuple[int, int, int]) -> Costs:
     """The engine's price of the cheapest final network of a request's config."""
     from api.schemas import JobCreate
-    from api.services.jobs import build_run_config
+    from api.services.submission import build_run_config
 
     final = build_run_config(JobCreate(**body)).train.model
     return CostModel(final, shape, 10)(smallest_architecture("micro", final.nodes))
@@ -407,8 +448,8 @@ def test_openapi_documents_every_route_with_examples(client):
 
 
 def test_broker_down_answers_503(client, alice, monkeypatch):
+    from enas_service.queue import get_celery
     from enas_service.settings import get_settings
-    from worker.celery_app import get_celery
 
     monkeypatch.setenv("ENAS_BROKER_URL", "redis://127.0.0.1:1/0")
     get_settings.cache_clear()

@@ -6,10 +6,10 @@ from enas_core.architecture import (
     ArchitectureError,
     MacroArchitecture,
     MicroArchitecture,
-    arch_from_json,
     parse_cell,
 )
 from enas_core.ops import PRIMITIVES
+from enas_core.spaces import arch_from_json
 
 CONV = "1 2 1 3 0 1 0 4 1 1 1 1 0 1 0 1 1 0 0 1"
 REDUCE = "0 1 0 4 1 0 2 0 0 3 1 1 0 0 0 0 4 1 1 0"

@@ -4,22 +4,63 @@ import sys
 
 import pytest
 
-from enas_core.architecture import arch_from_json
-from enas_core.cli import main
+from enas_core import options
+from enas_core.cli import _make_parser as _parser
+from enas_core.cli import build_config, main
+from enas_core.options import OPTIONS
+from enas_core.spaces import arch_from_json
 
 TINY = ["--dataset", "digits", "--layers", "3", "--channels", "4", "--nodes", "2",
         "--final-layers", "3", "--final-channels", "4", "--steps-per-epoch", "2",
-        "--controller-steps", "1", "--controller-aggregate", "2", "--candidates", "2",
-        "--final-steps-per-epoch", "2", "--device", "cpu"]
+        "--controller-train-steps", "1", "--controller-num-aggregate", "2",
+        "--num-candidates", "2", "--final-steps-per-epoch", "2", "--device", "cpu"]
 
 
 def test_help_lists_every_option_with_its_default():
     out = subprocess.run([sys.executable, "-m", "enas_core.cli", "search", "--help"],
                          capture_output=True, text=True, check=True).stdout
-    for flag in ("--dataset", "--search-epochs", "--final-epochs", "--batch-size", "--layers",
-                 "--channels", "--nodes", "--seed", "--device", "--output", "--preset"):
-        assert flag in out
+    for flag in ("--dataset", "--device", "--output", "--preset",
+                 *(option.flag for option in OPTIONS.values())):
+        assert f"{flag} " in out or f"{flag}\n" in out, flag
     assert "(default: quick)" in out and "quick: 5)" in out
+    assert "1..4,096" in out  # bounds are shown
+    assert "--batch-size" not in out.replace("-search-batch-size", "")  # aliases are not listed
+
+
+def test_flags_are_the_job_options():
+    """The CLI sets the RunConfig exactly as the API does for the same option values."""
+    argv = ["--space", "macro", "--layers", "4", "--search-batch-size", "64", "--seed", "3",
+            "--augment", "crop-flip", "--cutout", "8", "--no-aux-head", "--max-params", "50000"]
+    config = build_config(_parser().parse_args(["search", *argv]))
+    values = {"space": "macro", "layers": 4, "search_batch_size": 64, "seed": 3,
+              "augment": "crop-flip", "cutout": 8, "aux_head": False, "max_params": 50000}
+    assert config == options.build_config(values, preset="quick")
+    assert config.train.model.layers == 4 and config.train.model.space == "macro"
+    assert config.search.augment.crop_padding == 4 and config.train.augment.cutout == 8
+
+
+def test_older_flag_spellings_still_work():
+    args = _parser().parse_args(["search", "--batch-size", "64", "--candidates", "3",
+                                 "--controller-steps", "2", "--lr", "0.1"])
+    config = build_config(args)
+    assert (config.search.batch_size, config.search.num_candidates) == (64, 3)
+    assert (config.search.controller.train_steps, config.search.lr_max) == (2, 0.1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--search-batch-size", "5000"], "at most 4,096"),
+        (["--time-limit", "inf"], "finite"),
+        (["--layers", "x"], "must be an integer"),
+        (["--drop-path", "1"], "less than 1"),
+    ],
+)
+def test_out_of_bounds_flags_are_refused(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _parser().parse_args(["search", *argv])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_search_writes_result_and_model(tmp_path, capsys):

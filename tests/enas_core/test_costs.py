@@ -2,7 +2,6 @@
 
 import json
 import random
-import time
 from dataclasses import replace
 
 import pytest
@@ -21,7 +20,7 @@ from enas_core.latency import (
     table_keys,
     torch_threads,
 )
-from enas_core.metrics import count_flops, count_params, measure_latency, measure_memory
+from enas_core.metrics import measure_flops, measure_latency, measure_memory, measure_params
 from enas_core.spaces import build_network
 
 gpu = pytest.mark.gpu
@@ -51,8 +50,8 @@ def test_params_flops_and_memory_equal_the_built_network(seed):
         arch, model, shape, classes = random_case(case)
         net = build_network(arch, model, shape[0], classes)
         where = f"case {case}: {arch.space} {arch} {model} {shape}"
-        assert costs.count_params(arch, model, shape, classes) == count_params(net), where
-        assert costs.count_flops(arch, model, shape, classes) == count_flops(net, shape), where
+        assert costs.count_params(arch, model, shape, classes) == measure_params(net), where
+        assert costs.count_flops(arch, model, shape, classes) == measure_flops(net, shape), where
         batch = 1 + case % 3
         computed = costs.peak_memory(arch, model, shape, classes, batch_size=batch)
         measured = measure_memory(net, shape, batch_size=batch)
@@ -83,21 +82,20 @@ def test_the_smallest_architecture_is_the_cheapest():
             assert c.params >= floor.params and c.flops >= floor.flops
 
 
-def test_pricing_an_architecture_is_cheap():
-    """Costs are priced at every controller sample: tens of microseconds, not milliseconds."""
+def test_pricing_is_cached_per_architecture(monkeypatch):
+    """Costs are priced at every controller sample, so each architecture is walked once; how
+    long a walk takes is measured by bench/constraints.py, not here (no live timings)."""
     model = ModelConfig(layers=6, channels=20, nodes=5)
     price = costs.CostModel(model, (3, 32, 32), 10)
+    walks = []
+    real = costs.pieces
+    monkeypatch.setattr(costs, "pieces", lambda *a: walks.append(a[0]) or real(*a))
     rng = random.Random(0)
-    archs = [random_architecture(model, rng) for _ in range(200)]
-    t0 = time.perf_counter()
-    for arch in archs:
-        price(arch, memory=True)
-    per_arch = (time.perf_counter() - t0) / len(archs)
-    assert per_arch < 5e-3, per_arch  # generous: a busy shared machine; typically ~0.1 ms
-    t0 = time.perf_counter()
-    for arch in archs:
-        price(arch, memory=True)  # cached
-    assert (time.perf_counter() - t0) / len(archs) < 1e-3
+    archs = [random_architecture(model, rng) for _ in range(20)]
+    first = [price(arch, memory=True) for arch in archs]
+    assert len(walks) == len(archs)
+    assert [price(arch, memory=True) for arch in archs] == first
+    assert len(walks) == len(archs)  # all from the cache
 
 
 def test_every_op_of_a_network_is_in_its_latency_table():
@@ -203,5 +201,5 @@ def test_cuda_latency_table_ranks_measured_latency(tmp_path):
 def test_architecture_types_are_priced_in_their_own_space():
     macro = MacroArchitecture.parse("0 1 0 2 1 1", 3)
     model = ModelConfig(layers=3, channels=4, nodes=2)  # a micro config: the macro arch fits it
-    assert costs.count_params(macro, model, (1, 8, 8), 10) == count_params(
+    assert costs.count_params(macro, model, (1, 8, 8), 10) == measure_params(
         build_network(macro, ModelConfig(space="macro", layers=3, channels=4), 1, 10))

@@ -16,12 +16,17 @@ from PIL import Image
 
 from enas_core.data import (
     BUILTIN_DATASETS,
+    BUILTIN_SHAPES,
     DatasetError,
     ImageDataset,
     formats,
+    is_canonical,
     load_builtin,
+    load_canonical,
     load_file,
     load_idx,
+    prepare_data,
+    save_canonical,
 )
 from enas_core.data.formats import load_file_with_test
 
@@ -406,7 +411,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_zip_bomb_is_refused(tmp_path: Path, digits, monkeypatch: pytest.MonkeyPatch) -> None:
     x, y = digits
     path = write_zip(tmp_path / "bomb.zip", {"a/1.png": png_bytes(x[0]), "b/z.png": bytes(1 << 20)})
-    monkeypatch.setattr(formats, "MAX_UNCOMPRESSED_BYTES", 1 << 19)
+    monkeypatch.setattr(formats.safety, "MAX_UNCOMPRESSED_BYTES", 1 << 19)
     with pytest.raises(DatasetError, match="more than the limit"):
         load_file(path)
 
@@ -414,9 +419,43 @@ def test_zip_bomb_is_refused(tmp_path: Path, digits, monkeypatch: pytest.MonkeyP
 def test_oversized_image_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     big = np.zeros((64, 64), np.uint8)
     path = write_zip(tmp_path / "big.zip", {"a/1.png": png_bytes(big), "b/2.png": png_bytes(big)})
-    monkeypatch.setattr(formats, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(formats.safety, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(DatasetError, match="64x64, more than 1000 pixels"):
         load_file(path)
+
+
+# --- the registry and the canonical form -----------------------------------------------------
+
+
+def test_each_format_registers_its_name_suffixes_and_description() -> None:
+    assert formats.FORMATS == ("npz", "idx", "csv", "zip")
+    assert formats.upload_suffixes() == (".npz", ".csv", ".csv.gz", ".zip")
+    assert ".csv (label, pixels...)" in formats.describe(uploads_only=True)
+    with pytest.raises(ValueError, match="already registered"):
+        formats.register(formats.get_format("csv"))
+
+
+@pytest.mark.parametrize("fmt", ["npz-3d", "csv-header", "png-zip"])
+def test_sniffing_names_the_format(tmp_path: Path, digits, fmt: str) -> None:
+    path = FORMAT_WRITERS[fmt](tmp_path, *digits)
+    assert formats.sniff_format(path) == {"npz": "npz", "csv": "csv", "png": "zip"}[
+        fmt.split("-")[0]]
+
+
+def test_canonical_form_round_trips(tmp_path: Path, digits) -> None:
+    x, y = digits
+    np.savez(tmp_path / "k.npz", x_train=x[:100], y_train=y[:100] + 3, x_test=x[100:],
+             y_test=y[100:] + 3)
+    train, test = load_file_with_test(tmp_path / "k.npz")
+    path = save_canonical(tmp_path / "c.npz", train, test)
+    assert is_canonical(path) and not is_canonical(tmp_path / "k.npz")
+    again, again_test = load_canonical(path)
+    for a, b in ((train, again), (test, again_test)):
+        np.testing.assert_array_equal(a.x, b.x)
+        np.testing.assert_array_equal(a.y, b.y)
+        assert a.classes == b.classes and a.name == b.name
+    splits = prepare_data(path)  # read as it was written, not parsed as a user's file
+    assert splits.train.classes == train.classes == tuple(str(i) for i in range(3, 13))
 
 
 # --- builtin datasets (offline only: no network in tests) -----------------------------------
@@ -428,6 +467,8 @@ def test_builtin_digits() -> None:
     assert train.num_samples == 5000 and train.num_classes == 10
     assert train.image_shape == (28, 28, 1) and train.x.dtype == np.uint8
     assert "digits" in BUILTIN_DATASETS
+    assert set(BUILTIN_SHAPES) == set(BUILTIN_DATASETS)  # known without loading them
+    assert BUILTIN_SHAPES["digits"] == ((1, 28, 28), train.num_classes)
 
 
 def _write_idx_set(folder: Path, digits, *, gz: bool) -> None:

@@ -5,7 +5,7 @@ import torch
 
 from enas_core.architecture import MicroArchitecture
 from enas_core.config import ModelConfig
-from enas_core.metrics import count_params
+from enas_core.metrics import measure_params
 from enas_core.model import FixedCell, MicroNetwork
 from enas_core.ops import OPS, PRIMITIVES
 from enas_core.search_model import MicroSearchNetwork, SharedCell, stage_layout
@@ -58,7 +58,7 @@ def test_search_and_final_networks_classify(shape):
         assert logits.shape == aux.shape == (4, 10)
         net.eval()
         assert net(x).shape == (4, 10)
-        assert count_params(net) - count_params(net.aux_head) < count_params(search)
+        assert measure_params(net) - measure_params(net.aux_head) < measure_params(search)
 
 
 def _used_edge_weight(model: MicroSearchNetwork, node: int, inp: int, op: int) -> torch.Tensor:

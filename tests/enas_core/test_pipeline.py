@@ -3,10 +3,10 @@ import json
 import pytest
 import torch
 
-from enas_core.architecture import arch_from_json
 from enas_core.config import replace
 from enas_core.export import load_model
 from enas_core.pipeline import Cancelled, run_job
+from enas_core.spaces import arch_from_json
 from tests.enas_core.conftest import tiny_run
 
 VOLATILE = {"seconds", "checkpoint"}

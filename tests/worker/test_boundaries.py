@@ -1,29 +1,72 @@
-"""Dependencies point inward: the engine imports no service code, the worker no HTTP code."""
+"""Dependencies point inward: launcher -> api | worker -> enas_service -> enas_core. The API
+and the worker never import each other, nothing imports the launcher, and no module takes part
+in an import cycle (function-local imports included: they only hide a cycle)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+from tests.imports import PACKAGES, cycles, graph, modules, third_party
 
-CHECK = """
-import sys
+# What each top-level package may import from the project.
+ALLOWED = {
+    "enas_core": {"enas_core"},
+    "enas_service": {"enas_service", "enas_core"},
+    "api": {"api", "enas_service", "enas_core"},
+    "worker": {"worker", "enas_service", "enas_core"},
+    "launcher": set(PACKAGES),
+}
+# Third-party code a package must not load: the worker and the shared code carry no HTTP.
+FORBIDDEN = {
+    "enas_service": {"fastapi", "starlette", "uvicorn"},
+    "worker": {"fastapi", "starlette", "uvicorn"},
+}
 
-def loaded(roots):
-    return sorted(m for m in sys.modules if m.split('.')[0] in roots)
 
-import enas_core.pipeline, enas_core.data, enas_core.export, enas_core.presets
-bad = loaded({"enas_service", "api", "worker", "sqlalchemy", "celery", "fastapi", "kombu"})
-assert not bad, f"the engine imports {bad}"
-
-import worker.celery_app, worker.tasks, worker.runner, worker.reaper
-bad = loaded({"api", "fastapi", "starlette", "uvicorn"})
-assert not bad, f"the worker imports {bad}"
-"""
+def test_no_import_cycles():
+    assert cycles(graph()) == []
 
 
-def test_dependencies_point_inward():
-    result = subprocess.run([sys.executable, "-c", CHECK], cwd=ROOT, capture_output=True,
+def test_no_import_runs_up_the_layers():
+    offenders = [
+        f"{module} imports {target}"
+        for module, targets in graph().items()
+        for target in targets
+        if target.split(".")[0] not in ALLOWED[module.split(".")[0]]
+    ]
+    assert offenders == []
+
+
+def test_no_http_code_below_the_api():
+    offenders = [
+        f"{name} imports {sorted(bad)}"
+        for name, path in modules().items()
+        if (bad := third_party(name, path) & FORBIDDEN.get(name.split(".")[0], set()))
+    ]
+    assert offenders == []
+
+
+# (what is imported, what it must not load), each in a fresh interpreter.
+LOADS = {
+    "engine": ("enas_core.pipeline, enas_core.data, enas_core.export, enas_core.presets",
+               {"enas_service", "api", "worker", "launcher", "sqlalchemy", "celery",
+                "fastapi", "kombu"}),
+    "worker": ("worker.celery_app, worker.tasks, worker.runner, worker.reaper",
+               {"api", "launcher", "fastapi", "starlette", "uvicorn"}),
+    "api": ("api.main", {"worker", "launcher"}),
+}
+
+
+@pytest.mark.parametrize("what", sorted(LOADS))
+def test_importing_loads_nothing_above(what):
+    modules_, forbidden = LOADS[what]
+    code = (f"import sys, {modules_}; "
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(forbidden)!r}))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

@@ -28,7 +28,7 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
     )
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "enas_service", "serve", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "launcher", "serve", "--data-dir", str(data_dir),
          "--port", str(port), "--demo"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True,

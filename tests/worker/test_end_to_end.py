@@ -14,10 +14,10 @@ import pytest
 import torch
 from sqlalchemy import select
 
-from enas_core.architecture import arch_from_json
 from enas_core.costs import CostModel
 from enas_core.export import load_model, read_model_file
 from enas_core.latency import random_architecture
+from enas_core.spaces import arch_from_json
 from enas_service.db import session_scope
 from enas_service.models import EpochRecord, Job
 from tests.conftest import TINY_JOB, digits_arrays, wait_for
@@ -154,7 +154,7 @@ def tight_max_params() -> int:
     """A params limit that only one random architecture in five meets, for TINY_JOB's final
     network on the uploaded 8x8 digits."""
     from api.schemas import JobCreate
-    from api.services.jobs import build_run_config
+    from api.services.submission import build_run_config
 
     final = build_run_config(JobCreate(dataset="digits", **TINY_JOB)).train.model
     price = CostModel(final, (1, 8, 8), 10)
@@ -235,9 +235,9 @@ def run_config_job(http: httpx.Client, headers: dict, **overrides) -> dict:
     """Insert a job with a config the API would refuse (the worker must refuse it too), run
     it, and wait for it to end."""
     from api.schemas import JobCreate
-    from api.services.jobs import build_run_config
+    from api.services.submission import build_run_config
     from enas_core.config import ConstraintConfig, replace, to_dict
-    from worker.celery_app import enqueue_run_job
+    from enas_service.queue import enqueue_run_job
 
     config = build_run_config(JobCreate(dataset="digits", **TINY_JOB))
     config = replace(config, search=replace(config.search,
@@ -319,9 +319,9 @@ def test_sigkill_the_worker_mid_job(http, live_keys, dataset_id, worker):
 def test_a_job_that_fails_three_times_fails_with_the_reason(http, live_keys):
     """Each attempt raises (its recorded checkpoint is gone); after three it is failed."""
     from api.schemas import JobCreate
-    from api.services.jobs import build_run_config
+    from api.services.submission import build_run_config
     from enas_core.config import to_dict
-    from worker.celery_app import enqueue_run_job
+    from enas_service.queue import enqueue_run_job
 
     config = to_dict(build_run_config(JobCreate(dataset="digits", **TINY_JOB)))
     with session_scope() as session:

@@ -1,7 +1,7 @@
 """Service commands for the `enas` CLI: serve, api, worker, db, keys.
 
 `register(subparsers)` is the `enas.commands` entry point the engine's CLI loads; each command
-sets `func(args) -> int`. `python -m enas_service` runs the same commands on its own.
+sets `func(args) -> int`. `python -m launcher` runs the same commands on its own.
 """
 
 from __future__ import annotations
@@ -205,15 +205,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _apply_env(args)
     from enas_service.settings import get_settings
     from worker.celery_app import get_celery
-    from worker.reaper import start_reaper_thread
+    from worker.reaper import start_reaper_process
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not args.beat:
         import enas_core.pipeline  # noqa: F401 - load torch and the engine before the first job
 
-    if args.reaper:
-        start_reaper_thread()
+    if args.reaper:  # a process: this one forks the pool's children next
+        start_reaper_process()
     argv = worker_argv(
         pool=args.pool or settings.worker_pool,
         loglevel=args.loglevel,
@@ -349,7 +349,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     supervisor = None
     if not args.no_worker:
         supervisor = WorkerSupervisor(
-            [sys.executable, "-m", "enas_service", "worker", "--pool=solo"],
+            [sys.executable, "-m", "launcher", "worker", "--pool=solo"],
             env={**os.environ, "ENAS_DATA_DIR": str(settings.data_dir)},
         )
         supervisor.start()

@@ -1,0 +1,168 @@
+"""Submitting a job: the request mapped onto the engine's RunConfig (through the job options'
+table), its limits and dataset checked, the row stored (idempotently) and the task enqueued
+once the row is committed."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.schemas import JobCreate
+from api.services import datasets
+from api.services.errors import Conflict, InvalidInput, Unavailable
+from enas_core.config import RunConfig, to_dict
+from enas_core.data import BUILTIN_DATASETS, BUILTIN_SHAPES
+from enas_core.options import OptionError, build_config
+from enas_service import limits, repository
+from enas_service.db import after_commit, session_scope
+from enas_service.models import Dataset, Job
+from enas_service.queue import enqueue_run_job
+
+log = logging.getLogger(__name__)
+
+
+def build_run_config(body: JobCreate) -> RunConfig:
+    """The engine's RunConfig for a request: the preset (or the engine defaults), then each
+    option that was given; a 422 names the option the engine refused."""
+    try:
+        return build_config(body.options(), preset=body.preset)
+    except OptionError as exc:
+        raise InvalidInput(str(exc), field=exc.option) from exc
+
+
+def check_job_limits(config: RunConfig, *, dataset: Dataset | None, builtin: str | None) -> None:
+    """422 naming the limit when a hard params or FLOPs limit is below the cheapest network of
+    the config on this dataset's images (the engine's check, before anything is stored)."""
+    if not config.search.constraints.active:
+        return
+    if dataset is not None:
+        height, width = dataset.image_shape[:2]  # [H, W, C], as the summary stores it
+        shape, classes = (dataset.channels, height, width), dataset.num_classes
+    elif builtin in BUILTIN_SHAPES:
+        shape, classes = BUILTIN_SHAPES[builtin]
+    else:  # a shape we do not know: the worker checks before the search starts
+        return
+    try:
+        limits.check_limits(config, shape, classes)
+    except OptionError as exc:
+        raise InvalidInput(str(exc), field=exc.option) from exc
+
+
+def resolve_dataset(
+    session: Session, *, owner: str, dataset: str
+) -> tuple[Dataset | None, str | None]:
+    """(uploaded dataset, None) or (None, built-in name); 422 naming `dataset` otherwise."""
+    name = dataset.strip().lower()
+    if name in BUILTIN_DATASETS:
+        return None, name
+    try:
+        dataset_id = uuid.UUID(dataset)
+    except ValueError:
+        dataset_id = None
+    found = (
+        repository.get_dataset(session, owner=owner, dataset_id=dataset_id)
+        if dataset_id
+        else None
+    )
+    if found is None:
+        raise InvalidInput(
+            f"unknown dataset {dataset!r}; use a built-in one ({', '.join(BUILTIN_DATASETS)}) "
+            "or the id of a dataset you uploaded (GET /datasets)",
+            field="dataset",
+        )
+    return found, None
+
+
+def find_idempotent(
+    session: Session, *, owner: str, key: str | None, request: dict[str, Any] | None
+) -> Job | None:
+    """The job an earlier request with this Idempotency-Key created, if any."""
+    if not key:
+        return None
+    job = repository.get_job_by_idempotency_key(session, owner=owner, key=key)
+    if job is not None and request is not None and job.request != request:
+        raise Conflict(
+            "this Idempotency-Key was used for a different request; use a new key for a new job"
+        )
+    return job
+
+
+def submit_job(
+    session: Session, *, owner: str, body: JobCreate, idempotency_key: str | None
+) -> tuple[Job, bool]:
+    """Create a queued job and enqueue it once the transaction commits.
+    Returns (job, created); created is False for a replayed Idempotency-Key."""
+    request = body.model_dump(exclude_none=True)
+    existing = find_idempotent(session, owner=owner, key=idempotency_key, request=request)
+    if existing is not None:
+        return existing, False
+    config = build_run_config(body)
+    dataset, builtin = resolve_dataset(session, owner=owner, dataset=body.dataset)
+    check_job_limits(config, dataset=dataset, builtin=builtin)
+    job = Job(
+        owner=owner,
+        name=body.name,
+        dataset_id=dataset.id if dataset else None,
+        builtin_dataset=builtin,
+        idempotency_key=idempotency_key,
+        request=request,
+        config=to_dict(config),
+    )
+    try:
+        with session.begin_nested():
+            repository.add_job(session, job=job)
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race.
+        existing = find_idempotent(session, owner=owner, key=idempotency_key, request=request)
+        if existing is None:
+            raise
+        return existing, False
+    job_id = job.id
+    after_commit(session, lambda: _enqueue_or_fail(job_id))
+    return job, True
+
+
+def _enqueue_or_fail(job_id: uuid.UUID) -> None:
+    """Runs after the commit. A job the broker did not take is marked failed (so it does not
+    sit queued forever) and the request answers 503."""
+    try:
+        enqueue_run_job(job_id)
+    except Exception as exc:
+        log.exception("could not enqueue job %s", job_id)
+        with session_scope() as session:
+            repository.fail_queued_job(
+                session, job_id=job_id, error=f"the job queue was unreachable ({exc})"
+            )
+        raise Unavailable(
+            "the job queue (broker) is unreachable, so the job was not started; try again later"
+        ) from exc
+
+
+def submit_job_with_upload(
+    session: Session,
+    *,
+    owner: str,
+    body: JobCreate,
+    tmp_path: Path,
+    filename: str,
+    size: int,
+    dataset_name: str | None,
+    idempotency_key: str | None,
+) -> tuple[Job, bool]:
+    """One request with the dataset file and the config: the config is checked before the
+    file is stored, and the request's rollback removes the file if anything fails later."""
+    existing = find_idempotent(session, owner=owner, key=idempotency_key, request=None)
+    if existing is not None:
+        return existing, False
+    build_run_config(body)
+    datasets.check_suffix(filename)
+    dataset = datasets.create_dataset(
+        session, owner=owner, tmp_path=tmp_path, filename=filename, size=size, name=dataset_name
+    )
+    body = body.model_copy(update={"dataset": str(dataset.id)})
+    return submit_job(session, owner=owner, body=body, idempotency_key=idempotency_key)
