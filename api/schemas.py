@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -305,8 +305,10 @@ class JobPublic(BaseModel):
     name: str | None
     dataset_id: uuid.UUID | None
     status: JobStatus
-    phase: Literal["search", "final"] | None = Field(
-        description="search, or final (training the best architecture from scratch)."
+    phase: Literal["preparing", "search", "final", "baseline"] | None = Field(
+        description="preparing (data, pricing tables), search, final (training the best "
+        "architecture from scratch), or baseline (training the best random candidate the "
+        "same way, when the job asked for `baseline: random`)."
     )
     epoch: int = Field(description="Last finished epoch of `phase` (1-based; 0 before any).")
     epochs: int = Field(description="Epochs in `phase`.")
@@ -325,6 +327,13 @@ class JobPublic(BaseModel):
     constraints: ConstraintsPublic | None = Field(
         None, description="With limits, once the search has ended: were they satisfied?"
     )
+    search_summary: SearchSummaryPublic | None = Field(
+        None, validation_alias=AliasChoices("search_summary", "search_report"),
+        description="Once the search has ended: did the controller's candidates beat random "
+        "ones? The groups in full: GET /jobs/{id}/search-report.")
+    baseline: BaselinePublic | None = Field(
+        None, description="With `baseline: random`, once trained: the best random candidate's "
+        "test accuracy and costs, next to `final`.")
     request: dict[str, Any] = Field(description="The config as submitted.")
     config: dict[str, Any] = Field(description="The resolved engine RunConfig.")
     # Read from the row for the computed fields, not shown.
@@ -338,13 +347,17 @@ class JobPublic(BaseModel):
             return self.builtin_dataset
         return str(self.dataset_id) if self.dataset_id else "(deleted)"
 
-    @computed_field(description="Estimated seconds to go while running.")
+    @computed_field(description="Estimated seconds to go while running, from the time it "
+                                "has run and its progress (which moves within epochs).")
     @property
     def eta_seconds(self) -> float | None:
         p = self.progress
-        if self.status is JobStatus.running and 0 < p < 1 and self.elapsed_s > 0:
-            return self.elapsed_s / p * (1 - p)
-        return None
+        if self.status is not JobStatus.running or not 0 < p < 1 or self.started_at is None:
+            return None
+        started = self.started_at if self.started_at.tzinfo else self.started_at.replace(
+            tzinfo=UTC)
+        ran = max((datetime.now(UTC) - started).total_seconds(), self.elapsed_s)
+        return ran / p * (1 - p)
 
 
 class JobsPublic(BaseModel):
@@ -382,7 +395,7 @@ class EpochPublic(BaseModel):
         },
     )
 
-    phase: Literal["search", "final"]
+    phase: Literal["search", "final", "baseline"]
     epoch: int
     epochs: int
     progress: float
@@ -462,6 +475,79 @@ class ArchitecturePublic(BaseModel):
 class ArchitecturesPublic(BaseModel):
     data: list[ArchitecturePublic]
     count: int
+
+
+class CandidateGroupPublic(BaseModel):
+    """One group of architectures ranked on the validation split with the shared weights."""
+
+    n: int = Field(description="Architectures drawn (a repeat counts each time).")
+    distinct: int = Field(description="Distinct architectures among them.")
+    mean: float | None = Field(description="Mean validation accuracy.")
+    std: float | None = Field(description="Its standard deviation over the draws.")
+    best: float | None = Field(description="The best validation accuracy.")
+    top: list[dict[str, Any]] = Field(
+        default_factory=list, description="The top-k distinct: `{arch, val_acc}`, best first.")
+
+
+class DifferencePublic(BaseModel):
+    mean: float = Field(description="Controller mean minus random mean (accuracy, not points).")
+    ci95: list[float] = Field(description="Its 95% percentile bootstrap interval [lo, hi].")
+    bootstrap: int = Field(description="Bootstrap resamples.")
+
+
+class SearchSummaryPublic(BaseModel):
+    """What the search bought: the controller's candidates against as many drawn uniformly
+    from the space, ranked on the same validation data with the same shared weights."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    strategy: Literal["enas", "random"]
+    verdict: Literal["controller better", "no clear difference", "random better"] | None = Field(
+        description="From the interval: above zero, containing it, below it. None for "
+        "random search (no controller).")
+    summary: str | None = Field(description="The comparison in one sentence.")
+    difference: DifferencePublic | None = None
+    entropy: dict[str, float] | None = Field(
+        None, description="The controller's mean entropy per architecture (nats), first and "
+        "last search epoch: how far it moved from where it started.")
+
+
+class SearchReportPublic(SearchSummaryPublic):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "strategy": "enas",
+                    "verdict": "controller better",
+                    "summary": "the controller's candidates beat random ones by +3.1 points "
+                               "[+0.9, +5.4] (95% bootstrap interval)",
+                    "difference": {"mean": 0.031, "ci95": [0.009, 0.054], "bootstrap": 2000},
+                    "entropy": {"first": 57.2, "last": 54.9},
+                    "controller": {"n": 20, "distinct": 20, "mean": 0.884, "std": 0.03,
+                                   "best": 0.93, "top": [{"arch": ARCH_EXAMPLE,
+                                                          "val_acc": 0.93}]},
+                    "random": {"n": 20, "distinct": 20, "mean": 0.853, "std": 0.05,
+                               "best": 0.92, "top": [{"arch": ARCH_EXAMPLE, "val_acc": 0.92}]},
+                }
+            ]
+        },
+    )
+
+    controller: CandidateGroupPublic | None = Field(
+        description="The trained controller's samples; None for random search.")
+    random: CandidateGroupPublic
+
+
+class BaselinePublic(BaseModel):
+    """With `baseline: random`: the best random candidate, trained from scratch with the same
+    final-training budget as the search's best."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    arch: dict[str, Any]
+    val_acc: float = Field(description="Its validation accuracy with the shared weights.")
+    final: FinalMetrics | None = Field(None, description="After its training.")
 
 
 class ParetoPointPublic(CostsPublic):

@@ -25,7 +25,7 @@ from .data.formats import describe as describe_formats
 from .metrics import EpochMetrics
 from .options import GROUPS, OPTIONS, Option, OptionError
 from .options import build_config as build_options
-from .pipeline import Cancelled, run_job
+from .pipeline import Cancelled, checkpoint_order, run_job
 from .presets import PRESETS, preset_config
 from .spaces import arch_from_json, get_space, network_config_for
 
@@ -204,12 +204,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     data = _load(args, config.seed)
     resume = None
     if args.resume:
-        found = sorted((args.output / "checkpoints").glob("*.pt"),
-                       key=lambda p: (p.name.startswith("final"), p.name))
+        found = sorted((args.output / "checkpoints").glob("*.pt"), key=checkpoint_order)
         resume = found[-1] if found else None
         if resume is None:
             log.warning("no checkpoint in %s: starting a new search", args.output)
-    progress = Progress(config.search.epochs + config.train.epochs)
+    trainings = 2 if config.baseline == "random" else 1
+    progress = Progress(config.search.epochs + trainings * config.train.epochs)
     try:
         result = run_job(config, data, out_dir=args.output, runtime=_runtime(args),
                          on_epoch=progress, resume_from=resume)
@@ -220,7 +220,30 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"written: {args.output / 'result.json'}")
         return 1
     _print_result(result.best, result.final, args.output)
+    _print_comparison(result.search_report, result.final, result.baseline)
     return 0
+
+
+def _print_comparison(report: dict[str, Any] | None, final: dict[str, Any] | None,
+                      baseline: dict[str, Any] | None) -> None:
+    """What the search bought: its candidates against random ones, and with a random
+    baseline both test accuracies."""
+    if report is None:
+        return
+    lines = []
+    if report["summary"]:
+        ctrl, rnd = report["controller"], report["random"]
+        lines.append(f"search: {report['summary']}; mean val_acc {ctrl['mean']:.4f} against "
+                     f"{rnd['mean']:.4f} ({ctrl['n']} each)")
+    else:
+        rnd = report["random"]
+        lines.append(f"random search: {rnd['n']} candidates, mean val_acc {rnd['mean']:.4f}, "
+                     f"best {rnd['best']:.4f}")
+    if final and baseline and baseline.get("final"):
+        lines.append(f"test_acc: {final['test_acc']:.4f} (search's best) against "
+                     f"{baseline['final']['test_acc']:.4f} (best random candidate, same "
+                     f"training)")
+    print("\n".join(lines))
 
 
 def _parse_arch(args: argparse.Namespace, space: str):

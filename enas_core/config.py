@@ -45,6 +45,10 @@ class ControllerConfig:
     conv_op_bias: tuple[float, ...] | None = (0.25, 0.25, -0.25, -0.25, -0.25)
     entropy_weight: float = 1e-4  # entropy bonus added to the reward
     baseline_decay: float = 0.99  # moving-average baseline
+    # Divide advantages by their running RMS (not in the reference). Validation accuracies
+    # differ by a few hundredths, and Adam's large epsilon (1e-3, the reference's) then damps
+    # the small gradients the LSTM gets: normalised, every update moves at the set rate.
+    normalize_advantage: bool = False
     train_steps: int = 30  # controller updates per epoch
     num_aggregate: int = 10  # architectures (REINFORCE samples) per controller update
     skip_target: float = 0.4  # macro space: KL pull of skip probability towards this

@@ -153,6 +153,15 @@ _OPTIONS: tuple[Option, ...] = (
     Option("nodes", ("search.model.nodes", "train.model.nodes"), int,
            "nodes per micro cell", minimum=1, maximum=10, group="space"),
     # -- the search
+    Option("strategy", ("search.strategy",), str,
+           "enas: the controller learns which architectures to sample; random: random "
+           "search with weight sharing (uniform sampling, the same training and ranking)",
+           choices=("enas", "random")),
+    Option("sharing", ("search.model.sharing",), str,
+           "micro search network: which edges share op weights: edge (the reference's: "
+           "every node and input its own), node (across a node's inputs) or cell (one set "
+           "per cell; trains fastest, for short searches)",
+           choices=("edge", "node", "cell")),
     Option("search_epochs", ("search.epochs",), int,
            "search epochs; each trains the shared weights, then the controller",
            minimum=1, maximum=10_000),
@@ -223,6 +232,10 @@ _OPTIONS: tuple[Option, ...] = (
     Option("aux_head", ("train.model.aux_head",), bool,
            "final training: an auxiliary classifier after the second reduction (micro)",
            group="final"),
+    Option("baseline", ("baseline",), str,
+           "random: also train the best of the random candidates ranked after the search, "
+           "with the same final-training budget, and report both test accuracies",
+           choices=("none", "random"), group="final"),
     # -- limits on the final network
     Option("max_params", ("search.constraints.max_params",), int,
            "limit on the final network's parameters", minimum=0, maximum=10**12,

@@ -26,7 +26,7 @@ from .search import Searcher
 from .spaces import arch_from_json, network_config_for
 from .train import Trainer
 
-__all__ = ["Cancelled", "JobResult", "run_job"]
+__all__ = ["Cancelled", "JobResult", "checkpoint_order", "run_job"]
 
 PHASES = ("search", "final", "baseline")  # in the order a job runs them
 KEEP_CHECKPOINTS = 2  # the newest and the one before: a caller may not have recorded the newest
@@ -70,11 +70,16 @@ class JobResult:
         }
 
 
+def checkpoint_order(path: Path) -> tuple[int, str]:
+    """Sorts checkpoints oldest first: by phase in the order a job runs them, then epoch."""
+    phase = path.name.split("-")[0]
+    return (PHASES.index(phase) if phase in PHASES else -1, path.name)
+
+
 def _checkpoint(out_dir: Path, phase: str, epoch: int, state: dict[str, Any]) -> Path:
     ckpt_dir = out_dir / "checkpoints"
     path = atomic_save(state, ckpt_dir / f"{phase}-{epoch:04d}.pt")
-    order = sorted(ckpt_dir.glob("*.pt"),
-                   key=lambda p: (PHASES.index(p.name.split("-")[0]), p.name))
+    order = sorted(ckpt_dir.glob("*.pt"), key=checkpoint_order)
     for old in order[:-KEEP_CHECKPOINTS]:
         old.unlink(missing_ok=True)
     return path
@@ -89,15 +94,16 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
             on_epoch: Callable[[EpochMetrics], None] | None = None,
             should_stop: StopFn | None = None,
             resume_from: str | Path | None = None,
-            on_phase: Callable[[str, float], None] | None = None) -> JobResult:
+            on_phase: Callable[..., None] | None = None) -> JobResult:
     """Search, then train the best architecture from scratch (and, with `baseline="random"`,
-    the best random candidate too). `on_phase(phase, progress)` is told when a phase starts:
-    "preparing" (pricing tables, the search network), "search", "final", "baseline"."""
+    the best random candidate too). `on_phase(phase, epoch=, epochs=, progress=)` is told when
+    a phase starts: "preparing" (the search network, pricing tables), "search", "final",
+    "baseline", with the epochs of it already done (on a resume) and in all."""
     runtime = runtime or Runtime(device=device)
     out_dir = Path(out_dir)
     should_stop = should_stop or never
     report = on_epoch or (lambda m: None)
-    announce = on_phase or (lambda phase, progress: None)
+    announce = on_phase or (lambda phase, **where: None)
     state = load_checkpoint(resume_from) if resume_from else None
     trainings = 2 if config.baseline == "random" else 1
     total = config.search.epochs + trainings * config.train.epochs
@@ -105,7 +111,8 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
 
     cons = config.search.constraints
     if state is None or state["phase"] == "search":
-        announce("preparing", 0.0)
+        done = state["searcher"]["epoch"] if state is not None else 0
+        announce("preparing", epoch=done, epochs=config.search.epochs, progress=done / total)
         searcher = Searcher(config.search, data, runtime=runtime, seed=config.seed,
                             target=config.train.model)
         if state is not None:
@@ -113,7 +120,11 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
         limit = config.search.time_limit_s
         if limit is not None:
             searcher.deadline = time.monotonic() + max(limit - searcher.elapsed, 0.0)
-        announce("search", searcher.epoch / total)
+        announce("search", epoch=searcher.epoch, epochs=config.search.epochs,
+                 progress=searcher.epoch / total)
+        searcher.on_progress = lambda f: announce(
+            "search", epoch=searcher.epoch, epochs=config.search.epochs,
+            progress=(searcher.epoch + f) / total)
         while searcher.epoch < config.search.epochs and not searcher.out_of_time():
             metrics = searcher.run_epoch(should_stop)
             metrics.progress = searcher.epoch / total
@@ -149,7 +160,8 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
         trainer = Trainer(arch, train_cfg, data, runtime=runtime, seed=config.seed)
         if state is not None and state["phase"] == phase:
             trainer.load_state_dict(state["trainer"])
-        announce(phase, (done_before + trainer.epoch) / total)
+        announce(phase, epoch=trainer.epoch, epochs=config.train.epochs,
+                 progress=(done_before + trainer.epoch) / total)
         while trainer.epoch < config.train.epochs:
             metrics = trainer.run_epoch(should_stop)
             metrics.phase = phase

@@ -89,6 +89,8 @@ def _mean(values: list[float]) -> float | None:
 # Architectures for the shared-weight steps are sampled this many at a time: one batched
 # controller pass is cheap, and memory no longer grows with `steps_per_epoch`.
 SAMPLE_CHUNK = 256
+PROGRESS_EVERY_S = 5.0  # how often `on_progress` hears of a running epoch
+SHARED_SHARE = 0.7  # the part of an epoch's progress its shared-weight steps stand for
 
 Draw = Callable[[int], list[Architecture]]
 
@@ -141,6 +143,9 @@ class Searcher:
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0  # seconds of search, summed over resumes
         self.deadline: float | None = None
+        # Told the fraction of the running epoch done, every PROGRESS_EVERY_S at most.
+        self.on_progress: Callable[[float], None] | None = None
+        self._last_progress = 0.0
 
     def _cost_model(self, target: ModelConfig, num_classes: int,
                     cache_dir: str | Path | None) -> CostModel:
@@ -211,6 +216,12 @@ class Searcher:
 
     # -- one epoch -----------------------------------------------------------------------
 
+    def _progress(self, fraction: float) -> None:
+        if self.on_progress is not None and (
+                time.monotonic() - self._last_progress >= PROGRESS_EVERY_S):
+            self._last_progress = time.monotonic()
+            self.on_progress(fraction)
+
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
@@ -276,6 +287,7 @@ class Searcher:
                 raise Cancelled
             if self.out_of_time():
                 break
+            self._progress(SHARED_SHARE * step / steps)
             if step % SAMPLE_CHUNK == 0:
                 # The controller does not change during this phase: a chunk of steps'
                 # architectures in one batched pass, so the loop never waits on it.
@@ -304,7 +316,8 @@ class Searcher:
         sampled: list[dict[str, Any]] = []
         losses, entropies, rewards_all = [], [], []
         uniform = None if self.uses_controller else self.uniform("rewards")
-        for _ in range(cfg.train_steps):
+        for k in range(cfg.train_steps):
+            self._progress(SHARED_SHARE + (1 - SHARED_SHARE) * k / cfg.train_steps)
             if should_stop():
                 raise Cancelled
             if self.out_of_time():

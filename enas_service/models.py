@@ -139,7 +139,8 @@ class Job(Base):
     config: Mapped[dict[str, Any]]  # the resolved enas_core RunConfig, as to_dict() gives it
 
     status: Mapped[JobStatus] = mapped_column(JOB_STATUS, default=JobStatus.queued, index=True)
-    phase: Mapped[str | None] = mapped_column(String(16), default=None)  # search | final
+    # preparing | search | final | baseline
+    phase: Mapped[str | None] = mapped_column(String(16), default=None)
     epoch: Mapped[int] = mapped_column(Integer, default=0)  # last finished epoch in `phase`
     epochs: Mapped[int] = mapped_column(Integer, default=0)  # epochs in `phase`
     progress: Mapped[float] = mapped_column(Float, default=0.0)
@@ -158,6 +159,10 @@ class Job(Base):
     # (limits, modes, satisfied, message); stored when the search ends, also when it failed.
     pareto: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     constraints: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # JobResult "search_report" (the controller's candidates against random ones) and
+    # "baseline" (the best random candidate trained with the same budget, when asked for).
+    search_report: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    baseline: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     # The lease: a worker owns a running job while it holds `lease` and keeps `heartbeat_at`
     # fresh; every write it makes is conditional on both.

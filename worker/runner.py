@@ -186,7 +186,18 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
             monitor.lost = True
             raise LeaseLost(f"job {job_id}: lease {lease} lost")
 
+    def on_phase(phase: str, **where: Any) -> None:
+        """A phase starts: the job shows it (and its progress) before its first epoch ends."""
+        with session_scope() as session:
+            held = repository.set_job_fields(session, job_id=job_id, lease=lease, phase=phase,
+                                             **where)
+        if not held:
+            monitor.lost = True
+            raise LeaseLost(f"job {job_id}: lease {lease} lost")
+
     try:
+        # Loading the data and pricing tables can take minutes: say so from the start.
+        on_phase("preparing")
         if claimed.source is None:
             raise DatasetError("the job's dataset was deleted")
         config = from_dict(RunConfig, claimed.config)
@@ -212,6 +223,7 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
             out_dir=artifacts.job_dir(job_id),
             device=settings.resolve_device(),
             on_epoch=on_epoch,
+            on_phase=on_phase,
             should_stop=monitor.should_stop,
             resume_from=resume,
         )
@@ -253,7 +265,8 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
 
     summary = json_safe(result.to_dict())
     best = summary["best"]
-    searched = {"pareto": summary.get("pareto"), "constraints": summary.get("constraints")}
+    searched = {"pareto": summary.get("pareto"), "constraints": summary.get("constraints"),
+                "search_report": summary.get("search_report"), "baseline": summary.get("baseline")}
     if best is None:
         # Hard limits that no architecture met: the engine says so (and trained nothing); the
         # front of what was evaluated is kept, so the user can see how close it came.

@@ -20,6 +20,7 @@ from api.schemas import (
     JobsPublic,
     ParetoPublic,
     Problem,
+    SearchReportPublic,
 )
 from api.services import events, model_files, submission
 from api.services import jobs as service
@@ -226,6 +227,22 @@ def get_architectures(
 )
 def get_pareto(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> ParetoPublic:
     return service.pareto(session, owner=owner, job_id=job_id)
+
+
+@router.get(
+    "/{job_id}/search-report",
+    response_model=SearchReportPublic,
+    summary="Did the search help? The controller's candidates against random ones",
+    description="After the search, `num_candidates` architectures sampled from the trained "
+    "controller and as many drawn uniformly from the space (within the hard limits) are "
+    "ranked on the same validation data with the same shared weights. Both groups (mean, "
+    "spread, best, top-k) and the difference of their means with a 95% bootstrap interval. "
+    "For `strategy: random` there is no controller group. There once the search has ended.",
+    responses={**PROBLEMS, 409: {"model": Problem, "description": "No report yet"}},
+)
+def get_search_report(job_id: uuid.UUID, session: SessionDep,
+                      owner: OwnerDep) -> SearchReportPublic:
+    return service.search_report(session, owner=owner, job_id=job_id)
 
 
 @router.get(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from api.schemas import ArchitecturePublic, EpochPublic, ParetoPublic
+from api.schemas import ArchitecturePublic, EpochPublic, ParetoPublic, SearchReportPublic
 from api.services import projections
 from api.services.errors import Conflict, NotFound
 from enas_service import artifacts, repository
@@ -66,6 +66,18 @@ def pareto(session: Session, *, owner: str, job_id: uuid.UUID) -> ParetoPublic:
             why = f"the job {job.status.value} before its search ended"
         raise Conflict(f"no Pareto front yet: {why}")
     return projections.pareto_public(job)
+
+
+def search_report(session: Session, *, owner: str, job_id: uuid.UUID) -> SearchReportPublic:
+    """The controller's candidates against random ones; stored when the search ends."""
+    job = get_job(session, owner=owner, job_id=job_id)
+    if not job.search_report:
+        if job.status in (JobStatus.queued, JobStatus.running):
+            why = f"the job is {job.status.value}; the report comes when the search ends"
+        else:
+            why = f"the job {job.status.value} before its search ended"
+        raise Conflict(f"no search report yet: {why}")
+    return SearchReportPublic.model_validate(job.search_report)
 
 
 # -- change -----------------------------------------------------------------------------------
