@@ -8,10 +8,11 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 
 .PHONY: setup run search test lint bench
 
-$(BIN)/enas: pyproject.toml
+$(BIN)/enas: pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,mlflow]'
+	$(BIN)/pip install -q -e './clients/python[all]'  # the client: `enas jobs ...`, enas_client
 	touch $(BIN)/enas
 
 setup: $(BIN)/enas

@@ -26,6 +26,7 @@ def create_app() -> FastAPI:
         openapi_tags=[
             {"name": "jobs", "description": "Search jobs: submit, follow, results, model."},
             {"name": "datasets", "description": "Uploaded datasets."},
+            {"name": "usage", "description": "What your jobs cost."},
             {"name": "health", "description": "Liveness and readiness."},
         ],
     )

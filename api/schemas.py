@@ -166,6 +166,18 @@ class _JobRequest(BaseModel):
     preset: str | None = Field(
         None, description=f"Start from a named setting: {', '.join(PRESETS)}."
     )
+    # Hand-off to an MLflow tracking server (the server's `mlflow` extra); not engine options.
+    mlflow_experiment: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Log the job to this MLflow experiment: config as params, per-epoch "
+        "metrics, the architecture and result.json as artifacts, the model (the server's "
+        "ENAS_MLFLOW_URI, else MLflow's default tracking URI).",
+    )
+    mlflow_model_name: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Register the trained model under this name in the MLflow model registry "
+        "(logs to MLflow as mlflow_experiment does).",
+    )
 
     def options(self) -> dict[str, Any]:
         """The job options (enas_core.options) that were given."""
@@ -266,6 +278,100 @@ class FinalMetrics(BaseModel):
     constraints_met: bool | None = None
 
 
+# -- compute accounting -----------------------------------------------------------------------
+
+
+class DevicePublic(BaseModel):
+    """Where a job ran: a GPU with its memory, or the CPU's model with the threads torch used."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="cuda or cpu")
+    device: str = Field(description="e.g. cuda:0, cpu")
+    name: str = Field(description="The GPU's or the CPU's model name")
+    memory_bytes: int | None = Field(None, description="GPU: its total memory")
+    threads: int | None = Field(None, description="CPU: torch's intra-op threads")
+    cores: int | None = Field(None, description="CPU: cores the worker may run on")
+
+
+class PhaseUsagePublic(BaseModel):
+    seconds: float = Field(description="Wall-clock seconds the phase held the device")
+    cpu_seconds: float = Field(description="The worker process's CPU time over the phase")
+    images: int = Field(description="Images through a network (training and evaluation)")
+    peak_memory_bytes: int | None = Field(
+        None, description="Peak device memory: the CUDA allocator's peak on a GPU, the "
+        "process's peak resident memory on the CPU (see memory_kind)"
+    )
+
+
+class JobUsagePublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "device": {"type": "cuda", "device": "cuda:0", "name": "NVIDIA H100",
+                               "memory_bytes": 85045231616},
+                    "memory_kind": "cuda_allocated",
+                    "devices": ["cuda:0"],
+                    "attempts": 1,
+                    "phases": {
+                        "search": {"seconds": 3120.5, "cpu_seconds": 3300.1,
+                                   "images": 8250000, "peak_memory_bytes": 6442450944},
+                        "final": {"seconds": 5400.2, "cpu_seconds": 5600.0,
+                                  "images": 31500000, "peak_memory_bytes": 9663676416},
+                    },
+                    "seconds": 8520.7,
+                    "cpu_seconds": 8900.1,
+                    "images": 39750000,
+                    "peak_memory_bytes": 9663676416,
+                }
+            ]
+        }
+    )
+
+    device: DevicePublic = Field(description="The device of its latest attempt")
+    memory_kind: Literal["cuda_allocated", "process_rss"] | str
+    devices: list[str] = Field(description="Every device its attempts used")
+    attempts: int
+    phases: dict[str, PhaseUsagePublic] = Field(description="search, final")
+    seconds: float
+    cpu_seconds: float
+    images: int
+    peak_memory_bytes: int | None = None
+
+
+class PhaseTotalsPublic(BaseModel):
+    seconds: float
+    cpu_seconds: float
+    images: int
+    jobs: int
+
+
+class DeviceTotalsPublic(BaseModel):
+    device: str
+    name: str
+    seconds: float
+    cpu_seconds: float
+    images: int
+    jobs: int
+    peak_memory_bytes: int | None = None
+
+
+class UsagePublic(BaseModel):
+    """What an owner's jobs cost in a period: device time of the job phases active in it,
+    per phase and per device (a GPU-minute is not a CPU-minute: read `devices`)."""
+
+    owner: str
+    since: datetime | None
+    until: datetime | None
+    jobs: int = Field(description="Jobs that used a device in the period (deleted ones too)")
+    seconds: float = Field(description="Device seconds, all devices")
+    cpu_seconds: float
+    images: int
+    phases: dict[str, PhaseTotalsPublic]
+    devices: list[DeviceTotalsPublic]
+
+
 class JobPublic(BaseModel):
     """A job as stored: `JobPublic.model_validate(job_row)`; `dataset` and `eta_seconds` are
     derived from the row."""
@@ -336,6 +442,11 @@ class JobPublic(BaseModel):
         "test accuracy and costs, next to `final`.")
     request: dict[str, Any] = Field(description="The config as submitted.")
     config: dict[str, Any] = Field(description="The resolved engine RunConfig.")
+    usage: JobUsagePublic | None = Field(
+        None, description="What it has cost: device time per phase, the device, peak memory, "
+        "images (from its first recorded epoch on)."
+    )
+
     # Read from the row for the computed fields, not shown.
     builtin_dataset: str | None = Field(None, exclude=True)
     elapsed_s: float = Field(0.0, exclude=True)

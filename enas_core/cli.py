@@ -28,6 +28,7 @@ from .options import build_config as build_options
 from .pipeline import Cancelled, checkpoint_order, run_job
 from .presets import PRESETS, preset_config
 from .spaces import arch_from_json, get_space, network_config_for
+from .usage import summary as usage_summary
 
 ARC_FLAGS = ("--arc", "--reduce-arc")  # `enas train`: a text form's integer lists, in order
 
@@ -221,6 +222,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 1
     _print_result(result.best, result.final, args.output)
     _print_comparison(result.search_report, result.final, result.baseline)
+    print(usage_summary(result.usage))
     return 0
 
 

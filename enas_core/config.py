@@ -45,10 +45,6 @@ class ControllerConfig:
     conv_op_bias: tuple[float, ...] | None = (0.25, 0.25, -0.25, -0.25, -0.25)
     entropy_weight: float = 1e-4  # entropy bonus added to the reward
     baseline_decay: float = 0.99  # moving-average baseline
-    # Divide advantages by their running RMS (not in the reference). Validation accuracies
-    # differ by a few hundredths, and Adam's large epsilon (1e-3, the reference's) then damps
-    # the small gradients the LSTM gets: normalised, every update moves at the set rate.
-    normalize_advantage: bool = False
     train_steps: int = 30  # controller updates per epoch
     num_aggregate: int = 10  # architectures (REINFORCE samples) per controller update
     skip_target: float = 0.4  # macro space: KL pull of skip probability towards this
@@ -77,8 +73,9 @@ class ModelConfig:
     # sharing trains each weight more often: at a few hundred steps it is what lets the shared
     # model learn at all (bench/README.md, "Weight sharing").
     sharing: Sharing = "edge"
-    # Final networks only:
+    # An auxiliary classifier after the second reduction (micro; search and final networks).
     aux_head: bool = False
+    # Final networks only:
     drop_path: float = 0.0  # final network only; probability of dropping a path
 
     def __post_init__(self) -> None:
@@ -195,9 +192,13 @@ class SearchConfig:
     eval_batch_size: int = 128  # validation batch for rewards and the final ranking
     lr_max: float = 0.05
     lr_min: float = 5e-4
+    # None: one cosine over all epochs; N: warm restarts, cycles of N, N*mult, ... epochs
+    lr_restart_period: int | None = None
+    lr_restart_mult: int = 2
     momentum: float = 0.9
     weight_decay: float = 1e-4
     grad_clip: float = 5.0
+    aux_weight: float = 0.4  # the auxiliary head's loss weight (with model.aux_head)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     steps_per_epoch: int | None = None  # None: one pass over the train split
     num_candidates: int = 10  # architectures sampled after the search and ranked on validation
@@ -226,6 +227,8 @@ class TrainConfig:
     batch_size: int = 128
     lr_max: float = 0.05
     lr_min: float = 1e-4
+    lr_restart_period: int | None = None  # as SearchConfig's
+    lr_restart_mult: int = 2
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0

@@ -46,6 +46,8 @@ class EpochMetrics:
     best: dict[str, Any] | None = None  # {"arch": ARCH JSON, "val_acc": float}
     # Final only:
     val_loss: float | None = None
+    # What the run has cost so far (enas_core.usage.UsageMeter.snapshot()).
+    usage: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -179,6 +179,13 @@ _OPTIONS: tuple[Option, ...] = (
     Option("search_lr", ("search.lr_max",), float,
            "shared-weights maximum learning rate (cosine)", minimum=0, maximum=10,
            exclusive_minimum=True, aliases=("--lr",)),
+    Option("search_lr_restart", ("search.lr_restart_period",), int,
+           "cosine with warm restarts (SGDR): the first cycle's epochs, each next twice as "
+           "long (the reference: 10)", minimum=1, maximum=10_000,
+           unset="one cosine over all epochs"),
+    Option("search_aux_head", ("search.model.aux_head",), bool,
+           "search network: an auxiliary classifier after the second reduction (micro), its "
+           "loss weighted 0.4, as the reference's search child"),
     Option("steps_per_epoch", ("search.steps_per_epoch",), int,
            "shared-weights steps per search epoch", minimum=1, maximum=100_000,
            unset="one pass over the train split"),
@@ -216,6 +223,9 @@ _OPTIONS: tuple[Option, ...] = (
     Option("final_lr", ("train.lr_max",), float,
            "final-training maximum learning rate (cosine)", minimum=0, maximum=10,
            exclusive_minimum=True, group="final"),
+    Option("final_lr_restart", ("train.lr_restart_period",), int,
+           "final training: cosine with warm restarts, the first cycle's epochs",
+           minimum=1, maximum=10_000, group="final", unset="one cosine over all epochs"),
     Option("final_steps_per_epoch", ("train.steps_per_epoch",), int,
            "final-training steps per epoch", minimum=1, maximum=100_000, group="final",
            unset="one pass over the train split"),

@@ -25,6 +25,7 @@ from .runtime import Cancelled, StopFn, never
 from .search import Searcher
 from .spaces import arch_from_json, network_config_for
 from .train import Trainer
+from .usage import UsageMeter
 
 __all__ = ["Cancelled", "JobResult", "checkpoint_order", "run_job"]
 
@@ -53,6 +54,8 @@ class JobResult:
     # With `baseline="random"`: {"arch", "val_acc", ..., "final": {...}, "model_path"}, the best
     # random candidate trained with the same budget; None otherwise
     baseline: dict[str, Any] | None = None
+    # What this run cost: device, seconds, images and peak memory per phase (UsageMeter)
+    usage: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class JobResult:
             "constraints": self.constraints,
             "search_report": self.search_report,
             "baseline": self.baseline,
+            "usage": self.usage,
         }
 
 
@@ -94,12 +98,33 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
             on_epoch: Callable[[EpochMetrics], None] | None = None,
             should_stop: StopFn | None = None,
             resume_from: str | Path | None = None,
-            on_phase: Callable[..., None] | None = None) -> JobResult:
+            on_phase: Callable[..., None] | None = None,
+            usage: UsageMeter | None = None) -> JobResult:
     """Search, then train the best architecture from scratch (and, with `baseline="random"`,
     the best random candidate too). `on_phase(phase, epoch=, epochs=, progress=)` is told when
     a phase starts: "preparing" (the search network, pricing tables), "search", "final",
-    "baseline", with the epochs of it already done (on a resume) and in all."""
+    "baseline", with the epochs of it already done (on a resume) and in all, and again as a
+    search epoch progresses.
+
+    `usage`: a meter of the caller's to read what the run cost (device time, images, peak
+    memory per phase: search, which includes preparing, final, baseline), also when it raises;
+    each epoch's metrics and the result carry its snapshot (of this run: a resumed run counts
+    from where it resumed)."""
     runtime = runtime or Runtime(device=device)
+    meter = usage if usage is not None else UsageMeter(runtime.device)
+    try:
+        return _run_job(config, data, out_dir=out_dir, runtime=runtime, on_epoch=on_epoch,
+                        should_stop=should_stop, resume_from=resume_from, on_phase=on_phase,
+                        meter=meter)
+    finally:
+        meter.end()
+
+
+def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: Runtime,
+             on_epoch: Callable[[EpochMetrics], None] | None,
+             should_stop: StopFn | None, resume_from: str | Path | None,
+             on_phase: Callable[..., None] | None,
+             meter: UsageMeter) -> JobResult:
     out_dir = Path(out_dir)
     should_stop = should_stop or never
     report = on_epoch or (lambda m: None)
@@ -113,8 +138,10 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
     if state is None or state["phase"] == "search":
         done = state["searcher"]["epoch"] if state is not None else 0
         announce("preparing", epoch=done, epochs=config.search.epochs, progress=done / total)
+        meter.begin("search")
         searcher = Searcher(config.search, data, runtime=runtime, seed=config.seed,
                             target=config.train.model)
+        meter.count(searcher.model)
         if state is not None:
             searcher.load_state_dict(state["searcher"])
         limit = config.search.time_limit_s
@@ -132,6 +159,7 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
             path = _checkpoint(out_dir, "search", searcher.epoch,
                                base | {"phase": "search", "searcher": searcher.state_dict()})
             metrics.checkpoint = str(path)
+            metrics.usage = meter.snapshot()
             report(metrics)
         top = searcher.derive(should_stop)
         search = {
@@ -148,6 +176,7 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
             "random_best": searcher.random_best.to_dict() if searcher.random_best else None,
         }
         del searcher
+        meter.end()
     else:
         search = state["search"]
 
@@ -155,9 +184,11 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
               extra: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
         """Train `candidate` from scratch with the final-training config, checkpointing each
         epoch as `phase`; returns its report, its history and the saved model's path."""
+        meter.begin(phase)
         arch = arch_from_json(candidate["arch"])
         train_cfg = replace(config.train, model=network_config_for(arch, config.train.model))
         trainer = Trainer(arch, train_cfg, data, runtime=runtime, seed=config.seed)
+        counting = meter.count(trainer.model)
         if state is not None and state["phase"] == phase:
             trainer.load_state_dict(state["trainer"])
         announce(phase, epoch=trainer.epoch, epochs=config.train.epochs,
@@ -170,13 +201,16 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
             path = _checkpoint(out_dir, phase, trainer.epoch, base | extra | {
                 "phase": phase, "search": search, "trainer": trainer.state_dict()})
             metrics.checkpoint = str(path)
+            metrics.usage = meter.snapshot()
             report(metrics)
         final = trainer.report(constraints=cons if cons.active else None)
+        counting.remove()
         model_path = str(save_model(
             out_dir / ("model.pt" if phase == "final" else f"{phase}-model.pt"), trainer.model,
             arch=arch, config=train_cfg.model, input_shape=trainer.input_shape,
             classes=data.train.classes, mean=tuple(data.mean), std=tuple(data.std),
         ))
+        meter.end()
         return final, trainer.history, model_path
 
     final = model_path = None
@@ -201,7 +235,7 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
         final=final, model_path=model_path, search_stopped_early=search["stopped_early"],
         config=to_dict(config), pareto=search.get("pareto"),
         constraints=search.get("constraints"), search_report=search.get("report"),
-        baseline=baseline,
+        baseline=baseline, usage=meter.snapshot(),
     )
     (out_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result

@@ -19,9 +19,6 @@ class Reinforce:
         # Starts at the first reward rather than at 0, so the first updates are not all
         # pushed the same way by a baseline that is far below every reward.
         self.baseline: float | None = None
-        # A moving average of the squared advantage, with the baseline's decay: with
-        # `normalize_advantage` the advantages are divided by its square root.
-        self.variance: float | None = None
 
     def step(self, samples: Samples, accuracy: torch.Tensor) -> float:
         """One update from `samples` and their rewards' accuracy term (a CPU tensor (n,))."""
@@ -33,13 +30,7 @@ class Reinforce:
                 self.baseline - (1 - cfg.baseline_decay) * (self.baseline - r)
             )
             advantages.append(r - self.baseline)
-        adv = torch.tensor(advantages)
-        batch_var = float((adv ** 2).mean())
-        self.variance = batch_var if self.variance is None else (
-            self.variance - (1 - cfg.baseline_decay) * (self.variance - batch_var))
-        if cfg.normalize_advantage and self.variance > 0:
-            adv = adv / (self.variance ** 0.5 + 1e-8)
-        loss = -(samples.log_prob * adv).mean() + samples.penalty(cfg)
+        loss = -(samples.log_prob * torch.tensor(advantages)).mean() + samples.penalty(cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
@@ -48,10 +39,8 @@ class Reinforce:
         return float(loss.detach())
 
     def state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict(), "baseline": self.baseline,
-                "variance": self.variance}
+        return {"optimizer": self.optimizer.state_dict(), "baseline": self.baseline}
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.baseline = state["baseline"]
-        self.variance = state.get("variance")

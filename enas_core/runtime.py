@@ -37,8 +37,18 @@ def prepare(model: nn.Module, runtime: Runtime) -> nn.Module:
     return model
 
 
-def cosine_lr(epoch: int, epochs: int, lr_max: float, lr_min: float) -> float:
-    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
+def cosine_lr(epoch: int, epochs: int, lr_max: float, lr_min: float,
+              restart_period: int | None = None, restart_mult: int = 2) -> float:
+    """Cosine annealing from `lr_max` to `lr_min` over `epochs`. With `restart_period`, with
+    warm restarts instead (SGDR, Loshchilov & Hutter 2017, the ENAS reference's schedule): the
+    first cycle lasts `restart_period` epochs, each next one `restart_mult` times longer."""
+    t, length = epoch, max(epochs, 1)
+    if restart_period:
+        length = restart_period
+        while t >= length:
+            t -= length
+            length *= restart_mult
+    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * t / length))
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

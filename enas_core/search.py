@@ -246,7 +246,8 @@ class Searcher:
         """Shared weights for one pass, then the controller; returns this epoch's metrics."""
         cfg = self.config
         t0 = time.perf_counter()
-        lr = cosine_lr(self.epoch, cfg.epochs, cfg.lr_max, cfg.lr_min)
+        lr = cosine_lr(self.epoch, cfg.epochs, cfg.lr_max, cfg.lr_min,
+                       cfg.lr_restart_period, cfg.lr_restart_mult)
         train_loss, train_acc = self.train_shared(lr, should_stop)
         ctrl = self.train_controller(should_stop)
         sampled = ctrl.pop("sampled")
@@ -295,8 +296,11 @@ class Searcher:
             arch = next(archs)
             x, y = next(batches)
             with autocast(self.runtime):
-                logits = self.model(x, arch)
+                out = self.model(x, arch)
+                logits, aux = out if isinstance(out, tuple) else (out, None)
                 loss = F.cross_entropy(logits, y)
+                if aux is not None:
+                    loss = loss + cfg.aux_weight * F.cross_entropy(aux, y)
             self.w_opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)

@@ -14,6 +14,7 @@ from torch.utils.checkpoint import checkpoint
 from .architecture import Cell, MicroArchitecture
 from .config import ModelConfig, Sharing
 from .layout import micro_layout, stage_layout
+from .model import AuxiliaryHead
 from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, bn, cat_channels
 
 __all__ = ["MicroSearchNetwork", "SharedCell", "stage_layout"]
@@ -75,15 +76,27 @@ class MicroSearchNetwork(nn.Module):
             for s in layout.cells
         )
         self.classifier = nn.Linear(layout.c_out, num_classes)
+        # The reference trains its search child with an auxiliary head too (in training only).
+        self.aux_head: AuxiliaryHead | None = None
+        self.aux_after = -1
+        for s in layout.cells:
+            if s.aux:
+                self.aux_head, self.aux_after = AuxiliaryHead(s.c, num_classes), s.index
         self.recompute = False  # see Runtime.recompute
 
-    def forward(self, x: torch.Tensor, arch: MicroArchitecture) -> torch.Tensor:
+    def forward(self, x: torch.Tensor,
+                arch: MicroArchitecture) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits; in training mode with an auxiliary head, (logits, aux_logits)."""
         s0 = s1 = self.stem(x)
         recompute = self.recompute and torch.is_grad_enabled()
-        for cell in self.cells:
+        aux = None
+        for idx, cell in enumerate(self.cells):
             genotype = arch.reduce if cell.reduction else arch.conv
             if recompute:
                 s0, s1 = s1, checkpoint(cell, s0, s1, genotype, use_reentrant=False)
             else:
                 s0, s1 = s1, cell(s0, s1, genotype)
-        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
+            if idx == self.aux_after and self.training and self.aux_head is not None:
+                aux = self.aux_head(s1)
+        logits = self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
+        return (logits, aux) if aux is not None else logits

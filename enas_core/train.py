@@ -78,7 +78,8 @@ class Trainer:
     def run_epoch(self, should_stop: StopFn = never) -> EpochMetrics:
         cfg = self.config
         t0 = time.perf_counter()
-        lr = cosine_lr(self.epoch, cfg.epochs, cfg.lr_max, cfg.lr_min)
+        lr = cosine_lr(self.epoch, cfg.epochs, cfg.lr_max, cfg.lr_min,
+                       cfg.lr_restart_period, cfg.lr_restart_mult)
         set_lr(self.opt, lr)
         if hasattr(self.model, "set_drop_path"):  # ramped up linearly, as in NASNet/DARTS
             self.model.set_drop_path(cfg.model.drop_path * self.epoch / max(cfg.epochs, 1))

@@ -163,6 +163,8 @@ class Job(Base):
     # "baseline" (the best random candidate trained with the same budget, when asked for).
     search_report: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     baseline: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # What the job has cost, summed over its attempts (from its UsageRecords; see usage.py).
+    usage: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     # The lease: a worker owns a running job while it holds `lease` and keeps `heartbeat_at`
     # fresh; every write it makes is conditional on both.
@@ -214,3 +216,31 @@ class Architecture(Base):
     costs: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # its final network's
     feasible: Mapped[bool | None] = mapped_column(Boolean, default=None)  # within hard limits
     score: Mapped[float | None] = mapped_column(Float, default=None)  # val_acc * soft factor
+
+
+class UsageRecord(Base):
+    """Compute one attempt of a job spent in one phase, on one device: the ledger that
+    GET /usage totals. It outlives the job (deleting a job does not undo what it cost)."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        UniqueConstraint("job_id", "attempt", "phase"),
+        Index("ix_usage_records_owner_updated_at", "owner", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # No foreign key: a ledger entry keeps naming its job after the job is deleted.
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(16))  # search | final
+    device: Mapped[str] = mapped_column(String(64))  # cuda:0, cpu
+    device_name: Mapped[str] = mapped_column(String(200))  # the GPU's or the CPU's model
+    device_info: Mapped[dict[str, Any]]  # + memory (GPU), threads and cores (CPU)
+    memory_kind: Mapped[str] = mapped_column(String(32))  # cuda_allocated | process_rss
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)  # wall time holding the device
+    cpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    images: Mapped[int] = mapped_column(BigInteger, default=0)
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     sse_poll_s: float = Field(0.5, gt=0)
+    mlflow_uri: str = Field(
+        "", description="An MLflow tracking server: every job logs to it (needs the mlflow "
+        "extra). Empty: only jobs that ask (mlflow_experiment) log, to MLflow's default."
+    )
+    mlflow_experiment: str = Field("enas", description="The experiment of jobs that name none.")
 
     @field_validator("database_url")
     @classmethod

@@ -19,6 +19,8 @@ from enas_service.db import after_commit, session_scope
 from enas_service.models import JobStatus
 from enas_service.queue import enqueue_run_job
 from enas_service.settings import Settings, get_settings
+from worker import usage
+from worker.mlflow_log import JobRun
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +123,35 @@ def execute_job(job_id: uuid.UUID) -> str:
     settings = get_settings()
     log.info("job %s: attempt %d (lease %d)", job_id, claimed.attempt, claimed.lease)
     monitor = LeaseMonitor(job_id, claimed.lease, settings).start()
+    meter = usage.new_meter(settings.resolve_device())
+    tracker = JobRun.open(job_id, settings)  # None unless the job logs to MLflow
+    outcome = "error"
     try:
-        return _run(job_id, claimed, monitor, settings)
+        outcome = _run(job_id, claimed, monitor, settings, meter, tracker)
+        return outcome
     finally:
         monitor.stop()
+        usage.save(job_id, claimed.attempt, meter.snapshot())
+        if tracker is not None:
+            tracker.close(outcome)
 
 
-def _finish(job_id: uuid.UUID, lease: int, status: JobStatus, **values: Any) -> bool:
+def _finish(
+    job_id: uuid.UUID,
+    lease: int,
+    status: JobStatus,
+    *,
+    usage_of: tuple[int, dict[str, Any]] | None = None,
+    **values: Any,
+) -> bool:
+    """Finish the job; with `usage_of` (attempt, meter snapshot), record what it cost in the
+    same transaction, so a job is never final without its usage."""
     with session_scope() as session:
-        return repository.finish_job(session, job_id=job_id, lease=lease, status=status, **values)
+        done = repository.finish_job(session, job_id=job_id, lease=lease, status=status,
+                                     **values)
+        if done and usage_of is not None:
+            usage.record(session, job_id, *usage_of)
+        return done
 
 
 def _input_shape(data: Any) -> list[int] | None:
@@ -163,12 +185,23 @@ def check_runnable(config: Any, data: Any) -> None:
         raise JobRejected(str(exc)) from exc
 
 
-def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: Settings) -> str:
+def _run(
+    job_id: uuid.UUID,
+    claimed: Claimed,
+    monitor: LeaseMonitor,
+    settings: Settings,
+    meter: Any,
+    tracker: JobRun | None = None,
+) -> str:
     from enas_core.config import RunConfig, from_dict
     from enas_core.data import DatasetError, prepare_data
     from enas_core.pipeline import Cancelled, run_job
 
     lease = claimed.lease
+
+    def finish(status: JobStatus, **values: Any) -> bool:
+        return _finish(job_id, lease, status, usage_of=(claimed.attempt, meter.snapshot()),
+                       **values)
 
     def on_epoch(metrics: Any) -> None:
         row = json_safe(metrics.to_dict())
@@ -182,9 +215,13 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
                 checkpoint=artifacts.relative(checkpoint) if checkpoint else None,
                 attempt=claimed.attempt,
             )
+            if recorded:
+                usage.record(session, job_id, claimed.attempt, row.get("usage"))
         if not recorded:
             monitor.lost = True
             raise LeaseLost(f"job {job_id}: lease {lease} lost")
+        if tracker is not None:
+            tracker.log_epoch(row)
 
     def on_phase(phase: str, **where: Any) -> None:
         """A phase starts: the job shows it (and its progress) before its first epoch ends."""
@@ -226,31 +263,27 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
             on_phase=on_phase,
             should_stop=monitor.should_stop,
             resume_from=resume,
+            usage=meter,
         )
     except (Cancelled, LeaseLost):
         if monitor.lost:
             log.warning("job %s: lease lost; stopping without writing", job_id)
             return "lease-lost"
-        _finish(job_id, lease, JobStatus.cancelled)
+        finish(JobStatus.cancelled)
         log.info("job %s cancelled", job_id)
         return "cancelled"
     except DatasetError as exc:  # the data will not get better on a retry
-        _finish(job_id, lease, JobStatus.failed, error=f"dataset error: {exc}")
+        finish(JobStatus.failed, error=f"dataset error: {exc}")
         return "failed"
     except JobRejected as exc:
-        _finish(job_id, lease, JobStatus.failed, error=str(exc))
+        finish(JobStatus.failed, error=str(exc))
         log.info("job %s rejected: %s", job_id, exc)
         return "failed"
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         log.exception("job %s: attempt %d failed", job_id, claimed.attempt)
         if claimed.attempt >= settings.max_attempts:
-            _finish(
-                job_id,
-                lease,
-                JobStatus.failed,
-                error=f"failed {claimed.attempt} times; last error: {reason}",
-            )
+            finish(JobStatus.failed, error=f"failed {claimed.attempt} times; last error: {reason}")
             return "failed"
         with session_scope() as session:
             if repository.finish_job(
@@ -271,8 +304,8 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
         # Hard limits that no architecture met: the engine says so (and trained nothing); the
         # front of what was evaluated is kept, so the user can see how close it came.
         message = (summary.get("constraints") or {}).get("message")
-        done = _finish(job_id, lease, JobStatus.failed,
-                       error=message or "the search returned no architecture", **searched)
+        done = finish(JobStatus.failed,
+                      error=message or "the search returned no architecture", **searched)
         log.info("job %s: no architecture met the hard limits", job_id)
         return "failed" if done else "lease-lost"
     ranked = [best] + [a for a in summary.get("top_k", []) if a.get("arch") != best.get("arch")]
@@ -295,5 +328,6 @@ def _run(job_id: uuid.UUID, claimed: Claimed, monitor: LeaseMonitor, settings: S
         )
         if done:
             repository.replace_architectures(session, job_id=job_id, items=ranked)
+            usage.record(session, job_id, claimed.attempt, meter.snapshot())
     log.info("job %s succeeded", job_id)
     return "succeeded" if done else "lease-lost"

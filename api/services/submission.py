@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.schemas import JobCreate
-from api.services import datasets
+from api.services import datasets, tracking
 from api.services.errors import Conflict, InvalidInput, Unavailable
 from enas_core.config import RunConfig, to_dict
 from enas_core.data import BUILTIN_DATASETS, BUILTIN_SHAPES
@@ -102,6 +102,7 @@ def submit_job(
     if existing is not None:
         return existing, False
     config = build_run_config(body)
+    tracking.check(body)
     dataset, builtin = resolve_dataset(session, owner=owner, dataset=body.dataset)
     check_job_limits(config, dataset=dataset, builtin=builtin)
     job = Job(

@@ -168,7 +168,8 @@ def test_every_number_has_an_upper_bound_and_a_422_names_it(client, db_session, 
 def test_the_api_takes_the_job_options_by_their_cli_names():
     from api.schemas import JobCreate
 
-    assert list(JobCreate.model_fields) == ["dataset", "name", "preset", *OPTIONS]
+    assert list(JobCreate.model_fields) == ["dataset", "name", "preset", "mlflow_experiment",
+                                            "mlflow_model_name", *OPTIONS]
     schema = JobCreate.model_json_schema()["properties"]
     assert schema["search_batch_size"]["anyOf"][0]["maximum"] == 4096
     assert schema["space"]["anyOf"][0]["enum"] == ["micro", "macro"]

@@ -10,7 +10,8 @@ from sqlalchemy import create_engine, inspect, text
 from enas_service.migrate import alembic_config, downgrade, upgrade
 from enas_service.models import Base
 
-TABLES = {"alembic_version", "api_keys", "datasets", "jobs", "job_epochs", "architectures"}
+TABLES = {"alembic_version", "api_keys", "datasets", "jobs", "job_epochs", "architectures",
+          "usage_records"}
 
 
 def _check(url: str) -> None:

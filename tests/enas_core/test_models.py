@@ -51,7 +51,11 @@ def test_search_and_final_networks_classify(shape):
     x = torch.randn(4, *shape)
     for _ in range(5):
         arch = random_micro(rng)
+        logits, aux = search(x, arch)  # the search network trains an auxiliary head too
+        assert logits.shape == aux.shape == (4, 10)
+        search.eval()
         assert search(x, arch).shape == (4, 10)
+        search.train()
         net = MicroNetwork(arch, config, shape[0], 10)
         net.train()
         logits, aux = net(x)
