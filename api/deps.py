@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -53,3 +53,10 @@ def get_owner(
 
 
 OwnerDep = Annotated[str, Depends(get_owner)]
+
+
+# Pages of a listing: both bounded, so a request cannot ask the database for an offset it
+# cannot represent (Postgres's bigint) or a page of unbounded size.
+MAX_OFFSET = 2**31 - 1
+LimitQuery = Annotated[int, Query(ge=1, le=500, description="Rows per page.")]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
@@ -15,6 +16,7 @@ from pydantic import (
     computed_field,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 
 from enas_core.config import RunConfig
 from enas_core.options import OPTIONS, Option
@@ -41,6 +43,29 @@ def _not_a_bool(value: Any) -> Any:
 
 
 NoBool = BeforeValidator(_not_a_bool)
+
+# Labels and names are stored as text: no NUL (Postgres text cannot hold one) and no other
+# control characters (a line break in a label breaks logs and listings).
+PLAIN_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+
+
+def plain_text_problem(value: str) -> str | None:
+    """Why `value` is not plain text, or None when it is."""
+    bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+    if bad is None:
+        return None
+    what = "NUL" if bad == "\x00" else f"U+{ord(bad):04X}"
+    return f"must not contain control characters such as NUL or line breaks (found {what})"
+
+
+def _plain_text(value: str) -> str:
+    problem = plain_text_problem(value)
+    if problem:
+        raise PydanticCustomError("plain_text", problem)
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_plain_text)]
 
 COSTS_EXAMPLE = {"params": 41234, "flops": 5120000, "latency_ms": 2.1, "memory_mb": 1.9}
 
@@ -155,26 +180,31 @@ class _JobRequest(BaseModel):
         },
     )
 
-    dataset: str = Field(
+    dataset: PlainText = Field(
         min_length=1,
         max_length=64,
+        json_schema_extra={"pattern": PLAIN_TEXT_PATTERN},
         description="A built-in dataset (digits, mnist, fashion-mnist, cifar10) or the id of "
         "an uploaded dataset (POST /datasets).",
         examples=["digits"],
     )
-    name: str | None = Field(None, max_length=200, description="A label for you.")
-    preset: str | None = Field(
-        None, description=f"Start from a named setting: {', '.join(PRESETS)}."
+    name: PlainText | None = Field(
+        None, max_length=200, description="A label for you.",
+        json_schema_extra={"pattern": PLAIN_TEXT_PATTERN},
+    )
+    preset: PlainText | None = Field(
+        None, max_length=64, description=f"Start from a named setting: {', '.join(PRESETS)}.",
+        json_schema_extra={"pattern": PLAIN_TEXT_PATTERN},
     )
     # Hand-off to an MLflow tracking server (the server's `mlflow` extra); not engine options.
-    mlflow_experiment: str | None = Field(
-        None, min_length=1, max_length=200,
+    mlflow_experiment: PlainText | None = Field(
+        None, min_length=1, max_length=200, json_schema_extra={"pattern": PLAIN_TEXT_PATTERN},
         description="Log the job to this MLflow experiment: config as params, per-epoch "
         "metrics, the architecture and result.json as artifacts, the model (the server's "
         "ENAS_MLFLOW_URI, else MLflow's default tracking URI).",
     )
-    mlflow_model_name: str | None = Field(
-        None, min_length=1, max_length=200,
+    mlflow_model_name: PlainText | None = Field(
+        None, min_length=1, max_length=200, json_schema_extra={"pattern": PLAIN_TEXT_PATTERN},
         description="Register the trained model under this name in the MLflow model registry "
         "(logs to MLflow as mlflow_experiment does).",
     )

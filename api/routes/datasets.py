@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import OwnerDep, SessionDep, SettingsDep
-from api.schemas import DatasetPublic, DatasetsPublic, Problem
+from api.deps import LimitQuery, OffsetQuery, OwnerDep, SessionDep, SettingsDep
+from api.schemas import PLAIN_TEXT_PATTERN, DatasetPublic, DatasetsPublic, Problem
 from api.services import datasets as service
 from api.services.errors import InvalidInput
 from api.uploads import receive_upload
@@ -34,7 +33,9 @@ UPLOAD_BODY = {
                             "format": "binary",
                             "description": describe_formats(uploads_only=True),
                         },
-                        "name": {"type": "string", "description": "A label for you."},
+                        "name": {"type": "string", "maxLength": 200,
+                                 "pattern": PLAIN_TEXT_PATTERN,
+                                 "description": "A label for you (default: the file's name)."},
                     },
                 },
                 "encoding": {"file": {"contentType": "application/octet-stream"}},
@@ -85,8 +86,8 @@ async def upload_dataset(
 def list_datasets(
     session: SessionDep,
     owner: OwnerDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> DatasetsPublic:
     rows, count = service.list_datasets(session, owner=owner, limit=limit, offset=offset)
     return DatasetsPublic(data=[DatasetPublic.model_validate(r) for r in rows], count=count)

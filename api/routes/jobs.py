@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import OwnerDep, SessionDep, SettingsDep
+from api.deps import LimitQuery, OffsetQuery, OwnerDep, SessionDep, SettingsDep
 from api.schemas import (
     ArchitecturePublic,
     ArchitecturesPublic,
@@ -135,8 +135,9 @@ async def submit_job(
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
-        Header(alias="Idempotency-Key", max_length=255,
-               description="Any unique string; a retry with the same key returns the same job"),
+        Header(alias="Idempotency-Key", min_length=1, max_length=255,
+               description="Any unique string (1 to 255 characters); a retry with the same "
+               "key returns the same job"),
     ] = None,
 ) -> JobPublic:
     content_type = request.headers.get("content-type", "")
@@ -172,8 +173,8 @@ def list_jobs(
     session: SessionDep,
     owner: OwnerDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> JobsPublic:
     rows, count = service.list_jobs(
         session, owner=owner, status=status, limit=limit, offset=offset
@@ -285,7 +286,11 @@ def job_events(
     session: SessionDep,
     owner: OwnerDep,
     settings: SettingsDep,
-    last_event_id: Annotated[int, Header(alias="Last-Event-ID", ge=0)] = 0,
+    last_event_id: Annotated[
+        int,
+        Header(alias="Last-Event-ID", ge=0, le=2**31 - 1,
+               description="The id of the last event received: the stream continues after it"),
+    ] = 0,
 ) -> StreamingResponse:
     job = service.get_job(session, owner=owner, job_id=job_id)
     return StreamingResponse(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from api.schemas import plain_text_problem
 from api.services.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
 from enas_core.data import DatasetError, save_canonical
 from enas_core.data.formats import describe as describe_formats
@@ -30,6 +31,26 @@ def check_suffix(filename: str | None) -> None:
         )
 
 
+MAX_NAME_CHARS = 200
+
+
+def check_names(filename: str, name: str | None) -> None:
+    """422 for an upload's file name or label that cannot be stored: over 200 characters, or
+    holding a control character (NUL cannot go into Postgres text)."""
+    for field, value in (("file", filename), ("name", name)):
+        if value is None:
+            continue
+        what = "the file's name" if field == "file" else "the name"
+        if len(value) > MAX_NAME_CHARS:
+            raise InvalidInput(
+                f"{what} is {len(value)} characters long; at most {MAX_NAME_CHARS}", field=field,
+                loc="form",
+            )
+        problem = plain_text_problem(value)
+        if problem:
+            raise InvalidInput(f"{what} {problem}", field=field, loc="form")
+
+
 def create_dataset(
     session: Session, *, owner: str, tmp_path: Path, filename: str, size: int, name: str | None
 ) -> Dataset:
@@ -40,6 +61,7 @@ def create_dataset(
     Nothing is left behind on failure: an invalid file raises before anything is stored, and a
     rollback of the request's transaction removes the stored files.
     """
+    check_names(filename, name)
     check_suffix(filename)
     try:
         train, test = load_file_with_test(tmp_path)
