@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.openapi import install_openapi
 from api.routes import api_router
 
 DESCRIPTION = """
@@ -32,6 +33,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(api_router)
+    install_openapi(app)
     logging.getLogger("enas").setLevel(logging.INFO)
     return app
 
