@@ -165,11 +165,14 @@ def cancel_queued_job(session: Session, *, job_id: uuid.UUID) -> bool:
     return result.rowcount == 1
 
 
-def fail_queued_job(session: Session, *, job_id: uuid.UUID, error: str) -> bool:
+def fail_unqueued_job(session: Session, *, job_id: uuid.UUID, error: str) -> bool:
+    """A job the broker did not take: failed with `error`, and its Idempotency-Key released,
+    so that a retry under the same key submits the request anew instead of replaying this."""
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.queued)
-        .values(status=JobStatus.failed, error=error, finished_at=utcnow())
+        .values(status=JobStatus.failed, error=error, finished_at=utcnow(),
+                idempotency_key=None)
     )
     return result.rowcount == 1
 

@@ -19,7 +19,7 @@ from enas_core.config import RunConfig, to_dict
 from enas_core.data import BUILTIN_DATASETS, BUILTIN_SHAPES
 from enas_core.options import OptionError, build_config
 from enas_service import limits, repository
-from enas_service.db import after_commit, session_scope
+from enas_service.db import after_commit
 from enas_service.models import Dataset, Job
 from enas_service.queue import enqueue_run_job
 
@@ -124,23 +124,31 @@ def submit_job(
             raise
         return existing, False
     job_id = job.id
-    after_commit(session, lambda: _enqueue_or_fail(job_id))
+    after_commit(session, lambda: _enqueue_or_fail(session, job_id))
     return job, True
 
 
-def _enqueue_or_fail(job_id: uuid.UUID) -> None:
-    """Runs after the commit. A job the broker did not take is marked failed (so it does not
-    sit queued forever) and the request answers 503."""
+def _enqueue_or_fail(session: Session, job_id: uuid.UUID) -> None:
+    """Runs after the request's commit, in a transaction of its own on the same session. A
+    job the broker did not take is marked failed (so it does not sit queued forever) with its
+    Idempotency-Key released (a retry under the key submits again), and the request answers
+    503."""
     try:
         enqueue_run_job(job_id)
     except Exception as exc:
-        log.exception("could not enqueue job %s", job_id)
-        with session_scope() as session:
-            repository.fail_queued_job(
+        log.warning("could not enqueue job %s: %r", job_id, exc)
+        try:
+            repository.fail_unqueued_job(
                 session, job_id=job_id, error=f"the job queue was unreachable ({exc})"
             )
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
         raise Unavailable(
-            "the job queue (broker) is unreachable, so the job was not started; try again later"
+            "the job queue (broker) is unreachable, so the job was not started; try again "
+            "later (with the same Idempotency-Key, if you sent one)",
+            headers={"Retry-After": "5"},
         ) from exc
 
 
