@@ -2,36 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
+from api.concurrency import db_slot
 from api.services.errors import Unauthorized
 from enas_service import repository
 from enas_service.apikeys import hash_key
 from enas_service.db import commit, new_session
 from enas_service.settings import Settings, get_settings
 
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
-def get_session() -> Iterator[Session]:
-    """Commits once when the route returns, before the response is sent; rolls back on error.
-    Tasks are enqueued from the session's after-commit hook, so only for committed rows."""
-    session = new_session()
-    try:
-        yield session
-        commit(session)
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+
+async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
+    """A session for the route's work, in one of the process's database slots (api.concurrency;
+    503 when none comes free in time). Commits once when the route returns, before the response
+    is sent (a streamed body holds neither); rolls back on error. Tasks are enqueued from the
+    session's after-commit hook, so only for committed rows."""
+    async with db_slot(settings):
+        session = new_session()
+        try:
+            yield session
+            await run_in_threadpool(commit, session)
+        except BaseException:
+            await run_in_threadpool(session.rollback)
+            raise
+        finally:
+            await run_in_threadpool(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.services.errors import DomainError
@@ -17,7 +18,8 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
           405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
-          415: "Unsupported media type", 422: "Invalid input", 500: "Internal server error",
+          415: "Unsupported media type", 422: "Invalid input", 429: "Too many requests",
+          500: "Internal server error",
           503: "Service unavailable"}
 
 
@@ -75,9 +77,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(request, exc.status_code, str(exc.detail), headers=exc.headers)
 
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection in time on %s %s", request.method, request.url.path)
+        return problem(request, 503, "the service is busy: no database connection came free "
+                       "in time; retry in a moment", headers={"Retry-After": "1"})
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, DomainError):  # raised after the route, e.g. from the commit hook
             return _domain_problem(request, exc)
+        if isinstance(exc, PoolTimeout):
+            return await _pool_timeout(request, exc)
         log.exception("unhandled error on %s %s: %r", request.method, request.url.path, exc)
         return problem(request, 500, "internal error; the server log has the details")

@@ -41,21 +41,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 @lru_cache
-def _engine_for(url: str) -> Engine:
-    return make_engine(url)
+def _engine_for(url: str, pool_size: int = 5, max_overflow: int = 10,
+                pool_timeout: float = 30.0) -> Engine:
+    return make_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                       pool_timeout=pool_timeout)
+
+
+def _engine_key() -> tuple[str, int, int, float]:
+    settings = get_settings()
+    return (settings.database_url, settings.db_pool_size, settings.db_max_overflow,
+            settings.db_pool_timeout_s)
 
 
 def get_engine() -> Engine:
-    return _engine_for(get_settings().database_url)
+    return _engine_for(*_engine_key())
 
 
 @lru_cache
-def _sessionmaker_for(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=_engine_for(url), expire_on_commit=False)
+def _sessionmaker_for(key: tuple[str, int, int, float]) -> sessionmaker[Session]:
+    return sessionmaker(bind=_engine_for(*key), expire_on_commit=False)
 
 
 def new_session() -> Session:
-    return _sessionmaker_for(get_settings().database_url)()
+    return _sessionmaker_for(_engine_key())()
 
 
 def commit(session: Session) -> None:

@@ -42,6 +42,22 @@ class Settings(BaseSettings):
     worker_pool: Literal["prefork", "solo", "threads"] = "prefork"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Concurrency of one API process, sized together: at most `db_pool_size` requests hold a
+    # database session at once (the rest wait up to `api_wait_s` without holding a thread,
+    # then answer 503 with Retry-After), every one of them has a thread (`api_threads` >=
+    # db_pool_size) and a connection (the pool), so none waits on the pool while holding one.
+    db_pool_size: int = Field(10, ge=1, le=1000, description="Connections per process.")
+    db_max_overflow: int = Field(
+        5, ge=0, le=1000, description="Extra connections for work outside requests (health "
+        "checks, the enqueue-failure path).")
+    db_pool_timeout_s: float = Field(
+        5.0, gt=0, le=600, description="A checkout that waits longer fails (answered 503).")
+    api_threads: int = Field(
+        40, ge=1, le=10_000, description="Threads of an API process (blocking database work "
+        "and file writes); at least db_pool_size.")
+    api_wait_s: float = Field(
+        3.0, gt=0, le=600, description="How long a request waits for a database session "
+        "before it is answered 503 (overloaded).")
     sse_poll_s: float = Field(0.5, gt=0)
     mlflow_uri: str = Field(
         "", description="An MLflow tracking server: every job logs to it (needs the mlflow "
@@ -72,6 +88,15 @@ class Settings(BaseSettings):
                 f"ENAS_BROKER_URL must be one of {', '.join(s + '://' for s in BROKER_SCHEMES)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _threads_cover_the_pool(self) -> Settings:
+        if self.api_threads < self.db_pool_size:
+            raise ValueError(
+                f"ENAS_API_THREADS ({self.api_threads}) must be at least ENAS_DB_POOL_SIZE "
+                f"({self.db_pool_size}): each request holding a connection needs a thread"
+            )
+        return self
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:

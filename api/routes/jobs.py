@@ -297,7 +297,7 @@ def job_events(
 ) -> StreamingResponse:
     job = service.get_job(session, owner=owner, job_id=job_id)
     return StreamingResponse(
-        events.job_events(job.id, last_event_id=last_event_id, poll_s=settings.sse_poll_s),
+        events.job_events(job.id, last_event_id=last_event_id, settings=settings),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -62,3 +62,18 @@ class Unavailable(DomainError):
 
 class NotSupported(DomainError):
     status, title = 501, "Not implemented"
+
+
+class Overloaded(Unavailable):
+    """503 with Retry-After: every database session of this process is busy (or the pool
+    could not give a connection in time)."""
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class TooManyRequests(DomainError):
+    status, title = 429, "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from api.concurrency import db_slot
 from api.schemas import JobPublic
 from api.services.projections import epoch_public
 from enas_service import repository
 from enas_service.db import new_session
 from enas_service.models import FINAL_STATUSES, EpochRecord, Job
+from enas_service.settings import Settings
 
 
 def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
@@ -33,15 +36,19 @@ def _poll(job_id: uuid.UUID, after_id: int) -> tuple[list[EpochRecord], Job | No
 
 
 async def job_events(
-    job_id: uuid.UUID, *, last_event_id: int = 0, poll_s: float = 0.5
+    job_id: uuid.UUID, *, settings: Settings, last_event_id: int = 0
 ) -> AsyncIterator[str]:
     """Server-sent events: `epoch` for each finished epoch (id = its history row), `status`
-    when the status changes; the stream ends when the job reaches a final status."""
+    when the status changes; the stream ends when the job reaches a final status. An open
+    stream holds no session: each poll takes a database slot (waiting its turn) and a short
+    session of its own."""
+    poll_s = settings.sse_poll_s
     last_status: str | None = None
     after_id = last_event_id
     idle = 0.0
     while True:
-        records, job = await run_in_threadpool(_poll, job_id, after_id)
+        async with db_slot(settings, wait_s=math.inf):
+            records, job = await run_in_threadpool(_poll, job_id, after_id)
         for record in records:
             after_id = record.id
             yield _sse("epoch", epoch_public(record).model_dump(mode="json"), record.id)

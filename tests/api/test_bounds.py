@@ -130,6 +130,8 @@ def test_concurrent_submissions_with_one_key_answer_the_one_job(live_url, live_k
 
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(submit, range(8)))
+    for job_id in {r.json().get("id") for r in responses} - {None}:  # the next tests count jobs
+        httpx.delete(f"{live_url}/jobs/{job_id}", headers=headers, timeout=60)
     assert [r.status_code for r in responses] == [202] * 8, [r.text for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 7

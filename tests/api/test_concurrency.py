@@ -1,0 +1,84 @@
+"""Many concurrent requests against a small connection pool: every one is answered (the
+database slots keep threads from waiting on the pool while holding one), and a request that
+cannot get a slot in time is answered 503 with Retry-After at once instead of hanging."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+
+@pytest.fixture
+def small_pool(service_env, monkeypatch):
+    """The app's settings with a pool of 2 connections and the default 40 threads."""
+    from enas_service.settings import get_settings
+
+    def configure(**values: str):
+        for name, value in values.items():
+            monkeypatch.setenv(f"ENAS_{name.upper()}", value)
+        get_settings.cache_clear()
+        return get_settings()
+
+    yield configure
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def _app():
+    from api.main import create_app
+
+    return create_app()
+
+
+def test_64_concurrent_readers_on_2_connections_all_get_answers(small_pool, live_keys):
+    small_pool(db_pool_size="2", db_max_overflow="0", db_pool_timeout_s="3", api_wait_s="120")
+    headers = live_keys["alice"]
+
+    async def run() -> list[int]:
+        transport = httpx.ASGITransport(app=_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://app",
+                                     headers=headers, timeout=120) as http:
+            responses = await asyncio.gather(
+                *(http.get("/jobs?limit=5" if i % 2 else "/usage") for i in range(64))
+            )
+        return [r.status_code for r in responses]
+
+    assert asyncio.run(run()) == [200] * 64
+
+
+def test_a_request_that_gets_no_slot_in_time_is_503_with_retry_after(small_pool, live_keys):
+    from api.concurrency import slots
+
+    settings = small_pool(db_pool_size="1", api_wait_s="0.05")
+
+    async def run() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://app",
+                                     headers=live_keys["alice"], timeout=60) as http:
+            held = slots(settings)
+            await held.acquire()  # a request that holds the only slot
+            try:
+                busy = await http.get("/jobs")
+            finally:
+                held.release()
+            return busy, await http.get("/jobs")
+
+    busy, after = asyncio.run(run())
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "1"
+    assert busy.headers["content-type"] == "application/problem+json"
+    assert busy.json()["detail"].startswith("the service is busy")
+    assert after.status_code == 200
+
+
+def test_threads_must_cover_the_pool(monkeypatch):
+    from pydantic import ValidationError
+
+    from enas_service.settings import Settings
+
+    monkeypatch.setenv("ENAS_DB_POOL_SIZE", "50")
+    monkeypatch.setenv("ENAS_API_THREADS", "10")
+    with pytest.raises(ValidationError, match="ENAS_API_THREADS"):
+        Settings()
