@@ -29,12 +29,28 @@ async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
         session = new_session()
         try:
             yield session
-            await run_in_threadpool(commit, session)
         except BaseException:
-            await run_in_threadpool(session.rollback)
+            await run_in_threadpool(_rollback_and_close, session)
             raise
-        finally:
-            await run_in_threadpool(session.close)
+        await run_in_threadpool(_commit_and_close, session)
+
+
+def _commit_and_close(session: Session) -> None:
+    """One thread hop for the end of a request: commit (and the after-commit hooks), close."""
+    try:
+        commit(session)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

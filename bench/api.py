@@ -1,13 +1,15 @@
-"""API benchmark against the real stack: requests per second and p50/p99 latency of
-GET /jobs/{id} and POST /jobs under concurrent clients, and the time from POST /jobs to a
-worker starting the job.
+"""API benchmark against the real stack: requests per second, p50/p99 latency, timeouts and
+errors of the read paths (`GET /jobs/{id}`, `GET /jobs?limit=50`) with 1,000 jobs in Postgres,
+at rising numbers of concurrent clients (to 256 by default) while SSE streams stay open; then
+`POST /jobs` and the time from `POST /jobs` to a worker starting the job.
 
 By default it brings the stack up itself: a fresh Postgres database (migrated), a Redis queue
-of its own, the API as `enas api` (uvicorn) and one `enas worker` process. With --url and --key
-it measures a running deployment instead (whose workers then run the submitted jobs; keep
---start-samples small there).
+of its own, the API as `enas api` (uvicorn, `--api-workers` processes) and, for the last
+measure, one `enas worker` process. `--app-root DIR` runs the API of another checkout (the
+figures before a change). With --url and --key it measures a running deployment instead (the
+1,000 jobs are then those the key already has; keep --start-samples small there).
 
-    .venv/bin/python bench/api.py [--clients 16] [--seconds 10] [--api-workers 1]
+    .venv/bin/python bench/api.py [--levels 16,64,256] [--sse 0.1] [--seconds 8]
 
 Prints a table and writes bench/results/api.json.
 """
@@ -19,6 +21,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import signal
 import socket
 import statistics
@@ -52,46 +55,143 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-async def load(
-    url: str, headers: dict[str, str], *, method: str, path: str, body: Any, clients: int,
-    seconds: float,
+def _ms(value: float) -> float | None:
+    return None if value != value else round(value * 1e3, 2)  # NaN: no sample
+
+
+class Tally:
+    """Latencies of the answered requests, timeouts and errors (by status or exception)."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.timeouts = 0
+        self.errors: dict[str, int] = {}
+
+    async def send(self, http: httpx.AsyncClient, method: str, path: str, body: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            r = await http.request(method, path, json=body)
+        except httpx.TimeoutException:
+            self.timeouts += 1
+            return
+        except httpx.HTTPError as exc:
+            self.errors[type(exc).__name__] = self.errors.get(type(exc).__name__, 0) + 1
+            return
+        if r.status_code < 400:
+            self.latencies.append(time.perf_counter() - t0)
+        else:
+            self.errors[str(r.status_code)] = self.errors.get(str(r.status_code), 0) + 1
+
+    def report(self, elapsed: float) -> dict[str, Any]:
+        return {
+            "requests": len(self.latencies),
+            "rps": round(len(self.latencies) / elapsed, 1),
+            "p50_ms": _ms(percentile(self.latencies, 0.50)),
+            "p99_ms": _ms(percentile(self.latencies, 0.99)),
+            "max_ms": _ms(max(self.latencies)) if self.latencies else None,
+            "mean_ms": round(statistics.fmean(self.latencies) * 1e3, 2)
+            if self.latencies else None,
+            "timeouts": self.timeouts,
+            "errors": self.errors,
+        }
+
+
+async def sse_stream(http: httpx.AsyncClient, path: str, stop: float,
+                     result: dict[str, Any]) -> None:
+    """One open event stream until `stop`: counts it opened once its first event came."""
+    t0 = time.perf_counter()
+    try:
+        async with http.stream("GET", path, timeout=httpx.Timeout(10, read=30)) as r:
+            if r.status_code != 200:
+                result["errors"][str(r.status_code)] = result["errors"].get(
+                    str(r.status_code), 0) + 1
+                return
+            async def read() -> None:
+                first = True
+                async for line in r.aiter_lines():
+                    if first and line.startswith("event:"):
+                        first = False
+                        result["opened"] += 1
+                        result["first_event_s"].append(time.perf_counter() - t0)
+
+            try:
+                await asyncio.wait_for(read(), max(stop - time.perf_counter(), 0.01))
+            except TimeoutError:
+                pass
+            result["held"] += 1
+    except httpx.TimeoutException:
+        result["timeouts"] += 1
+    except httpx.HTTPError as exc:
+        result["errors"][type(exc).__name__] = result["errors"].get(type(exc).__name__, 0) + 1
+
+
+async def read_load(
+    url: str, headers: dict[str, str], *, job_ids: list[str], sse_job: str | None,
+    clients: int, sse: int, seconds: float, timeout: float,
 ) -> dict[str, Any]:
-    """`clients` concurrent clients, each sending requests back to back for `seconds`."""
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
+    """`clients` concurrent clients for `seconds`: `sse` of them hold an event stream open, the
+    others send reads back to back, alternating `GET /jobs/{id}` (a random one of `job_ids`)
+    and `GET /jobs?limit=50`."""
+    readers = clients - sse
+    by_path = {"GET /jobs/{id}": Tally(), "GET /jobs?limit=50": Tally()}
+    streams: dict[str, Any] = {"opened": 0, "held": 0, "timeouts": 0, "errors": {},
+                               "first_event_s": []}
+    limits = httpx.Limits(max_connections=clients + 8, max_keepalive_connections=clients + 8)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
+                                 timeout=timeout) as http:
+        stop = time.perf_counter() + seconds
+
+        async def reader(i: int) -> None:
+            rng = random.Random(i)
+            one = i % 2 == 0
+            while time.perf_counter() < stop:
+                if one:
+                    await by_path["GET /jobs/{id}"].send(
+                        http, "GET", f"/jobs/{rng.choice(job_ids)}", None)
+                else:
+                    await by_path["GET /jobs?limit=50"].send(http, "GET", "/jobs?limit=50", None)
+                one = not one
+
+        tasks = [sse_stream(http, f"/jobs/{sse_job}/events", stop, streams)
+                 for _ in range(sse if sse_job else 0)]
+        started = time.perf_counter()
+        await asyncio.gather(*tasks, *(reader(i) for i in range(readers)))
+        elapsed = time.perf_counter() - started
+    first = streams.pop("first_event_s")
+    streams["first_event_p50_ms"] = _ms(percentile(first, 0.5))
+    streams["first_event_max_ms"] = _ms(max(first)) if first else None
+    total = Tally()
+    for tally in by_path.values():
+        total.latencies += tally.latencies
+        total.timeouts += tally.timeouts
+        for k, v in tally.errors.items():
+            total.errors[k] = total.errors.get(k, 0) + v
+    return {
+        "clients": clients, "readers": readers, "sse_streams": sse if sse_job else 0,
+        "seconds": round(elapsed, 2),
+        **total.report(elapsed),
+        "by_endpoint": {k: v.report(elapsed) for k, v in by_path.items()},
+        "sse": streams,
+    }
+
+
+async def write_load(url: str, headers: dict[str, str], *, clients: int, seconds: float,
+                     timeout: float) -> dict[str, Any]:
+    tally = Tally()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
-                                 timeout=30) as http:
+                                 timeout=timeout) as http:
         stop = time.perf_counter() + seconds
 
         async def client() -> None:
             while time.perf_counter() < stop:
-                t0 = time.perf_counter()
-                try:
-                    r = await http.request(method, path, json=body)
-                    ok = r.status_code < 400
-                    key = str(r.status_code)
-                except httpx.HTTPError as exc:
-                    ok, key = False, type(exc).__name__
-                if ok:
-                    latencies.append(time.perf_counter() - t0)
-                else:
-                    errors[key] = errors.get(key, 0) + 1
+                await tally.send(http, "POST", "/jobs", TINY)
 
         started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.perf_counter() - started
-    return {
-        "endpoint": f"{method} {path}",
-        "clients": clients,
-        "seconds": round(elapsed, 2),
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 0.50) * 1e3, 2),
-        "p99_ms": round(percentile(latencies, 0.99) * 1e3, 2),
-        "mean_ms": round(statistics.fmean(latencies) * 1e3, 2) if latencies else None,
-    }
+    return {"endpoint": "POST /jobs", "clients": clients, "seconds": round(elapsed, 2),
+            **tally.report(elapsed)}
 
 
 def post_to_start(url: str, headers: dict[str, str], samples: int) -> dict[str, Any]:
@@ -116,7 +216,7 @@ def post_to_start(url: str, headers: dict[str, str], samples: int) -> dict[str, 
                 time.sleep(0.05)
     return {
         "samples": len(latencies),
-        "p50_ms": round(percentile(latencies, 0.5) * 1e3, 1),
+        "p50_ms": round(percentile(latencies, 0.5) * 1e3, 1) if latencies else None,
         "max_ms": round(max(latencies) * 1e3, 1) if latencies else None,
         "all_ms": [round(v * 1e3, 1) for v in latencies],
     }
@@ -128,6 +228,7 @@ def post_to_start(url: str, headers: dict[str, str], samples: int) -> dict[str, 
 class Stack:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        self.root = (args.app_root or ROOT).resolve()
         self.run = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.db_name = f"enas_bench_{self.run}"
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -141,6 +242,7 @@ class Stack:
             "ENAS_DATA_DIR": str(self.data_dir),
             "ENAS_DEVICE": "cpu",
             "ENAS_CANCEL_POLL_S": "0.2",
+            "PYTHONPATH": str(self.root),
         }
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -155,7 +257,7 @@ class Stack:
 
     def _cli(self, *argv: str) -> str:
         return subprocess.run(
-            [sys.executable, "-m", "launcher", *argv], cwd=ROOT, env=self.env, check=True,
+            [sys.executable, "-m", "launcher", *argv], cwd=self.root, env=self.env, check=True,
             capture_output=True, text=True,
         ).stdout.strip()
 
@@ -179,10 +281,25 @@ class Stack:
             time.sleep(0.2)
         return key
 
+    def copy_job(self, job_id: str, copies: int) -> None:
+        """`copies` more rows like the job (cancelled, new ids), straight into Postgres."""
+        from sqlalchemy import MetaData, Table, create_engine, text
+
+        engine = create_engine(self.env["ENAS_DATABASE_URL"])
+        jobs = Table("jobs", MetaData(), autoload_with=engine)
+        columns = [c.name for c in jobs.columns if c.name not in ("id", "idempotency_key")]
+        names = ", ".join(columns)
+        with engine.begin() as conn:
+            conn.execute(text(
+                f"INSERT INTO jobs (id, {names}) SELECT gen_random_uuid(), {names} "
+                "FROM jobs CROSS JOIN generate_series(1, :n) WHERE id = :id"
+            ), {"n": copies, "id": job_id})
+        engine.dispose()
+
     def _spawn(self, *argv: str) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / f"{argv[0]}.log", "ab")  # noqa: SIM115
         return subprocess.Popen(
-            [sys.executable, "-m", "launcher", *argv], cwd=ROOT, env=self.env,
+            [sys.executable, "-m", "launcher", *argv], cwd=self.root, env=self.env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -240,20 +357,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def main() -> int:
+def _job_ids(url: str, headers: dict[str, str], want: int) -> list[str]:
+    ids: list[str] = []
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+        while len(ids) < want:
+            page = http.get("/jobs", params={"limit": 500, "offset": len(ids)}).json()["data"]
+            if not page:
+                break
+            ids += [job["id"] for job in page]
+    return ids
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running service (default: start one)")
     parser.add_argument("--key", help="its API key")
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--start-samples", type=int, default=5)
+    parser.add_argument("--levels", default="16,64,256",
+                        help="concurrent clients, one read load per level")
+    parser.add_argument("--sse", type=float, default=0.1,
+                        help="the share of each level's clients that hold an SSE stream open")
+    parser.add_argument("--seconds", type=float, default=8, help="per level")
+    parser.add_argument("--timeout", type=float, default=10,
+                        help="a request not answered in this many seconds is a timeout")
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs in the database")
+    parser.add_argument("--post-clients", type=int, default=16, help="0: no POST load")
+    parser.add_argument("--start-samples", type=int, default=5, help="0: no worker")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn processes")
+    parser.add_argument("--app-root", type=Path,
+                        help="run the API of this checkout (default: this one)")
     parser.add_argument("--postgres", default=os.environ.get(
         "ENAS_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--redis", default=os.environ.get(
         "ENAS_BENCH_REDIS", "redis://127.0.0.1:6379/4"))
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "api.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    levels = [int(n) for n in args.levels.split(",")]
 
     stack = None
     if args.url:
@@ -264,24 +402,40 @@ def main() -> int:
         stack = Stack(args)
         stack.data_dir.mkdir(parents=True)
         url = stack.url
+    reads: list[dict[str, Any]] = []
+    writes: list[dict[str, Any]] = []
+    start: dict[str, Any] | None = None
     try:
         if stack is not None:
             key = stack.up()
         headers = {"Authorization": f"Bearer {key}"}
-        job = httpx.post(f"{url}/jobs", json=TINY, headers=headers, timeout=30).json()
-        if args.url:
-            httpx.post(f"{url}/jobs/{job['id']}/cancel", headers=headers, timeout=30)
-        results = [
-            asyncio.run(load(url, headers, method="GET", path=f"/jobs/{job['id']}", body=None,
-                             clients=args.clients, seconds=args.seconds)),
-            asyncio.run(load(url, headers, method="POST", path="/jobs", body=TINY,
-                             clients=args.clients, seconds=args.seconds)),
-        ]
-        results[0]["endpoint"] = "GET /jobs/{id}"
-        if stack is not None:
-            stack.drop_queued()
-            stack.start_worker()
-        start = post_to_start(url, headers, args.start_samples)
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+            job = http.post("/jobs", json=TINY).json()
+            http.post(f"/jobs/{job['id']}/cancel")
+            # An SSE stream stays open on a job that no worker runs during the read load.
+            sse_job = http.post("/jobs", json={**TINY, "name": "sse"}).json()["id"] \
+                if stack is not None else None
+        if stack is not None and args.jobs > 2:
+            stack.copy_job(job["id"], args.jobs - 2)
+        job_ids = _job_ids(url, headers, args.jobs)
+        for clients in levels:
+            sse = round(clients * args.sse) if sse_job else 0
+            reads.append(asyncio.run(read_load(
+                url, headers, job_ids=job_ids, sse_job=sse_job, clients=clients, sse=sse,
+                seconds=args.seconds, timeout=args.timeout)))
+            _print_read(reads[-1])
+        if args.post_clients:
+            writes.append(asyncio.run(write_load(url, headers, clients=args.post_clients,
+                                                 seconds=args.seconds, timeout=args.timeout)))
+        if args.start_samples:
+            if stack is not None:
+                stack.drop_queued()
+                stack.start_worker()
+            try:
+                start = post_to_start(url, headers, args.start_samples)
+            except httpx.HTTPError as exc:  # the API did not recover from the load
+                start = {"error": f"{type(exc).__name__}: {exc}"}
+                print(f"POST /jobs -> worker started: {start['error']}")
     finally:
         if stack is not None:
             stack.down()
@@ -289,23 +443,35 @@ def main() -> int:
     report = {
         "when": datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+                    "python": platform.python_version(),
+                    "load_avg": [round(v, 2) for v in os.getloadavg()]},
         "stack": "given" if args.url else
         f"Postgres + Redis + uvicorn ({args.api_workers} process) + 1 Celery worker, local",
-        "clients": args.clients,
-        "load": results,
+        "app_root": str(stack.root) if stack else None,
+        "jobs": len(job_ids),
+        "reads": reads,
+        "writes": writes,
         "post_to_start": start,
     }
-    print(f"{'endpoint':<16} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} errors")
-    for r in results:
-        print(f"{r['endpoint']:<16} {r['clients']:>7} {r['rps']:>8} {r['p50_ms']:>8} "
-              f"{r['p99_ms']:>8} {r['errors'] or ''}")
-    print(f"POST /jobs -> worker started: p50 {start['p50_ms']} ms, max {start['max_ms']} ms "
-          f"({start['samples']} jobs)")
+    for w in writes:
+        print(f"writes: {w['clients']:>4} clients POST /jobs: {w['rps']:>7} req/s, p50 "
+              f"{w['p50_ms']} ms, p99 {w['p99_ms']} ms, timeouts {w['timeouts']}, errors "
+              f"{w['errors'] or 0}")
+    if start and "error" not in start:
+        print(f"POST /jobs -> worker started: p50 {start['p50_ms']} ms, max {start['max_ms']} "
+              f"ms ({start['samples']} jobs)")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written: {args.output}")
     return 0
+
+
+def _print_read(r: dict[str, Any]) -> None:
+    sse = r["sse"]
+    print(f"reads: {r['clients']:>4} clients ({r['sse_streams']} SSE): {r['rps']:>7} req/s, "
+          f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, timeouts {r['timeouts']}, errors "
+          f"{r['errors'] or 0}; SSE opened {sse['opened']}, held {sse['held']}, "
+          f"timeouts {sse['timeouts']}, errors {sse['errors'] or 0}", flush=True)
 
 
 if __name__ == "__main__":

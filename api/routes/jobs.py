@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import LimitQuery, OffsetQuery, OwnerDep, SessionDep, SettingsDep
+from api.responses import json_body
 from api.schemas import (
     ArchitecturePublic,
     ArchitecturesPublic,
@@ -178,17 +179,18 @@ def list_jobs(
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
     limit: LimitQuery = 50,
     offset: OffsetQuery = 0,
-) -> JobsPublic:
+) -> Response:
     rows, count = service.list_jobs(
         session, owner=owner, status=status, limit=limit, offset=offset
     )
-    return JobsPublic(data=[JobPublic.model_validate(j) for j in rows], count=count)
+    return json_body(JobsPublic(data=[JobPublic.model_validate(j) for j in rows], count=count))
 
 
 @router.get("/{job_id}", response_model=JobPublic, summary="A job's status and progress",
             responses=PROBLEMS)
-def get_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> JobPublic:
-    return JobPublic.model_validate(service.get_job(session, owner=owner, job_id=job_id))
+def get_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> Response:
+    return json_body(JobPublic.model_validate(service.get_job(session, owner=owner,
+                                                              job_id=job_id)))
 
 
 @router.get("/{job_id}/history", response_model=HistoryPublic,

@@ -82,3 +82,30 @@ def test_threads_must_cover_the_pool(monkeypatch):
     monkeypatch.setenv("ENAS_API_THREADS", "10")
     with pytest.raises(ValidationError, match="ENAS_API_THREADS"):
         Settings()
+
+
+def test_the_api_process_does_not_import_torch():
+    """Reads and uploads need no torch: importing it cost the API ~2 s at start and hundreds
+    of MB per process (`enas api --workers N` multiplies both). Exports import it when asked."""
+    import subprocess
+    import sys
+
+    code = ("import sys, api.main; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=__file__.rsplit("/tests/", 1)[0]).stdout
+    assert out.strip() == "[]"
+
+
+def test_job_reads_are_the_documented_json(client, alice):
+    """GET /jobs and GET /jobs/{id} send the body serialised once; it is what the schema says."""
+    from api.schemas import JobPublic, JobsPublic
+
+    job = client.post("/jobs", json={"dataset": "digits", "name": "once"}, headers=alice).json()
+    one = client.get(f"/jobs/{job['id']}", headers=alice)
+    assert one.headers["content-type"] == "application/json"
+    assert one.json() == job
+    assert JobPublic.model_validate(one.json()).name == "once"
+    page = client.get("/jobs?limit=5", headers=alice).json()
+    assert page == {"data": [job], "count": 1}
+    JobsPublic.model_validate(page)
