@@ -242,6 +242,7 @@ class Stack:
             "ENAS_DATA_DIR": str(self.data_dir),
             "ENAS_DEVICE": "cpu",
             "ENAS_CANCEL_POLL_S": "0.2",
+            "ENAS_MAX_QUEUED_JOBS_PER_OWNER": "0",  # the POST load queues thousands
             "PYTHONPATH": str(self.root),
         }
         self.port = _free_port()

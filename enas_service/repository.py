@@ -128,6 +128,12 @@ def get_job_by_id(session: Session, *, job_id: uuid.UUID) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
 
 
+def count_jobs(session: Session, *, owner: str, status: JobStatus) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Job).where(Job.owner == owner, Job.status == status)
+    ) or 0
+
+
 def get_job_by_idempotency_key(session: Session, *, owner: str, key: str) -> Job | None:
     return session.scalar(select(Job).where(Job.owner == owner, Job.idempotency_key == key))
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     reaper_interval_s: float = Field(30.0, gt=0)
     visibility_timeout_s: int = Field(7 * 24 * 3600, ge=60, description="Longer than any job.")
     worker_pool: Literal["prefork", "solo", "threads"] = "prefork"
+    max_queued_jobs_per_owner: int = Field(
+        100, ge=0, le=1_000_000, description="A submission while the owner has this many "
+        "jobs waiting in the queue is refused with 429 and Retry-After (0: no limit).")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # Concurrency of one API process, sized together: at most `db_pool_size` requests hold a

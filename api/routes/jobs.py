@@ -126,6 +126,9 @@ def _parse_upload_config(upload: Upload) -> JobCreate:
         413: {"model": Problem, "description": "Upload too large"},
         415: {"model": Problem, "description": "Unsupported content or file type"},
         422: {"model": Problem, "description": "Invalid config (names the field) or dataset"},
+        429: {"model": Problem, "description": "You have the most queued jobs one owner may "
+              "have (ENAS_MAX_QUEUED_JOBS_PER_OWNER); retry after Retry-After seconds",
+              "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
         503: {"model": Problem, "description": "The job queue (broker) is unreachable, so the "
               "job was not started (a retry with the same Idempotency-Key submits it again), "
               "or the service is overloaded; retry after Retry-After seconds"},

@@ -14,14 +14,15 @@ from sqlalchemy.orm import Session
 
 from api.schemas import JobCreate
 from api.services import datasets, tracking
-from api.services.errors import Conflict, InvalidInput, Unavailable
+from api.services.errors import Conflict, InvalidInput, TooManyRequests, Unavailable
 from enas_core.config import RunConfig, to_dict
 from enas_core.data import BUILTIN_DATASETS, BUILTIN_SHAPES
 from enas_core.options import OptionError, build_config
 from enas_service import limits, repository
 from enas_service.db import after_commit
-from enas_service.models import Dataset, Job
+from enas_service.models import Dataset, Job, JobStatus
 from enas_service.queue import enqueue_run_job
+from enas_service.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,26 @@ def find_idempotent(
     return job
 
 
+QUOTA_RETRY_AFTER_S = 60
+
+
+def check_quota(session: Session, *, owner: str) -> None:
+    """429 with Retry-After when the owner already has ENAS_MAX_QUEUED_JOBS_PER_OWNER jobs
+    waiting (two submissions at the same instant may both pass: the limit is a guard against
+    floods, not an exact count)."""
+    limit = get_settings().max_queued_jobs_per_owner
+    if not limit:
+        return
+    queued = repository.count_jobs(session, owner=owner, status=JobStatus.queued)
+    if queued >= limit:
+        raise TooManyRequests(
+            f"you have {queued} jobs waiting in the queue, the most one owner may have "
+            f"(ENAS_MAX_QUEUED_JOBS_PER_OWNER={limit}); submit more once some have started, "
+            "or cancel some (POST /jobs/{id}/cancel)",
+            retry_after=QUOTA_RETRY_AFTER_S,
+        )
+
+
 def submit_job(
     session: Session, *, owner: str, body: JobCreate, idempotency_key: str | None
 ) -> tuple[Job, bool]:
@@ -101,6 +122,7 @@ def submit_job(
     existing = find_idempotent(session, owner=owner, key=idempotency_key, request=request)
     if existing is not None:
         return existing, False
+    check_quota(session, owner=owner)
     config = build_run_config(body)
     tracking.check(body)
     dataset, builtin = resolve_dataset(session, owner=owner, dataset=body.dataset)
@@ -168,6 +190,7 @@ def submit_job_with_upload(
     existing = find_idempotent(session, owner=owner, key=idempotency_key, request=None)
     if existing is not None:
         return existing, False
+    check_quota(session, owner=owner)  # before the file is stored
     build_run_config(body)
     datasets.check_suffix(filename)
     dataset = datasets.create_dataset(
