@@ -45,7 +45,12 @@ def problem(
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    """The field as the client names it: `zzz` for the body's zzz, also inside a multipart
+    request's JSON `config` (loc form.config.zzz); `config` for the config field itself."""
+    loc = list(loc)
+    if loc[:2] == ["form", "config"] and len(loc) > 2:
+        loc = loc[2:]
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 

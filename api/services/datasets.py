@@ -51,6 +51,14 @@ def check_names(filename: str, name: str | None) -> None:
             raise InvalidInput(f"{what} {problem}", field=field, loc="form")
 
 
+def user_message(message: str, tmp_path: Path, filename: str) -> str:
+    """An engine error about the temp file, in the user's terms: their file's name where the
+    engine named the temp file (`upload-3e16...csv`), and that name first."""
+    name = Path(filename).name
+    message = message.replace(tmp_path.name, name).replace(tmp_path.stem, Path(name).stem)
+    return message if message.startswith(name) else f"{name}: {message}"
+
+
 def create_dataset(
     session: Session, *, owner: str, tmp_path: Path, filename: str, size: int, name: str | None
 ) -> Dataset:
@@ -66,7 +74,7 @@ def create_dataset(
     try:
         train, test = load_file_with_test(tmp_path)
     except DatasetError as exc:
-        raise InvalidInput(f"{filename}: {exc}", field="file") from exc
+        raise InvalidInput(user_message(str(exc), tmp_path, filename), field="file") from exc
     train = replace(train, name=Path(artifacts.safe_filename(filename)).stem)
     summary = train.summary()
     dataset_id = uuid.uuid4()

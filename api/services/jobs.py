@@ -87,7 +87,9 @@ def cancel_job(session: Session, *, owner: str, job_id: uuid.UUID) -> Job:
     """Queued: cancelled at once. Running: the worker stops within one training step."""
     job = get_job(session, owner=owner, job_id=job_id)
     if job.status in FINAL_STATUSES:
-        raise Conflict(f"the job already {job.status.value}; there is nothing to cancel")
+        done = {"succeeded": "has already succeeded", "failed": "has already failed",
+                "cancelled": "was already cancelled"}[job.status.value]
+        raise Conflict(f"the job {done}; there is nothing to cancel")
     if not repository.cancel_queued_job(session, job_id=job.id):
         repository.request_cancel(session, job_id=job.id)
     session.refresh(job)

@@ -63,16 +63,21 @@ def read_idx(
 
 
 def _idx_label(source: str | Path | bytes, what: str) -> str:
-    return Path(source).name if isinstance(source, str | Path) else f"the {what} IDX file"
+    if isinstance(source, str | Path):
+        return Path(source).name
+    return "the IDX file" if what == "IDX" else f"the IDX {what} file"
 
 
 def _read_idx_stream(stream: IO[bytes], label: str, what: str, limit: int) -> np.ndarray:
     header = stream.read(4)
     if not is_idx_magic(header):
-        expected = "0x00000803" if what == "images" else "0x00000801"
+        # MNIST's: 0x00000803 for images (unsigned bytes, 3 dimensions), 0x00000801 labels.
+        expected = {"images": "0x00000803, as MNIST's images files have",
+                    "labels": "0x00000801, as MNIST's labels files have"}.get(
+            what, "0x00000803 for images, 0x00000801 for labels, as MNIST's files have")
+        kind = "an IDX file" if what == "IDX" else f"an IDX {what} file"
         raise DatasetError(
-            f"{label} is not an IDX {what} file: bad magic number 0x{header.hex()} "
-            f"(expected {expected}, as MNIST's {what} files have)"
+            f"{label} is not {kind}: bad magic number 0x{header.hex()} (expected {expected})"
         )
     dtype = np.dtype(IDX_DTYPES[header[2]])
     ndim = header[3]
