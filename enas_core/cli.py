@@ -151,6 +151,15 @@ def _make_parser() -> argparse.ArgumentParser:
                    help="folder for result.json and model.pt (default: %(default)s)")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser(
+        "example-data", help="write a small real dataset file to try uploads with",
+        description="Write real MNIST handwritten digits (28x28, from the sample bundled with "
+                    "the package; no download) as an .npz upload (arrays x, y).")
+    p.add_argument("path", type=Path, help="the file to write, e.g. digits.npz")
+    p.add_argument("--samples", type=int, default=1000, choices=range(10, 5001),
+                   metavar="N", help="digits to write, 10..5000 (default: %(default)s)")
+    p.set_defaults(func=cmd_example_data)
+
     for ep in entry_points(group="enas.commands"):
         try:
             register: Callable[[Any], None] = ep.load()
@@ -262,6 +271,23 @@ def _parse_arch(args: argparse.Namespace, space: str):
         what = ", ".join(f"{flag} ({part})" for flag, part in zip(flags, parts, strict=True))
         raise ArchitectureError(f"give {' and '.join(flags)} (or --arch-json): {what}")
     return get_space(space).parse(*texts)
+
+
+def cmd_example_data(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .data import load_digits
+
+    digits = load_digits()
+    x = digits.x[: args.samples, :, :, 0]  # (N, 28, 28) grey
+    y = digits.y[: args.samples]
+    path = args.path if args.path.suffix == ".npz" else args.path.with_name(
+        args.path.name + ".npz")  # np.savez would add it
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, x=x, y=y)
+    print(f"written: {path} ({len(x):,} digits, {x.shape[1]}x{x.shape[2]}, "
+          f"{len(np.unique(y))} classes)")
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
