@@ -35,6 +35,26 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: not given here, it does not overwrite `enas -v COMMAND`'s value.
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="also log the libraries' start-up lines (Alembic's migrations, Celery's banner, "
+        "uvicorn's start and each request)",
+    )
+
+
+def _verbose(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "verbose", False))
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """Quiet by default: Alembic's plugin and context lines (and each migration) go to the log
+    only with --verbose; our own lines and the libraries' warnings and errors always do."""
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser(
         "serve",
@@ -47,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default=None, help="default ENAS_API_HOST (127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="default ENAS_API_PORT (8000)")
     serve.add_argument("--no-worker", action="store_true", help="the API only")
+    _add_verbose(serve)
     serve.add_argument(
         "--demo", action="store_true",
         help="once the API answers, submit a quick search on the bundled digits and print "
@@ -60,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     api.add_argument("--port", type=int, default=None)
     api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     api.add_argument("--no-migrate", action="store_true", help="skip `db upgrade` at start")
+    _add_verbose(api)
     api.set_defaults(func=cmd_api)
 
     worker = subparsers.add_parser("worker", help="run a Celery worker for search jobs")
@@ -82,6 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(run exactly one such process, e.g. `enas worker --queues maintenance --beat`)",
     )
     worker.add_argument("--loglevel", default="INFO")
+    _add_verbose(worker)
     worker.set_defaults(func=cmd_worker)
 
     db = subparsers.add_parser("db", help="database migrations")
@@ -89,6 +112,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up = db_sub.add_parser("upgrade", help="apply migrations (default: to the newest)")
     up.add_argument("revision", nargs="?", default="head")
     _add_data_dir(up)
+    _add_verbose(up)
     up.set_defaults(func=cmd_db_upgrade)
     down = db_sub.add_parser("downgrade", help="revert migrations (default: the last one)")
     down.add_argument("revision", nargs="?", default="-1", help="'base' reverts them all")
@@ -117,6 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     _apply_env(args)
+    _quiet_libraries(_verbose(args))
     from enas_service.migrate import upgrade
 
     upgrade(revision=args.revision)
@@ -169,6 +194,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 def cmd_api(args: argparse.Namespace) -> int:
     _apply_env(args)
+    _quiet_libraries(_verbose(args))
     import uvicorn
 
     from enas_service.settings import get_settings
@@ -188,8 +214,10 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
-def worker_argv(*, pool: str, loglevel: str, queues: str) -> list[str]:
+def worker_argv(*, pool: str, loglevel: str, queues: str, quiet: bool = False) -> list[str]:
+    """Celery's command line; `quiet` leaves out its banner (`celery --quiet worker`)."""
     return [
+        *(["--quiet"] if quiet else []),
         "worker",
         f"--queues={queues}",
         "--concurrency=1",  # one job per process (per GPU)
@@ -209,6 +237,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    verbose = _verbose(args)
+    if not verbose:
+        import warnings
+
+        from celery.exceptions import SecurityWarning
+
+        # "running the worker with superuser privileges": containers run as root, and the
+        # broker carries JSON only (no pickle), which is what the warning is about.
+        warnings.filterwarnings("ignore", category=SecurityWarning)
     if not args.beat:
         import enas_core.pipeline  # noqa: F401 - load torch and the engine before the first job
 
@@ -218,6 +255,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         pool=args.pool or settings.worker_pool,
         loglevel=args.loglevel,
         queues=args.queues or settings.queue,
+        quiet=not verbose,
     )
     if args.beat:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
@@ -320,6 +358,8 @@ def _print_demo(url: str, key: str) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     _apply_env(args)
+    verbose = _verbose(args)
+    _quiet_libraries(verbose)  # before Alembic is imported: it logs its plugins then
     import uvicorn
 
     from enas_service.migrate import upgrade
@@ -349,7 +389,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     supervisor = None
     if not args.no_worker:
         supervisor = WorkerSupervisor(
-            [sys.executable, "-m", "launcher", "worker", "--pool=solo"],
+            [sys.executable, "-m", "launcher", "worker", "--pool=solo",
+             *(["--verbose"] if verbose else [])],
             env={**os.environ, "ENAS_DATA_DIR": str(settings.data_dir)},
         )
         supervisor.start()
@@ -364,7 +405,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo and demo_key:
         threading.Thread(target=_print_demo, args=(url, demo_key), daemon=True).start()
     try:
-        uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+        # Quiet: uvicorn's warnings and errors only (the URL is printed above); --verbose adds
+        # its start-up lines and a line per request.
+        uvicorn.run("api.main:app", host=host, port=port,
+                    log_level="info" if verbose else "warning")
     finally:
         stop_reaper.set()
         if supervisor is not None:

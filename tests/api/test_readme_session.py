@@ -92,3 +92,8 @@ def test_the_readme_curl_session_runs_as_written(served, tmp_path):
     assert "about:blank" not in out, out
     for name in ("model.pt", "model.ts", "model.onnx"):
         assert (work / name).stat().st_size > 1000, name
+    # The service's own log stayed quiet: no Alembic plugin lines, no Celery banner or its
+    # warning about running as root (`enas serve --verbose` shows them).
+    served = log.read_text()
+    for noise in ("alembic", "[queues]", "superuser privileges", "Uvicorn running"):
+        assert noise not in served, served
