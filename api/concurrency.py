@@ -40,23 +40,42 @@ def slots(settings: Settings) -> asyncio.Semaphore:
     return semaphore
 
 
+class Slot:
+    """One request's turn on the database; given back while it waits on its client (an
+    upload's body), taken again after."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.semaphore = slots(settings)
+        self.wait_s = settings.api_wait_s
+        self.held = False
+
+    async def acquire(self, wait_s: float | None = None) -> None:
+        wait = self.wait_s if wait_s is None else wait_s
+        try:
+            if math.isinf(wait):
+                await self.semaphore.acquire()
+            else:
+                await asyncio.wait_for(self.semaphore.acquire(), wait)
+        except TimeoutError:
+            raise Overloaded(
+                f"the service is busy: no database session came free within {wait:g} s; "
+                "retry in a moment", retry_after=1,
+            ) from None
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.semaphore.release()
+
+
 @asynccontextmanager
-async def db_slot(settings: Settings, *, wait_s: float | None = None) -> AsyncIterator[None]:
+async def db_slot(settings: Settings, *, wait_s: float | None = None) -> AsyncIterator[Slot]:
     """A slot to work on the database; Overloaded (503) after `wait_s` (default
     settings.api_wait_s; math.inf waits as long as it takes)."""
-    semaphore = slots(settings)
-    wait = settings.api_wait_s if wait_s is None else wait_s
+    slot = Slot(settings)
+    await slot.acquire(wait_s)
     try:
-        if math.isinf(wait):
-            await semaphore.acquire()
-        else:
-            await asyncio.wait_for(semaphore.acquire(), wait)
-    except TimeoutError:
-        raise Overloaded(
-            f"the service is busy: no database session came free within {wait:g} s; "
-            "retry in a moment", retry_after=1,
-        ) from None
-    try:
-        yield
+        yield slot
     finally:
-        semaphore.release()
+        slot.release()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -25,14 +27,32 @@ async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
     503 when none comes free in time). Commits once when the route returns, before the response
     is sent (a streamed body holds neither); rolls back on error. Tasks are enqueued from the
     session's after-commit hook, so only for committed rows."""
-    async with db_slot(settings):
+    async with db_slot(settings) as slot:
         session = new_session()
+        session.info["db_slot"] = slot
         try:
             yield session
         except BaseException:
             await run_in_threadpool(_rollback_and_close, session)
             raise
         await run_in_threadpool(_commit_and_close, session)
+
+
+@asynccontextmanager
+async def without_database(session: Session) -> AsyncIterator[None]:
+    """While a request waits on its client (an upload's body): its transaction so far
+    committed, its connection back in the pool and its database slot given back; the slot is
+    taken again after, waiting as long as it takes (the upload is not thrown away)."""
+    await run_in_threadpool(session.commit)
+    slot = session.info.get("db_slot")
+    if slot is None:  # a session not from get_session (tests)
+        yield
+        return
+    slot.release()
+    try:
+        yield
+    finally:
+        await slot.acquire(math.inf)
 
 
 def _commit_and_close(session: Session) -> None:

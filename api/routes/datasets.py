@@ -5,7 +5,14 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LimitQuery, OffsetQuery, OwnerDep, SessionDep, SettingsDep
+from api.deps import (
+    LimitQuery,
+    OffsetQuery,
+    OwnerDep,
+    SessionDep,
+    SettingsDep,
+    without_database,
+)
 from api.schemas import PLAIN_TEXT_PATTERN, DatasetPublic, DatasetsPublic, Problem
 from api.services import datasets as service
 from api.services.errors import InvalidInput
@@ -64,10 +71,11 @@ async def upload_dataset(
     request: Request, session: SessionDep, owner: OwnerDep, settings: SettingsDep,
     response: Response,
 ) -> DatasetPublic:
-    upload = await receive_upload(
-        request, file_field="file", max_bytes=settings.max_upload_bytes,
-        tmp_dir=artifacts.tmp_dir(),
-    )
+    async with without_database(session):
+        upload = await receive_upload(
+            request, file_field="file", max_bytes=settings.max_upload_bytes,
+            tmp_dir=artifacts.tmp_dir(),
+        )
     try:
         if upload.path is None:
             raise InvalidInput("send the dataset file in the multipart field 'file'", field="file")

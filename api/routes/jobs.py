@@ -10,7 +10,14 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LimitQuery, OffsetQuery, OwnerDep, SessionDep, SettingsDep
+from api.deps import (
+    LimitQuery,
+    OffsetQuery,
+    OwnerDep,
+    SessionDep,
+    SettingsDep,
+    without_database,
+)
 from api.responses import json_body
 from api.schemas import (
     ArchitecturePublic,
@@ -149,10 +156,11 @@ async def submit_job(
 ) -> JobPublic:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        upload = await receive_upload(
-            request, file_field="file", max_bytes=settings.max_upload_bytes,
-            tmp_dir=artifacts.tmp_dir(),
-        )
+        async with without_database(session):
+            upload = await receive_upload(
+                request, file_field="file", max_bytes=settings.max_upload_bytes,
+                tmp_dir=artifacts.tmp_dir(),
+            )
         try:
             body = _parse_upload_config(upload)
             job, created = await run_in_threadpool(

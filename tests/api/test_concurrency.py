@@ -109,3 +109,43 @@ def test_job_reads_are_the_documented_json(client, alice):
     page = client.get("/jobs?limit=5", headers=alice).json()
     assert page == {"data": [job], "count": 1}
     JobsPublic.model_validate(page)
+
+
+@pytest.mark.timeout(120)
+def test_an_upload_waiting_on_its_client_holds_no_database_slot(small_pool, live_keys,
+                                                                 digits_npz):
+    """With one slot, a slow upload in progress: reads are answered meanwhile (they got 503
+    when the upload held its session for the whole body), and the upload then completes."""
+    small_pool(db_pool_size="1", api_wait_s="2")
+    boundary = "slow-upload-boundary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="digits.npz"\r\nContent-Type: application/octet-stream\r\n\r\n').encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    payload = digits_npz.read_bytes()
+
+    async def run() -> tuple[list[int], httpx.Response]:
+        more = asyncio.Event()
+
+        async def body():
+            yield head + payload[:1000]
+            await more.wait()  # the client is slow
+            yield payload[1000:] + tail
+
+        transport = httpx.ASGITransport(app=_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://app",
+                                     headers=live_keys["bob"], timeout=60) as http:
+            upload = asyncio.create_task(http.post(
+                "/datasets", content=body(),
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}))
+            await asyncio.sleep(0.5)  # the upload is authenticated and waiting on its body
+            reads = [(await http.get("/jobs")).status_code for _ in range(3)]
+            more.set()
+            done = await upload
+            if done.status_code == 201:
+                await http.delete(f"/datasets/{done.json()['id']}")
+        return reads, done
+
+    reads, upload = asyncio.run(run())
+    assert reads == [200, 200, 200]
+    assert upload.status_code == 201, upload.text
+    assert upload.json()["num_samples"] == 400
