@@ -125,3 +125,11 @@ def delete_dataset(session: Session, *, owner: str, dataset_id: uuid.UUID) -> No
     folder = artifacts.dataset_dir(dataset.id)
     repository.delete_dataset(session, dataset=dataset)
     after_commit(session, lambda: artifacts.remove_tree(folder))
+
+
+def discard_dataset(session: Session, *, dataset: Dataset) -> None:
+    """Remove a dataset this request stored and no longer needs (its row now, its files once
+    the request commits)."""
+    folder = artifacts.dataset_dir(dataset.id)
+    repository.delete_dataset(session, dataset=dataset)
+    after_commit(session, lambda: artifacts.remove_tree(folder))

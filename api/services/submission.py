@@ -114,12 +114,20 @@ def check_quota(session: Session, *, owner: str) -> None:
 
 
 def submit_job(
-    session: Session, *, owner: str, body: JobCreate, idempotency_key: str | None
+    session: Session,
+    *,
+    owner: str,
+    body: JobCreate,
+    idempotency_key: str | None,
+    compare_request: bool = True,
 ) -> tuple[Job, bool]:
     """Create a queued job and enqueue it once the transaction commits.
-    Returns (job, created); created is False for a replayed Idempotency-Key."""
+    Returns (job, created); created is False for a replayed Idempotency-Key. Without
+    `compare_request` a replay is not checked against the stored request (an upload's request
+    names the dataset it just stored, which differs from the first one's by construction)."""
     request = body.model_dump(exclude_none=True)
-    existing = find_idempotent(session, owner=owner, key=idempotency_key, request=request)
+    compared = request if compare_request else None
+    existing = find_idempotent(session, owner=owner, key=idempotency_key, request=compared)
     if existing is not None:
         return existing, False
     check_quota(session, owner=owner)
@@ -141,7 +149,7 @@ def submit_job(
             repository.add_job(session, job=job)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
-        existing = find_idempotent(session, owner=owner, key=idempotency_key, request=request)
+        existing = find_idempotent(session, owner=owner, key=idempotency_key, request=compared)
         if existing is None:
             raise
         return existing, False
@@ -197,4 +205,8 @@ def submit_job_with_upload(
         session, owner=owner, tmp_path=tmp_path, filename=filename, size=size, name=dataset_name
     )
     body = body.model_copy(update={"dataset": str(dataset.id)})
-    return submit_job(session, owner=owner, body=body, idempotency_key=idempotency_key)
+    job, created = submit_job(session, owner=owner, body=body, idempotency_key=idempotency_key,
+                              compare_request=False)
+    if not created:  # a concurrent request with the same key stored its upload first
+        datasets.discard_dataset(session, dataset=dataset)
+    return job, created

@@ -135,3 +135,30 @@ def test_concurrent_submissions_with_one_key_answer_the_one_job(live_url, live_k
     assert [r.status_code for r in responses] == [202] * 8, [r.text for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 7
+
+
+def test_concurrent_uploads_with_one_key_answer_the_one_job(live_url, live_keys, digits_npz):
+    """The one-request submission: every answer is the one job (not a 409 for the dataset id
+    each request stored), and the datasets of the requests that lost the race are removed."""
+    headers = {**live_keys["bob"], "Idempotency-Key": "concurrent-upload-1"}
+    payload = digits_npz.read_bytes()
+
+    def datasets() -> int:
+        return httpx.get(f"{live_url}/datasets", headers=headers, timeout=60).json()["count"]
+
+    before = datasets()
+
+    def submit(_: int) -> httpx.Response:
+        return httpx.post(f"{live_url}/jobs", files={"file": ("digits.npz", payload)},
+                          data={"config": '{"search_epochs": 1}'}, headers=headers, timeout=60)
+
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(submit, range(4)))
+    after = datasets()
+    for job_id in {r.json().get("id") for r in responses} - {None}:
+        job = httpx.get(f"{live_url}/jobs/{job_id}", headers=headers, timeout=60).json()
+        httpx.delete(f"{live_url}/jobs/{job_id}", headers=headers, timeout=60)
+        httpx.delete(f"{live_url}/datasets/{job['dataset_id']}", headers=headers, timeout=60)
+    assert [r.status_code for r in responses] == [202] * 4, [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert after == before + 1
