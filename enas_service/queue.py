@@ -70,10 +70,11 @@ def get_celery() -> Celery:
     return make_celery(get_settings())
 
 
-def enqueue_run_job(job_id: uuid.UUID) -> None:
+def enqueue_run_job(job_id: uuid.UUID, *, countdown: float | None = None) -> None:
     """Send the job's id (never the row) to the jobs' queue; call only after the row is
-    committed."""
-    get_celery().send_task(RUN_JOB, args=[str(job_id)], queue=get_settings().queue)
+    committed. With `countdown`, a worker runs it no sooner than that many seconds."""
+    get_celery().send_task(RUN_JOB, args=[str(job_id)], queue=get_settings().queue,
+                           countdown=countdown)
 
 
 def broker_ping(timeout: float = 2.0) -> None:

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_queued_jobs_per_owner: int = Field(
         100, ge=0, le=1_000_000, description="A submission while the owner has this many "
         "jobs waiting in the queue is refused with 429 and Retry-After (0: no limit).")
+    max_running_jobs_per_owner: int = Field(
+        0, ge=0, le=1_000_000, description="A worker does not start a job while its owner has "
+        "this many running: the job stays queued and is looked at again every "
+        "quota_recheck_s (0: no limit).")
+    quota_recheck_s: float = Field(30.0, gt=0, le=3600)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # Concurrency of one API process, sized together: at most `db_pool_size` requests hold a

@@ -114,8 +114,31 @@ def claim(job_id: uuid.UUID) -> Claimed | None:
         return Claimed(lease, job.attempts, job.config, source, job.checkpoint)
 
 
+def defer_over_quota(job_id: uuid.UUID) -> bool:
+    """True, and the task sent again for later, when the queued job's owner already runs
+    ENAS_MAX_RUNNING_JOBS_PER_OWNER jobs: the job stays queued, other owners' jobs go first.
+    (Two workers at the same instant may both start one: a fairness limit, not a lock.)"""
+    settings = get_settings()
+    limit = settings.max_running_jobs_per_owner
+    if not limit:
+        return False
+    with session_scope() as session:
+        job = repository.get_job_by_id(session, job_id=job_id)
+        if job is None or job.status is not JobStatus.queued:
+            return False
+        running = repository.count_jobs(session, owner=job.owner, status=JobStatus.running)
+    if running < limit:
+        return False
+    log.info("job %s waits: its owner runs %d jobs (ENAS_MAX_RUNNING_JOBS_PER_OWNER=%d); "
+             "looked at again in %g s", job_id, running, limit, settings.quota_recheck_s)
+    enqueue_run_job(job_id, countdown=settings.quota_recheck_s)
+    return True
+
+
 def execute_job(job_id: uuid.UUID) -> str:
     """Run the job if it can be claimed; returns what happened (for logs and tests)."""
+    if defer_over_quota(job_id):
+        return "deferred"
     claimed = claim(job_id)
     if claimed is None:
         log.info("job %s is not queued (done, cancelled, deleted or taken); skipping", job_id)
