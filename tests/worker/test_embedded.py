@@ -54,22 +54,26 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
                 continue
             if "export ENAS_KEY=" in line:
                 key = line.split("=", 1)[1].strip()
-            if "Submitted a quick search on the bundled digits: job " in line:
+            if "Submitted a demo search on the bundled digits: job " in line:
                 demo_job = line.rsplit(" ", 1)[1].strip()
         assert any(f"http://127.0.0.1:{port}" in line for line in output)
         headers = {"Authorization": f"Bearer {key}"}
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            # `--demo` (what `make run` uses) submitted a quick job over HTTP; cancel it so
-            # the one worker is free for the job under test.
+            # `--demo` (what `make run` uses) submitted the demo preset over HTTP; cancel it
+            # so the one worker is free for the job under test.
             demo = http.get(f"/jobs/{demo_job}", headers=headers).json()
             assert demo["config"]["search"]["model"]["nodes"] == 5, demo
+            assert demo["config"]["search"]["epochs"] == 4, demo  # the demo preset's
             http.post(f"/jobs/{demo_job}/cancel", headers=headers).raise_for_status()
             wait_for(
                 lambda: http.get(f"/jobs/{demo_job}", headers=headers).json()["status"]
                 == "cancelled",
                 timeout=60, interval=0.5, what="the demo job to cancel",
             )
+            # ... and `serve --demo` followed it to its end in the terminal
+            wait_for(lambda: any("demo: cancelled" in line for line in output),
+                     timeout=30, interval=0.5, what="the demo's progress lines")
             wait_for(lambda: _ok(http, "/healthz"), timeout=30, what="the API")
             ready = http.get("/readyz").json()
             assert ready == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}

@@ -372,3 +372,48 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_job(http, live_key
     http.post(f"/jobs/{job_id}/cancel", headers=live_keys["alice"])
     wait_for(lambda: http.get(f"/jobs/{job_id}", headers=live_keys["alice"]).json()["status"]
              in ("cancelled", "succeeded"), timeout=60, what="the job to stop")
+
+
+def test_random_strategy_with_a_random_baseline_end_to_end(http, live_keys, dataset_id):
+    """`strategy: random` and `baseline: random` through the API and a real worker: the report
+    has no controller group, and the best random candidate is trained with the final budget."""
+    alice = live_keys["alice"]
+    job = {"dataset": dataset_id, **TINY_JOB, "strategy": "random", "baseline": "random"}
+    response = http.post("/jobs", json=job, headers=alice)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    assert http.get(f"/jobs/{job_id}/search-report", headers=alice).status_code == 409
+
+    events = follow(http, alice, job_id)
+    assert [d["status"] for e, d in events if e == "status"][-1] == "succeeded"
+    phases = [(d["phase"], d["epoch"]) for e, d in events if e == "epoch"]
+    assert phases == [("search", 1), ("search", 2), ("final", 1), ("baseline", 1)]
+
+    report = http.get(f"/jobs/{job_id}/search-report", headers=alice).json()
+    assert report["strategy"] == "random" and report["controller"] is None
+    assert report["random"]["n"] == TINY_JOB["num_candidates"]
+    assert report["difference"] is None
+
+    got = http.get(f"/jobs/{job_id}", headers=alice).json()
+    assert got["search_summary"]["strategy"] == "random"
+    baseline = got["baseline"]
+    assert baseline["arch"] == report["random"]["top"][0]["arch"]
+    assert 0 <= baseline["final"]["test_acc"] <= 1 and baseline["final"]["params"] > 0
+    assert got["phase"] == "baseline" and got["progress"] == 1.0
+
+
+def test_every_job_reports_the_controller_against_random(http, live_keys, dataset_id):
+    alice = live_keys["alice"]
+    response = http.post("/jobs", json={"dataset": dataset_id, **TINY_JOB}, headers=alice)
+    job_id = response.json()["id"]
+    events = follow(http, alice, job_id)
+    assert [d["status"] for e, d in events if e == "status"][-1] == "succeeded"
+    report = http.get(f"/jobs/{job_id}/search-report", headers=alice).json()
+    n = TINY_JOB["num_candidates"]
+    assert report["strategy"] == "enas"
+    assert report["controller"]["n"] == report["random"]["n"] == n
+    lo, hi = report["difference"]["ci95"]
+    assert lo <= report["difference"]["mean"] <= hi
+    assert report["verdict"] in ("controller better", "random better", "no clear difference")
+    assert "random" in report["summary"]
+    assert http.get(f"/jobs/{job_id}", headers=alice).json()["baseline"] is None
