@@ -22,6 +22,7 @@ SECOND = MicroArchitecture.parse("1 4 0 2 2 1 0 0", "0 3 1 3 1 0 2 4").to_json()
 @pytest.mark.parametrize(("path", "asset"), [
     ("/docs", "/static/vendor/swagger-ui/swagger-ui-bundle.js"),
     ("/redoc", "/static/vendor/redoc/redoc.standalone.js"),
+    ("/", "/static/dashboard/app.js"),
 ])
 def test_pages_load_nothing_from_elsewhere(client, path, asset):
     page = client.get(path)
