@@ -185,7 +185,7 @@ function jobsTable(jobs, refresh) {
   if (!jobs.length) return h("p", {}, "No jobs yet. ", h("a", { href: "#/jobs/new" }, "Submit one"), ".");
   return h("table", { class: "jobs" },
     h("thead", {}, h("tr", {}, ["Job", "Status", "Progress", "Dataset", "Best val_acc", "Test acc", "Params", "Created", "Finished", ""]
-      .map((c) => h("th", { scope: "col" }, c)))),
+      .map((c, i) => h("th", { scope: "col", class: i >= 4 && i <= 6 ? "num" : null }, c)))),
     h("tbody", {}, jobs.map((j) => h("tr", { dataset: { job: j.id } },
       h("td", {}, h("a", { href: `#/jobs/${j.id}` }, j.name || shortId(j.id))),
       h("td", {}, statusBadge(j.status)),
@@ -234,7 +234,7 @@ function finalCharts(epochs) {
       { name: "train acc", points: xy((e) => e.train_acc) },
       { name: "val acc", points: xy((e) => e.val_acc) },
     ]));
-    out.push(lineChart(`${phase}-loss`, `${label}: loss and learning rate`, [
+    out.push(lineChart(`${phase}-loss`, `${label}: loss`, [
       { name: "train loss", points: xy((e) => e.train_loss) },
       { name: "val loss", points: xy((e) => e.val_loss) },
     ]));
@@ -245,7 +245,6 @@ function finalCharts(epochs) {
 function summaryCards(job) {
   const f = job.final || {};
   const items = [
-    ["Status", statusBadge(job.status)],
     ["Best val_acc", pct(job.best_val_acc)],
     ["Test accuracy", pct(f.test_acc)],
     ["Params", fmt(f.params)],
@@ -317,11 +316,12 @@ async function jobView(id) {
   const drawHeader = () => {
     main.querySelector("h1").textContent = job.name || `Job ${shortId(id)}`;
     document.title = `${job.name || shortId(id)} · enas-service`;
-    header.replaceChildren(
-      h("p", { class: "muted" }, `${job.id} · dataset ${job.dataset} · created ${when(job.created_at)}${job.finished_at ? ` · finished ${when(job.finished_at)}` : ""}`),
+    header.replaceChildren(...[
+      h("p", { class: "status-line" }, statusBadge(job.status), " ", h("span", { class: "muted" }, `${job.id} · dataset ${job.dataset} · created ${when(job.created_at)}${job.finished_at ? ` · finished ${when(job.finished_at)}` : ""}`)),
       progressBar(job),
       job.error ? h("p", { class: "error" }, job.error) : null,
-      h("div", { class: "toolbar" }, jobActions(job, (gone) => { if (gone) location.hash = "#/jobs"; else refreshJob(); })));
+      h("div", { class: "toolbar" }, jobActions(job, (gone) => { if (gone) location.hash = "#/jobs"; else refreshJob(); })),
+    ].filter(Boolean));
     stats.replaceChildren(summaryCards(job));
   };
   const drawCharts = () => {
@@ -438,7 +438,7 @@ function paretoSection(archs, pareto) {
   draw();
   return section("Accuracy against cost: the Pareto front", "pareto",
     h("div", { class: "toolbar" }, h("label", { for: "pareto-x" }, "Cost "), axis),
-    box,
+    h("div", { class: "scatter" }, box),
     pareto ? h("p", { class: "muted" }, `${pareto.count} of ${pareto.evaluated} evaluated architectures are on the front (latency on ${pareto.latency_device}, batch ${pareto.latency_batch_size}).`) : null);
 }
 

@@ -130,11 +130,8 @@ export function scatterChart(id, title, points, { xLabel, yLabel }) {
     return figure(id, title, svg, []);
   }
   const { sx, sy } = frame(svg, extent(points.map((p) => p.x)), extent(points.map((p) => p.y)), { xLabel, yLabel });
-  const front = points.filter((p) => p.front).sort((a, b) => a.x - b.x);
-  if (front.length > 1) {
-    svg.append(el("polyline", { points: front.map((p) => `${sx(p.x)},${sy(p.y)}`).join(" "),
-      fill: "none", stroke: COLORS[0], "stroke-width": 1.5, "stroke-dasharray": "4 3" }));
-  }
+  // No line through the front: it is a front over val_acc, params and latency, and this is
+  // one projection of it.
   for (const p of points) {
     const tip = `${p.label}: ${yLabel} ${fmt(p.y, 4)}, ${xLabel} ${fmt(p.x, 4)}${p.front ? ", on the front" : ""}${p.feasible === false ? ", over a hard limit" : ""}`;
     let mark;
