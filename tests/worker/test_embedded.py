@@ -57,6 +57,11 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
             if "Submitted a quick search on the bundled digits: job " in line:
                 demo_job = line.rsplit(" ", 1)[1].strip()
         assert any(f"http://127.0.0.1:{port}" in line for line in output)
+        # The dashboard's link signs in with the key; the demo's opens its job.
+        assert any(f"dashboard: http://127.0.0.1:{port}/#/jobs?key={key}" in line
+                   for line in output)
+        assert any(f"dashboard: http://127.0.0.1:{port}/#/jobs/{demo_job}?key={key}" in line
+                   for line in output)
         headers = {"Authorization": f"Bearer {key}"}
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:

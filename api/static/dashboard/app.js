@@ -212,7 +212,7 @@ function searchCharts(epochs) {
     lineChart("val-acc", "Validation accuracy", [
       { name: "best so far", points: xy((e) => e.best?.val_acc ?? null) },
       { name: "epoch's samples", points: xy((e) => e.val_acc), dashed: true },
-    ], { yFormat: (v) => fmt(v, 3) }),
+    ]),
     lineChart("reward", "Controller reward", [
       { name: "mean reward", points: xy((e) => e.mean_reward) },
       { name: "baseline", points: xy((e) => e.baseline), dashed: true },
@@ -268,7 +268,7 @@ function constraintsSection(job) {
       h("td", {}, "–"), h("td", {}, c.modes?.[k.replace("max_", "")] || ""), h("td", {}, "–"), h("td", {}, "")));
   return section("Limits and measured costs", "constraints",
     c?.message ? h("p", { class: "bad" }, c.message) : null,
-    h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Limit", "Value", "Measured", "Mode", "", "Where"].map((x) => h("th", { scope: "col" }, x)))),
+    h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Limit", "Value", "Measured", "Mode", "", "Where"].map((x, i) => h("th", { scope: "col", class: i === 1 || i === 2 ? "num" : null }, x)))),
       h("tbody", {}, rows))));
 }
 
@@ -280,7 +280,7 @@ function comparisonSection(job, report) {
   if (report) {
     const groups = [["Controller", report.controller], ["Random", report.random]].filter(([, g]) => g);
     parts.push(h("div", { class: "table-wrap" }, h("table", {},
-      h("thead", {}, h("tr", {}, ["Candidates", "n", "distinct", "mean val_acc", "std", "best"].map((x) => h("th", { scope: "col" }, x)))),
+      h("thead", {}, h("tr", {}, ["Candidates", "n", "distinct", "mean val_acc", "std", "best"].map((x, i) => h("th", { scope: "col", class: i ? "num" : null }, x)))),
       h("tbody", {}, groups.map(([name, g]) => h("tr", {}, h("td", {}, name), h("td", { class: "num" }, g.n), h("td", { class: "num" }, g.distinct),
         h("td", { class: "num" }, pct(g.mean)), h("td", { class: "num" }, pct(g.std)), h("td", { class: "num" }, pct(g.best))))))));
     if (report.difference) {
@@ -414,7 +414,7 @@ function topSection(id, archs, signal) {
       h("td", { class: "mono" }, text), h("td", {}, button)), detail];
   });
   return section(`Top ${archs.length} architectures`, "top", h("div", { class: "table-wrap" }, h("table", { class: "top" },
-    h("thead", {}, h("tr", {}, ["Rank", "val_acc", "Params", "FLOPs", "Latency", "Within limits", "Architecture", ""].map((x) => h("th", { scope: "col" }, x)))),
+    h("thead", {}, h("tr", {}, ["Rank", "val_acc", "Params", "FLOPs", "Latency", "Within limits", "Architecture", ""].map((x, i) => h("th", { scope: "col", class: i && i < 5 ? "num" : null }, x)))),
     h("tbody", {}, rows.flat()))));
 }
 
@@ -627,6 +627,14 @@ function datasetCard(d, reload, signal) {
 function route() {
   const [path, query] = (location.hash.slice(1) || "/jobs").split("?");
   const params = new URLSearchParams(query || "");
+  if (params.has("key")) {
+    // `enas serve` prints a link with the key in the fragment (never sent to the server):
+    // keep it for this tab and take it out of the address bar and history.
+    key.set(params.get("key"));
+    params.delete("key");
+    const rest = params.toString();
+    history.replaceState(null, "", `#${path}${rest ? `?${rest}` : ""}`);
+  }
   for (const a of document.querySelectorAll("nav a")) {
     a.toggleAttribute("aria-current", path.startsWith(a.getAttribute("href").slice(1)) && !(a.getAttribute("href") === "#/jobs" && path === "/jobs/new"));
   }

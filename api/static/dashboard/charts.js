@@ -44,16 +44,27 @@ function extent(values, pad = 0.05) {
   return [lo - span * pad, hi + span * pad];
 }
 
-function frame(svg, [x0, x1], [y0, y1], { xLabel, yLabel, xFormat = fmt, yFormat = fmt, xInt }) {
+// Tick labels with as many decimals as their step needs (0.01 steps read 0.12, 0.13, ...).
+function tickFormat(values) {
+  if (values.length < 2) return (v) => fmt(v, 4);
+  const step = Math.abs(values[1] - values[0]);
+  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+  return (v) => (Math.abs(v) >= 1e4 ? fmt(v) : v.toFixed(decimals));
+}
+
+function frame(svg, [x0, x1], [y0, y1], { xLabel, yLabel, xFormat, yFormat, xInt }) {
   const sx = (x) => M.left + ((x - x0) / (x1 - x0 || 1)) * (W - M.left - M.right);
   const sy = (y) => H - M.bottom - ((y - y0) / (y1 - y0 || 1)) * (H - M.top - M.bottom);
   const axis = el("g", { class: "axis", "font-size": "10", fill: "#555" });
-  for (const t of ticks(y0, y1)) {
+  const yt = ticks(y0, y1);
+  yFormat = yFormat || tickFormat(yt);
+  for (const t of yt) {
     axis.append(el("line", { x1: M.left, x2: W - M.right, y1: sy(t), y2: sy(t), stroke: "#e6e6e6" }));
     axis.append(el("text", { x: M.left - 6, y: sy(t) + 3, "text-anchor": "end" }, yFormat(t)));
   }
   let xt = ticks(x0, x1, 5);
   if (xInt) xt = xt.filter((t) => Number.isInteger(t));
+  xFormat = xFormat || tickFormat(xInt ? [0, 1] : xt);
   for (const t of xt) {
     axis.append(el("text", { x: sx(t), y: H - M.bottom + 14, "text-anchor": "middle" }, xFormat(t)));
   }
