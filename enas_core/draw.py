@@ -238,9 +238,7 @@ def _skip_edge(a: _Box, b: _Box) -> str:
 
 
 def draw(arch: Any, *, title: str | None = None) -> str:
-    """An SVG picture of an architecture of any space."""
-    if isinstance(arch, MicroArchitecture):
-        return draw_micro(arch, title=title)
-    if isinstance(arch, MacroArchitecture):
-        return draw_macro(arch, title=title)
-    raise TypeError(f"cannot draw {type(arch).__name__}; expected a micro or macro architecture")
+    """An SVG picture of an architecture of any space (each space picks its layout)."""
+    from .spaces import space_of
+
+    return space_of(arch).draw(arch, title=title)

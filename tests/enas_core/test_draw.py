@@ -12,6 +12,7 @@ from enas_core.architecture import MacroArchitecture, MicroArchitecture
 from enas_core.cli import main
 from enas_core.draw import draw
 from enas_core.ops import PRIMITIVES
+from enas_core.spaces import get_space, space_names
 
 SVG = "{http://www.w3.org/2000/svg}"
 CONV = "1 2 1 3 0 1 0 4 1 1 1 1 0 1 0 1 1 0 0 1"
@@ -104,3 +105,14 @@ def test_enas_draw_result_without_a_best_architecture(tmp_path, capsys):
     result.write_text(json.dumps({"best": None, "constraints": {}}))
     assert main(["draw", str(result)]) == 2
     assert "has no best architecture" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", space_names())
+def test_every_space_draws_its_architectures(name):
+    space = get_space(name)
+    for arch in (space.smallest(3), space.largest(3)):
+        svg = draw(arch)
+        assert ET.fromstring(svg).tag == f"{SVG}svg"
+        assert len(_groups(svg, "node")) >= 3 and len(_groups(svg, "edge")) >= 2
+        text = space.text_lines(arch.to_json())[0][1]
+        assert text in ET.fromstring(svg).findtext(f"{SVG}desc")

@@ -27,6 +27,16 @@ function h(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Re-render `container` without losing the keyboard focus: the element that had it is found
+// again by its position among the container's focusable elements.
+const FOCUSABLE = "a[href], button, input, select, summary, [tabindex]";
+function rerender(container, ...children) {
+  const active = document.activeElement;
+  const index = active && container.contains(active) ? [...container.querySelectorAll(FOCUSABLE)].indexOf(active) : -1;
+  container.replaceChildren(...children);
+  if (index >= 0) container.querySelectorAll(FOCUSABLE)[index]?.focus({ preventScroll: true });
+}
+
 const pct = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
 const when = (t) => (t ? new Date(t).toLocaleString() : "–");
 const shortId = (id) => String(id).slice(0, 8);
@@ -153,7 +163,7 @@ async function jobsView(params) {
   const refresh = async () => {
     try {
       const page = await request(`/jobs?limit=100${status ? `&status=${status}` : ""}`, { signal });
-      body.replaceChildren(jobsTable(page.data, refresh), h("p", { class: "muted" }, `${page.count} job(s)`));
+      rerender(body, jobsTable(page.data, refresh), h("p", { class: "muted" }, `${page.count} job(s)`));
       return page.data.some((j) => !FINAL.includes(j.status));
     } catch (err) {
       if (!signal.aborted) body.replaceChildren(errorBox(err));
@@ -316,7 +326,7 @@ async function jobView(id) {
   const drawHeader = () => {
     main.querySelector("h1").textContent = job.name || `Job ${shortId(id)}`;
     document.title = `${job.name || shortId(id)} · enas-service`;
-    header.replaceChildren(...[
+    rerender(header, ...[
       h("p", { class: "status-line" }, statusBadge(job.status), " ", h("span", { class: "muted" }, `${job.id} · dataset ${job.dataset} · created ${when(job.created_at)}${job.finished_at ? ` · finished ${when(job.finished_at)}` : ""}`)),
       progressBar(job),
       job.error ? h("p", { class: "error" }, job.error) : null,
