@@ -34,8 +34,8 @@ OP_COLORS = {
 FILL = {"input": "#d8efd3", "node": "#dbe9f7", "output": "#fbeab0"}
 FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\""
 
-COL, ROW = 200, 78
-STAGGER = 70  # sideways step of alternate nodes in a column of three or more
+COL, ROW = 165, 78
+STAGGER = 60  # sideways step of alternate nodes in a column of three or more
 NODE_W, NODE_H = 64, 34
 PAD = 24
 TITLE_H = 30
@@ -135,7 +135,7 @@ def _edge(src: _Box, dst: _Box, op: str | None, *, bend: float, slot: int = 0) -
     t = 0.78 if slot > 0 else 0.56
     lx = (1 - t) ** 2 * x1 + 2 * (1 - t) * t * cx + t * t * x2
     ly = (1 - t) ** 2 * y1 + 2 * (1 - t) * t * cy + t * t * y2
-    label = (f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="middle" font-size="11" '
+    label = (f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="middle" font-size="12" '
              f'fill="{color}" stroke="#fff" stroke-width="3" paint-order="stroke">'
              f"{escape(op)}</text>")
     return (f'<g class="edge" data-from="{src.key}" data-to="{dst.key}" '

@@ -86,6 +86,9 @@ async function inlineSvg(path, signal) {
   const response = await blob(path, { signal });
   const doc = new DOMParser().parseFromString(await response.text(), "image/svg+xml");
   const svg = document.importNode(doc.documentElement, true);
+  // Scaled to the page, but never below 3/4 of its size (the box scrolls instead), so that
+  // the ops on the edges stay readable.
+  svg.style.minWidth = `${Math.round(0.75 * Number(svg.getAttribute("width")))}px`;
   svg.removeAttribute("width");
   svg.removeAttribute("height");
   svg.classList.add("diagram");
