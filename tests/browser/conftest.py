@@ -51,7 +51,9 @@ class Service:
         return response.json()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is started, and tests elsewhere call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = chromium_path()
     if path is None:
@@ -64,7 +66,7 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, digits_npz: Path,
             browser: Any) -> Iterator[Service]:
     """`enas serve` on a free port with a fresh data directory, a dataset uploaded and the
