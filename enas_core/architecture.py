@@ -108,9 +108,9 @@ class MicroArchitecture:
 
     def _repr_svg_(self) -> str:
         """A notebook shows the architecture as a picture (`enas_core.draw`)."""
-        from .draw import draw
+        from .draw import draw_micro
 
-        return draw(self)
+        return draw_micro(self)
 
     def __str__(self) -> str:
         return f"conv: {self.conv.to_text()} | reduce: {self.reduce.to_text()}"
@@ -193,9 +193,9 @@ class MacroArchitecture:
 
     def _repr_svg_(self) -> str:
         """A notebook shows the architecture as a picture (`enas_core.draw`)."""
-        from .draw import draw
+        from .draw import draw_macro
 
-        return draw(self)
+        return draw_macro(self)
 
     def __str__(self) -> str:
         return self.to_text()

@@ -311,7 +311,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_draw(args: argparse.Namespace) -> int:
-    from .draw import draw
+    from .spaces import draw
 
     if args.source is not None and (args.arc or args.reduce_arc):
         raise ArchitectureError("give a JSON file or --arc/--reduce-arc, not both")

@@ -8,18 +8,21 @@ nodes whose layers are known (a node sits one column right of its deepest input)
 them takes a few lines and needs no system package; the service draws with it everywhere,
 embedded mode included. Pure Python, no torch.
 
-Every element carries a class (`node`, `edge`, with `data-op` on op edges), so a program (or
-a test) can read the picture back.
+`enas_core.spaces.draw(arch)` draws an architecture of any space (each space picks its
+layout). Every element carries a class (`node`, `edge`, with `data-op` on op edges), so a
+program (or a test) can read the picture back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .architecture import MACRO_PRIMITIVES, Cell, MacroArchitecture, MicroArchitecture
 from .layout import pool_layers
+
+if TYPE_CHECKING:  # the architecture types call these functions (`_repr_svg_`)
+    from .architecture import Cell, MacroArchitecture, MicroArchitecture
 
 # One colour per op, so the same op reads the same in every picture.
 OP_COLORS = {
@@ -78,12 +81,12 @@ def _micro_cell(cell: Cell, title: str, ox: float) -> tuple[list[str], float, fl
     width = 2 * PAD + NODE_W + out_depth * COL
 
     edges: list[str] = []
-    for j, node in enumerate(cell.nodes):
+    for j, (in1, op1, in2, op2) in enumerate(cell.to_ops()):
         target = boxes[j + 2]
-        same = node.in1 == node.in2
-        for k, (src, op) in enumerate(((node.in1, node.op1), (node.in2, node.op2))):
+        same = in1 == in2
+        for k, (src, op) in enumerate(((in1, op1), (in2, op2))):
             bend = (-1 if k == 0 else 1) * 22 if same else 0
-            edges.append(_edge(boxes[src], target, _op_name(op), bend=bend, slot=2 * k - 1))
+            edges.append(_edge(boxes[int(src)], target, str(op), bend=bend, slot=2 * k - 1))
     for j in cell.loose_ends():
         edges.append(_edge(boxes[j + 2], boxes[-1], None, bend=0))
     parts = [
@@ -95,12 +98,6 @@ def _micro_cell(cell: Cell, title: str, ox: float) -> tuple[list[str], float, fl
         "</g>",
     ]
     return parts, width, height
-
-
-def _op_name(op: int) -> str:
-    from .ops import PRIMITIVES
-
-    return PRIMITIVES[op]
 
 
 def _node(box: _Box) -> str:
@@ -182,7 +179,8 @@ def draw_macro(arch: MacroArchitecture, *, title: str | None = None) -> str:
     top = TITLE_H if title else 0
     y = top + MACRO_Y
     boxes = [_Box("in", "input", "input")]
-    boxes += [_Box(f"l{i}", MACRO_PRIMITIVES[op], "node") for i, op in enumerate(arch.ops)]
+    names = [layer["op"] for layer in arch.to_json()["layer_ops"]]
+    boxes += [_Box(f"l{i}", name, "node") for i, name in enumerate(names)]
     boxes.append(_Box("out", "output", "output"))
     for i, box in enumerate(boxes):
         box.x, box.y = PAD + 46 + i * MACRO_COL, y
@@ -235,10 +233,3 @@ def _skip_edge(a: _Box, b: _Box) -> str:
             f'{b.x - span * 0.2:.1f},{b.y - 17 - lift:.1f} {b.x - 8:.1f},{b.y - 17:.1f}" '
             f'fill="none" stroke="#8e44ad" stroke-width="1.3" stroke-opacity="0.8" '
             f'marker-end="url(#arrow)"/></g>')
-
-
-def draw(arch: Any, *, title: str | None = None) -> str:
-    """An SVG picture of an architecture of any space (each space picks its layout)."""
-    from .spaces import space_of
-
-    return space_of(arch).draw(arch, title=title)

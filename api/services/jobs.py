@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from api.schemas import ArchitecturePublic, EpochPublic, ParetoPublic, SearchReportPublic
 from api.services import projections
 from api.services.errors import Conflict, NotFound
-from enas_core.draw import draw
-from enas_core.spaces import arch_from_json
+from enas_core.spaces import arch_from_json, draw
 from enas_service import artifacts, repository
 from enas_service.db import after_commit
 from enas_service.models import FINAL_STATUSES, Job, JobStatus

@@ -10,9 +10,8 @@ import pytest
 
 from enas_core.architecture import MacroArchitecture, MicroArchitecture
 from enas_core.cli import main
-from enas_core.draw import draw
 from enas_core.ops import PRIMITIVES
-from enas_core.spaces import get_space, space_names
+from enas_core.spaces import draw, get_space, space_names
 
 SVG = "{http://www.w3.org/2000/svg}"
 CONV = "1 2 1 3 0 1 0 4 1 1 1 1 0 1 0 1 1 0 0 1"
