@@ -302,6 +302,13 @@ def submit_demo_job(url: str, key: str, *, timeout_s: float = 60.0) -> str:
         return json.load(response)["id"]
 
 
+def dashboard_url(url: str, key: str | None, *, job: str | None = None) -> str:
+    """The dashboard's address; with a key, one that signs in by itself (the key rides in the
+    fragment, which the browser never sends to the server)."""
+    path = f"/jobs/{job}" if job else "/jobs"
+    return f"{url}/#{path}" + (f"?key={key}" if key else "")
+
+
 def _print_demo(url: str, key: str) -> None:
     try:
         job = submit_demo_job(url, key)
@@ -314,7 +321,8 @@ def _print_demo(url: str, key: str) -> None:
         f"  Follow it:    curl -N {auth} {url}/jobs/{job}/events\n"
         f"  Status:       curl -s {auth} {url}/jobs/{job}\n"
         f"  Architecture: curl -s {auth} {url}/jobs/{job}/architecture\n"
-        f"  Model:        curl -s {auth} -o model.pt {url}/jobs/{job}/model\n",
+        f"  Model:        curl -s {auth} -o model.pt {url}/jobs/{job}/model\n"
+        f"\n  Watch it in the dashboard: {dashboard_url(url, key, job=job)}\n",
         flush=True,
     )
     try:
@@ -406,6 +414,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stop_reaper = start_reaper_thread()
 
     print(f"\n  ENAS service at {url}  (API docs: {url}/docs)", flush=True)
+    print(f"  dashboard: {dashboard_url(url, key)}", flush=True)
     print(f"  data directory: {settings.data_dir}", flush=True)
     if key:
         print(f"  API key (shown once; `enas keys create` makes more): {key}", flush=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from api.services.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
-from enas_core.data import DatasetError, save_canonical
+from enas_core.data import DatasetError, load_canonical, preview, save_canonical
 from enas_core.data.formats import describe as describe_formats
 from enas_core.data.formats import load_file_with_test, upload_suffixes
 from enas_service import artifacts, repository
@@ -95,3 +95,15 @@ def delete_dataset(session: Session, *, owner: str, dataset_id: uuid.UUID) -> No
     folder = artifacts.dataset_dir(dataset.id)
     repository.delete_dataset(session, dataset=dataset)
     after_commit(session, lambda: artifacts.remove_tree(folder))
+
+
+def sample_grid(session: Session, *, owner: str, dataset_id: uuid.UUID, per_class: int) -> Path:
+    """A PNG of sample images per class, made once per size and kept next to the dataset."""
+    dataset = get_dataset(session, owner=owner, dataset_id=dataset_id)
+    path = artifacts.dataset_dir(dataset.id) / f"_samples-{per_class}.png"
+    if not path.is_file():
+        train, _ = load_canonical(artifacts.absolute(dataset.path))
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_bytes(preview.sample_grid(train, per_class=per_class))
+        os.replace(tmp, path)  # two requests at once both write; either file is the same
+    return path

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from api.schemas import ArchitecturePublic, EpochPublic, ParetoPublic, SearchReportPublic
 from api.services import projections
 from api.services.errors import Conflict, NotFound
+from enas_core.spaces import arch_from_json, draw
 from enas_service import artifacts, repository
 from enas_service.db import after_commit
 from enas_service.models import FINAL_STATUSES, Job, JobStatus
@@ -53,6 +54,25 @@ def best_architecture(session: Session, *, owner: str, job_id: uuid.UUID) -> Arc
                (JobStatus.queued, JobStatus.running) else "")
         )
     return found[0]
+
+
+def architecture_svg(session: Session, *, owner: str, job_id: uuid.UUID,
+                     rank: int | None) -> str:
+    """The picture of the best architecture, or of the candidate of `rank`."""
+    best = best_architecture(session, owner=owner, job_id=job_id)  # 409 when there is none
+    chosen = best
+    if rank is not None and rank != best.rank:
+        found = {a.rank: a for a in architectures(session, owner=owner, job_id=job_id)}
+        if rank not in found:
+            ranks = sorted(found)
+            raise NotFound(f"no architecture of rank {rank}; the job has rank"
+                           + (f"s {ranks[0]}..{ranks[-1]}" if len(ranks) > 1 else f" {ranks[0]}"))
+        chosen = found[rank]
+    job = get_job(session, owner=owner, job_id=job_id)
+    label = job.name or f"job {str(job.id)[:8]}"
+    title = f"{label}: rank {chosen.rank}" + (
+        f", val_acc {chosen.val_acc:.4f}" if chosen.val_acc is not None else "")
+    return draw(arch_from_json(chosen.arch), title=title)
 
 
 def pareto(session: Session, *, owner: str, job_id: uuid.UUID) -> ParetoPublic:

@@ -57,6 +57,13 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
             if "Submitted a demo search on the bundled digits: job " in line:
                 demo_job = line.rsplit(" ", 1)[1].strip()
         assert any(f"http://127.0.0.1:{port}" in line for line in output)
+        # The dashboard's link signs in with the key; the demo's opens its job (printed with
+        # the lines that follow the demo's, which the reader thread may not have read yet).
+        assert any(f"dashboard: http://127.0.0.1:{port}/#/jobs?key={key}" in line
+                   for line in output)
+        demo_link = f"dashboard: http://127.0.0.1:{port}/#/jobs/{demo_job}?key={key}"
+        wait_for(lambda: any(demo_link in line for line in list(output)), timeout=30,
+                 what="the demo job's dashboard link")
         headers = {"Authorization": f"Bearer {key}"}
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
