@@ -30,7 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -60,9 +60,9 @@ class Profile:
 
 PROFILES = {
     "cpu": Profile(
-        description="the demo preset (4 search epochs, 3-layer 16-channel networks, 2 final "
-                    "epochs); digits: the bundled 5,000; Fashion-MNIST: 5,000 train + 1,000 "
-                    "test images drawn stratified",
+        description="the demo preset (4 search epochs of 10 controller updates, 3-layer "
+                    "16-channel networks, 2 final epochs); digits: the bundled 5,000; "
+                    "Fashion-MNIST: 5,000 train + 1,000 test images drawn stratified",
         datasets=("digits", "fashion-mnist"), preset="demo",
         fashion_train=5000, fashion_test=1000),
     "gpu": Profile(
@@ -192,7 +192,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (processes)")
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs already in the .runs.jsonl beside --out")
     args = parser.parse_args(argv)
+    path = args.out or ROOT / "bench" / "results" / f"quality-{args.profile}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Each finished run is appended here at once, so a long benchmark cut short keeps its runs.
+    log = path.with_suffix(".runs.jsonl")
+    done = [json.loads(line) for line in log.read_text().splitlines()] \
+        if args.resume and log.is_file() else []
+    if not args.resume:
+        log.write_text("")
 
     profile = PROFILES[args.profile]
     datasets = args.datasets.split(",") if args.datasets else list(profile.datasets)
@@ -202,16 +212,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     threads = max(1, (os.cpu_count() or 1) // jobs)
     print(f"quality: profile {args.profile} ({profile.description}); datasets {datasets}, "
           f"seeds {seeds}, arms {arms}, {jobs} at once x {threads} threads", flush=True)
+    kept = {(r["dataset"], r["arm"], r["seed"]) for r in done}
     tasks = [(d, a, s, args.profile, str(args.data_dir), threads)
-             for d in datasets for s in seeds for a in arms]
+             for d in datasets for s in seeds for a in arms if (d, a, s) not in kept]
     t0 = time.perf_counter()
+    rows = list(done)
+
+    def keep(row: dict[str, Any]) -> None:
+        rows.append(row)
+        with log.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
     if jobs == 1:
-        rows = [run_arm(t) for t in tasks]
+        for task in tasks:
+            keep(run_arm(task))
     else:
         import multiprocessing
 
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            rows = list(pool.map(run_arm, tasks))
+            for future in as_completed([pool.submit(run_arm, t) for t in tasks]):
+                keep(future.result())
     table = summarise(rows)
     print_table(table)
     wall = time.perf_counter() - t0
@@ -226,8 +246,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                        "torch": torch.__version__},
            "command": " ".join(["python", "bench/quality.py", *(argv or sys.argv[1:])])}
-    path = args.out or ROOT / "bench" / "results" / f"quality-{args.profile}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2))
     print(f"wrote {path}")
     return out
