@@ -33,7 +33,21 @@ class Settings(BaseSettings):
     queue: str = "gpu"
     device: str = Field("auto", description="'auto' (cuda when available, else cpu), or a device.")
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
-    max_attempts: int = Field(3, ge=1, description="A job that fails this many times fails.")
+    max_attempts: int = Field(
+        3, ge=1, le=100, description="A job whose own code raised this many times fails."
+    )
+    max_worker_losses: int = Field(
+        10, ge=1, le=1000,
+        description="A job whose worker was lost (killed, no heartbeat) this many times fails.",
+    )
+    max_retries: int = Field(
+        5, ge=0, le=1000, description="How many times POST /jobs/{id}/retry may resume a job."
+    )
+    requeue_after_s: float = Field(
+        60.0, gt=0,
+        description="A job queued this long whose message the broker no longer holds is sent "
+        "again (a Redis restarted empty loses its messages; the database keeps the jobs).",
+    )
     heartbeat_interval_s: float = Field(5.0, gt=0)
     cancel_poll_s: float = Field(1.0, gt=0, description="How often a running job reads its row.")
     stale_after_s: float = Field(60.0, gt=0, description="A heartbeat older than this is lost.")

@@ -214,6 +214,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if args.reaper:  # a process: this one forks the pool's children next
         start_reaper_process()
+    _resend_lost_jobs()
     argv = worker_argv(
         pool=args.pool or settings.worker_pool,
         loglevel=args.loglevel,
@@ -223,6 +224,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     get_celery().worker_main(argv)
     return 0
+
+
+def _resend_lost_jobs() -> None:
+    """At start-up, send again the queued jobs whose message the broker lost (a Redis that
+    restarted empty): the database says which jobs must run."""
+    from worker.reaper import resend_lost_jobs
+
+    try:
+        resend_lost_jobs()
+    except Exception as exc:  # the reaper tries again at its next pass
+        log.warning("could not check the queue for lost jobs at start-up: %s", exc)
 
 
 def _first_start_key() -> str | None:

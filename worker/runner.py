@@ -16,7 +16,7 @@ from typing import Any
 
 from enas_service import artifacts, repository
 from enas_service.db import after_commit, session_scope
-from enas_service.models import JobStatus
+from enas_service.models import JobStatus, utcnow
 from enas_service.queue import enqueue_run_job
 from enas_service.settings import Settings, get_settings
 from worker import usage
@@ -92,6 +92,7 @@ class LeaseMonitor:
 class Claimed:
     lease: int
     attempt: int
+    failures: int  # errors the job raised in earlier attempts
     config: dict[str, Any]
     source: str | None  # built-in name or dataset path; None if the dataset was deleted
     checkpoint: str | None
@@ -111,7 +112,7 @@ def claim(job_id: uuid.UUID) -> Claimed | None:
             source = str(artifacts.absolute(job.dataset.path))
         else:
             source = None
-        return Claimed(lease, job.attempts, job.config, source, job.checkpoint)
+        return Claimed(lease, job.attempts, job.failures, job.config, source, job.checkpoint)
 
 
 def execute_job(job_id: uuid.UUID) -> str:
@@ -280,10 +281,13 @@ def _run(
         log.info("job %s rejected: %s", job_id, exc)
         return "failed"
     except Exception as exc:
+        # An error the job raised; workers lost under it are counted apart (the reaper).
         reason = f"{type(exc).__name__}: {exc}"
+        failures = claimed.failures + 1
         log.exception("job %s: attempt %d failed", job_id, claimed.attempt)
-        if claimed.attempt >= settings.max_attempts:
-            finish(JobStatus.failed, error=f"failed {claimed.attempt} times; last error: {reason}")
+        if failures >= settings.max_attempts:
+            finish(JobStatus.failed, failures=failures,
+                   error=f"failed {failures} times; last error: {reason}")
             return "failed"
         with session_scope() as session:
             if repository.finish_job(
@@ -291,6 +295,8 @@ def _run(
                 job_id=job_id,
                 lease=lease,
                 status=JobStatus.queued,
+                failures=failures,
+                enqueued_at=utcnow(),
                 error=f"attempt {claimed.attempt} failed ({reason}); retrying",
             ):
                 after_commit(session, lambda: enqueue_run_job(job_id))
