@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     queue: str = "gpu"
     device: str = Field("auto", description="'auto' (cuda when available, else cpu), or a device.")
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    max_decompressed_bytes: int = Field(
+        1024**3, ge=1,
+        description="What one upload may decompress to (zip members, gzip streams): with the "
+        "compression-ratio check, the bound on an upload's memory while it is validated.",
+    )
     max_attempts: int = Field(
         3, ge=1, le=100, description="A job whose own code raised this many times fails."
     )
