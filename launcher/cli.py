@@ -82,6 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(run exactly one such process, e.g. `enas worker --queues maintenance --beat`)",
     )
     worker.add_argument("--loglevel", default="INFO")
+    # `enas serve` passes its pid: its worker exits when it dies (launcher.lifeline).
+    worker.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     worker.set_defaults(func=cmd_worker)
 
     db = subparsers.add_parser("db", help="database migrations")
@@ -202,6 +204,10 @@ def worker_argv(*, pool: str, loglevel: str, queues: str) -> list[str]:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.parent_pid is not None:
+        from launcher.lifeline import exit_with_parent
+
+        exit_with_parent(args.parent_pid)
     _apply_env(args)
     from enas_service.settings import get_settings
     from worker.celery_app import get_celery
@@ -361,7 +367,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     supervisor = None
     if not args.no_worker:
         supervisor = WorkerSupervisor(
-            [sys.executable, "-m", "launcher", "worker", "--pool=solo"],
+            [sys.executable, "-m", "launcher", "worker", "--pool=solo",
+             f"--parent-pid={os.getpid()}"],
             env={**os.environ, "ENAS_DATA_DIR": str(settings.data_dir)},
         )
         supervisor.start()
