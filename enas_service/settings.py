@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     max_retries: int = Field(
         5, ge=0, le=1000, description="How many times POST /jobs/{id}/retry may resume a job."
     )
+    orphan_after_s: float = Field(
+        3600.0, gt=0,
+        description="Temp files, and dataset or job folders without a database row, untouched "
+        "this long are removed (left by a process killed mid-upload or mid-delete).",
+    )
     requeue_after_s: float = Field(
         60.0, gt=0,
         description="A job queued this long whose message the broker no longer holds is sent "

@@ -180,6 +180,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         from enas_service.migrate import upgrade
 
         upgrade()
+    _sweep_orphans()
     uvicorn.run(
         "api.main:app",
         host=args.host or settings.api_host,
@@ -230,6 +231,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     get_celery().worker_main(argv)
     return 0
+
+
+def _sweep_orphans() -> None:
+    """At start-up, remove what processes killed mid-upload left (stale temp files, dataset
+    folders whose row never came); the reaper does it again from time to time."""
+    from enas_service.sweeper import sweep_orphans
+
+    try:
+        sweep_orphans()
+    except Exception as exc:
+        log.warning("could not sweep the data directory at start-up: %s", exc)
 
 
 def _resend_lost_jobs() -> None:
@@ -347,6 +359,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade()
+    _sweep_orphans()
     if settings.is_sqlite:
         # One machine, one worker: a job still "running" is left from the last run; resume it.
         from worker.reaper import reap_stale_jobs

@@ -22,6 +22,7 @@ from enas_service.db import after_commit, session_scope
 from enas_service.models import JobStatus, utcnow
 from enas_service.queue import enqueue_run_job, held_job_ids
 from enas_service.settings import get_settings
+from enas_service.sweeper import sweep_now_and_then
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def resend_lost_jobs(
 
 def reap_once() -> None:
     """One pass of every check, each on its own so that one failing does not stop the rest."""
-    for check in (reap_stale_jobs, resend_lost_jobs):
+    for check in (reap_stale_jobs, resend_lost_jobs, sweep_now_and_then):
         try:
             check()
         except Exception:

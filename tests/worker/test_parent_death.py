@@ -1,5 +1,6 @@
 """`enas serve` killed with SIGKILL (an out-of-memory kill) takes its worker with it: the
-worker must not live on as an orphan consuming the queue."""
+worker must not live on as an orphan consuming the queue. And what an earlier serve killed
+mid-upload left behind is swept at start-up."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -45,7 +48,21 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _left_behind(data_dir: Path) -> list[Path]:
+    """A temp upload and a dataset folder whose row never came, two hours old."""
+    paths = [data_dir / "tmp" / "upload-0123.zip",
+             data_dir / "datasets" / str(uuid.uuid4()) / "_canonical.npz"]
+    when = time.time() - 7200
+    for path in paths:
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"partial")
+        os.utime(path, (when, when))
+        os.utime(path.parent, (when, when))
+    return paths
+
+
 def test_the_worker_exits_when_enas_serve_is_killed(tmp_path):
+    left = _left_behind(tmp_path / "enas")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENAS_")}
     env.update(ENAS_DEVICE="cpu", PYTHONUNBUFFERED="1")
     log = tmp_path / "serve.log"
@@ -62,6 +79,7 @@ def test_the_worker_exits_when_enas_serve_is_killed(tmp_path):
         )
         # The worker is up and consuming (it inherits serve's output).
         wait_for(lambda: b" ready." in log.read_bytes(), timeout=120, what="the worker")
+        assert not left[0].exists() and not left[1].parent.exists()  # swept at start-up
         assert f"--parent-pid={serve.pid}" in _cmdline(worker)
         os.kill(serve.pid, signal.SIGKILL)  # the parent only, not its process group
         serve.wait(timeout=10)
