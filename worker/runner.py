@@ -12,9 +12,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from enas_service import artifacts, repository
+from enas_service import artifacts, exports, repository
 from enas_service.db import after_commit, session_scope
 from enas_service.models import JobStatus, utcnow
 from enas_service.queue import enqueue_run_job
@@ -314,6 +315,9 @@ def _run(
                       error=message or "the search returned no architecture", **searched)
         log.info("job %s: no architecture met the hard limits", job_id)
         return "failed" if done else "lease-lost"
+    if summary.get("model_path"):
+        # Exported here, once, so that a download is a file send (not seconds of tracing).
+        exports.export_all(Path(summary["model_path"]))
     ranked = [best] + [a for a in summary.get("top_k", []) if a.get("arch") != best.get("arch")]
     with session_scope() as session:
         done = repository.finish_job(

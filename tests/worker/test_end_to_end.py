@@ -117,6 +117,12 @@ def test_a_job_end_to_end(http, live_keys, dataset_id, tmp_path):
     model = load_model(path)
     assert model(torch.rand(2, 1, 8, 8)).shape == (2, 10)
 
+    # The worker exported the model when the job ended: a download is a file send.
+    from enas_service import artifacts
+
+    exported = {f: artifacts.job_dir(job_id) / name
+                for f, name in (("torchscript", "model.torchscript.pt"), ("onnx", "model.onnx"))}
+    before = {f: p.stat() for f, p in exported.items()}
     script = http.get(f"/jobs/{job_id}/model", params={"format": "torchscript"}, headers=alice)
     assert script.status_code == 200
     traced = torch.jit.load(io.BytesIO(script.content))
@@ -125,6 +131,9 @@ def test_a_job_end_to_end(http, live_keys, dataset_id, tmp_path):
     onnx = http.get(f"/jobs/{job_id}/model", params={"format": "onnx"}, headers=alice)
     assert onnx.status_code == 200
     check_exports_match(path, script.content, onnx.content)
+    for f, p in exported.items():  # sent as they were, not exported again
+        assert (p.stat().st_ino, p.stat().st_mtime_ns) == (before[f].st_ino,
+                                                           before[f].st_mtime_ns)
 
     rows = history_rows(job_id)
     assert Counter((r.phase, r.epoch) for r in rows) == {("search", 1): 1, ("search", 2): 1,
