@@ -169,7 +169,8 @@ def _input_shape(data: Any) -> list[int] | None:
 def check_runnable(config: Any, data: Any) -> None:
     """What the engine would refuse when the search starts, refused before it does, so the job
     fails at once with the reason instead of being retried: a latency device this machine
-    lacks, or a params/FLOPs limit below the cheapest network on these images."""
+    lacks, images too small for the networks' reductions, or a params/FLOPs limit below the
+    cheapest network on these images."""
     from enas_core.latency import check_available
     from enas_service.limits import check_limits
 
@@ -180,7 +181,12 @@ def check_runnable(config: Any, data: Any) -> None:
             f"{exc} (worker {socket.gethostname()}); submit with latency_device 'cpu', or run "
             "the job on a worker with a GPU"
         ) from exc
+    from enas_core.layout import too_small
+
     train = data.train
+    small = too_small(train.image_shape[:2])
+    if small is not None:  # a dataset stored before uploads were checked for it
+        raise JobRejected(small)
     try:
         check_limits(config, (train.channels, *train.image_shape[:2]), train.num_classes)
     except ValueError as exc:

@@ -21,6 +21,7 @@ from enas_core.data import DatasetError, save_canonical
 from enas_core.data.formats import describe as describe_formats
 from enas_core.data.formats import load_file_with_test, upload_suffixes
 from enas_core.data.formats.safety import DatasetTooLarge, limited
+from enas_core.layout import too_small
 from enas_service import artifacts, repository
 from enas_service.db import after_commit, after_rollback
 from enas_service.models import Dataset
@@ -57,6 +58,9 @@ def create_dataset(
         raise PayloadTooLarge(f"{filename}: {exc} (ENAS_MAX_DECOMPRESSED_BYTES)") from exc
     except DatasetError as exc:
         raise InvalidInput(f"{filename}: {exc}", field="file") from exc
+    small = too_small(train.image_shape[:2])
+    if small is not None:
+        raise InvalidInput(f"{filename}: {small}", field="file")
     train = replace(train, name=Path(artifacts.safe_filename(filename)).stem)
     summary = train.summary()
     dataset_id = uuid.uuid4()

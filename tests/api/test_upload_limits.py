@@ -81,3 +81,16 @@ def test_an_archive_over_the_decompressed_limit_is_413(upload, db_session, monke
     assert "uncompresses to 2 MiB, more than the limit of 1 MiB" in detail
     assert detail.endswith("(ENAS_MAX_DECOMPRESSED_BYTES)")
     assert _nothing_stored(db_session)
+
+
+@pytest.mark.parametrize("side", [1, 3])
+def test_images_too_small_for_the_networks_are_422_with_the_minimum(upload, db_session, side):
+    buf = io.BytesIO()
+    np.savez(buf, x=np.zeros((40, side, side), np.uint8), y=np.arange(40) % 2)
+    response = upload(buf.getvalue(), "tiny.npz")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == (
+        f"file: tiny.npz: the images are {side}x{side} pixels, too small for the networks, "
+        "which halve the resolution 2 times: each side must be at least 4 pixels (upscale "
+        "the images, e.g. to 28x28)")
+    assert _nothing_stored(db_session)
