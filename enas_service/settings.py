@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     max_retries: int = Field(
         5, ge=0, le=1000, description="How many times POST /jobs/{id}/retry may resume a job."
     )
+    latency_cache: Path | None = Field(
+        None, description="Where measured latency tables are kept (ENAS_LATENCY_CACHE, which "
+        "the engine's CLI reads too); empty: DATA_DIR/cache/latency.",
+    )
     orphan_after_s: float = Field(
         3600.0, gt=0,
         description="Temp files, and dataset or job folders without a database row, untouched "

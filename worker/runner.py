@@ -272,6 +272,7 @@ def _run(
             should_stop=monitor.should_stop,
             resume_from=resume,
             usage=meter,
+            latency_cache_dir=artifacts.latency_cache_dir(),
         )
     except (Cancelled, LeaseLost):
         if monitor.lost:

@@ -29,3 +29,20 @@ def test_images_too_small_for_the_reductions_are_rejected_saying_so():
 
 def test_images_of_the_minimum_size_run():
     check_runnable(RunConfig(), _data(4))
+
+
+def test_latency_tables_go_under_the_data_directory_unless_set(monkeypatch, tmp_path):
+    from enas_service import artifacts
+    from enas_service.settings import get_settings
+
+    monkeypatch.setenv("ENAS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ENAS_LATENCY_CACHE", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert artifacts.latency_cache_dir() == tmp_path / "data" / "cache" / "latency"
+        monkeypatch.setenv("ENAS_LATENCY_CACHE", str(tmp_path / "tables"))
+        get_settings.cache_clear()
+        assert artifacts.latency_cache_dir() == tmp_path / "tables"
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
