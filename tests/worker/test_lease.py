@@ -203,3 +203,24 @@ def test_queued_jobs_the_broker_lost_are_sent_again(db_session, scope, own_queue
     db_session.commit()
     assert resend_lost_jobs(after_s=60, scope=scope) == []
     assert str(recent.id) not in held_job_ids()
+
+
+def test_the_filesystem_broker_says_which_jobs_it_holds(tmp_path, monkeypatch):
+    """Embedded mode's broker: its message files name the jobs they run."""
+    from enas_service.queue import enqueue_run_job, get_celery
+    from enas_service.settings import get_settings
+
+    monkeypatch.setenv("ENAS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ENAS_BROKER_URL", "")
+    monkeypatch.setenv("ENAS_DATABASE_URL", "")
+    get_settings.cache_clear()
+    get_celery.cache_clear()
+    try:
+        job_id = uuid.uuid4()
+        assert held_job_ids() == set()
+        enqueue_run_job(job_id)
+        assert held_job_ids() == {str(job_id)}
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        get_celery.cache_clear()
