@@ -300,7 +300,7 @@ def test_cancel_a_running_job(http, live_keys, dataset_id):
 
 def test_retry_resumes_a_cancelled_job_from_its_checkpoint(http, live_keys, dataset_id):
     alice = live_keys["alice"]
-    body = {"dataset": dataset_id, **TINY_JOB, "search_epochs": 3}
+    body = {"dataset": dataset_id, **TINY_JOB, "search_epochs": 4}
     job_id = http.post("/jobs", json=body, headers=alice).json()["id"]
     wait_for(lambda: http.get(f"/jobs/{job_id}", headers=alice).json()["epoch"] >= 1,
              timeout=90, interval=0.05, what="the first epoch")
@@ -308,7 +308,7 @@ def test_retry_resumes_a_cancelled_job_from_its_checkpoint(http, live_keys, data
     cancelled = wait_for(
         lambda: (j := http.get(f"/jobs/{job_id}", headers=alice).json())["status"]
         in ("cancelled", "succeeded") and j, timeout=30, what="the cancel")
-    assert cancelled["status"] == "cancelled" and cancelled["epoch"] < 3
+    assert cancelled["status"] == "cancelled" and cancelled["epoch"] < 4
 
     response = http.post(f"/jobs/{job_id}/retry", headers=alice)
     assert response.status_code == 202, response.text
@@ -319,7 +319,7 @@ def test_retry_resumes_a_cancelled_job_from_its_checkpoint(http, live_keys, data
         assert (job.retries, job.attempts) == (1, 2)
         assert job.resumed_from and job.resumed_from.startswith(f"jobs/{job_id}/checkpoints/")
     assert Counter((r.phase, r.epoch) for r in history_rows(job_id)) == {
-        ("search", 1): 1, ("search", 2): 1, ("search", 3): 1, ("final", 1): 1
+        ("search", 1): 1, ("search", 2): 1, ("search", 3): 1, ("search", 4): 1, ("final", 1): 1
     }
 
 
