@@ -73,11 +73,23 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
         server.kill()
 
 
-def _queue_job(config: dict) -> uuid.UUID:
+def _upload(digits_npz: Path, tmp_path: Path) -> uuid.UUID:
+    """The 8x8 digits stored as an upload is (jobs on them take seconds)."""
+    from api.services.datasets import create_dataset
+
+    copy = tmp_path / "digits.npz"
+    shutil.copyfile(digits_npz, copy)
+    with session_scope() as session:
+        dataset = create_dataset(session, owner="alice", tmp_path=copy, filename="digits.npz",
+                                 size=copy.stat().st_size, name=None)
+    return dataset.id
+
+
+def _queue_job(config: dict, dataset_id: uuid.UUID) -> uuid.UUID:
     from enas_service.queue import enqueue_run_job
 
     with session_scope() as session:
-        job = Job(owner="alice", builtin_dataset="digits", request={"dataset": "digits"},
+        job = Job(owner="alice", dataset_id=dataset_id, request={"dataset": str(dataset_id)},
                   config=config)
         session.add(job)
     enqueue_run_job(job.id)
@@ -90,7 +102,7 @@ def _statuses(ids: list[uuid.UUID]) -> list[str]:
 
 
 def test_jobs_queued_when_redis_restarts_empty_all_run(
-    service_env, own_redis, tmp_path, monkeypatch
+    service_env, own_redis, digits_npz, tmp_path, monkeypatch
 ):
     from api.schemas import JobCreate
     from api.services.submission import build_run_config
@@ -114,7 +126,8 @@ def test_jobs_queued_when_redis_restarts_empty_all_run(
         tiny = to_dict(build_run_config(JobCreate(dataset="digits", **TINY_JOB)))
         longer = to_dict(build_run_config(
             JobCreate(dataset="digits", **{**TINY_JOB, "search_epochs": 4})))
-        ids = [_queue_job(longer), _queue_job(tiny), _queue_job(tiny)]
+        dataset = _upload(digits_npz, tmp_path)
+        ids = [_queue_job(longer, dataset), _queue_job(tiny, dataset), _queue_job(tiny, dataset)]
         wait_for(lambda: _statuses(ids)[0] == "running", timeout=120, what="the first job")
         assert _statuses(ids)[1:] == ["queued", "queued"]
 
