@@ -111,6 +111,7 @@ def _redis_messages(queue: str) -> list[Any]:
     """The queue's waiting messages (every priority's list) and the unacknowledged ones
     (kombu's Redis transport keeps those in one hash, [message, exchange, routing key])."""
     with get_celery().connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2.0)  # a broker that is down: fail fast
         channel = conn.default_channel
         keys = {channel._q_for_pri(queue, pri) for pri in channel.priority_steps}
         pipe = channel.client.pipeline()

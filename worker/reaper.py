@@ -92,11 +92,20 @@ def resend_lost_jobs(
             continue
         with scope() as session:
             if repository.mark_enqueued(session, job_id=job_id, before=before):
-                after_commit(session, lambda job_id=job_id: enqueue_run_job(job_id))
+                after_commit(session, lambda job_id=job_id: _send(job_id))
                 resent.append(job_id)
                 log.warning("job %s re-sent: queued for over %g s and the broker no longer "
                             "holds its message", job_id, wait)
     return resent
+
+
+def _send(job_id: uuid.UUID) -> None:
+    """Send one job; a broker that is down is tried again a grace period later (the job is
+    still queued in the database), without holding up the other jobs of this pass."""
+    try:
+        enqueue_run_job(job_id)
+    except Exception as exc:
+        log.warning("could not send job %s to the broker (%s); trying again later", job_id, exc)
 
 
 def reap_once() -> None:

@@ -224,3 +224,24 @@ def test_the_filesystem_broker_says_which_jobs_it_holds(tmp_path, monkeypatch):
         monkeypatch.undo()
         get_settings.cache_clear()
         get_celery.cache_clear()
+
+
+def test_a_broker_that_is_down_holds_up_no_reaper_pass(db_session, scope, monkeypatch):
+    """Nothing listens at the broker's address: the pass neither hangs nor raises; the job
+    stays queued, marked as sent now, and is tried again a grace period later."""
+    from enas_service.queue import get_celery
+    from enas_service.settings import get_settings
+    from tests.conftest import free_port
+
+    job = _job(db_session, enqueued_at=utcnow() - timedelta(seconds=600))
+    db_session.commit()
+    monkeypatch.setenv("ENAS_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")
+    get_settings.cache_clear()
+    get_celery.cache_clear()
+    try:
+        assert held_job_ids() is None
+        assert resend_lost_jobs(after_s=60, scope=scope) == [job.id]
+    finally:
+        get_celery.cache_clear()
+    db_session.refresh(job)
+    assert job.status == "queued" and job.enqueued_at > utcnow() - timedelta(seconds=60)
