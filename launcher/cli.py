@@ -82,6 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(run exactly one such process, e.g. `enas worker --queues maintenance --beat`)",
     )
     worker.add_argument("--loglevel", default="INFO")
+    # `enas serve` passes its pid: its worker exits when it dies (launcher.lifeline).
+    worker.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     worker.set_defaults(func=cmd_worker)
 
     db = subparsers.add_parser("db", help="database migrations")
@@ -178,6 +180,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         from enas_service.migrate import upgrade
 
         upgrade()
+    _sweep_orphans()
     uvicorn.run(
         "api.main:app",
         host=args.host or settings.api_host,
@@ -202,6 +205,10 @@ def worker_argv(*, pool: str, loglevel: str, queues: str) -> list[str]:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.parent_pid is not None:
+        from launcher.lifeline import exit_with_parent
+
+        exit_with_parent(args.parent_pid)
     _apply_env(args)
     from enas_service.settings import get_settings
     from worker.celery_app import get_celery
@@ -214,6 +221,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if args.reaper:  # a process: this one forks the pool's children next
         start_reaper_process()
+    _resend_lost_jobs()
     argv = worker_argv(
         pool=args.pool or settings.worker_pool,
         loglevel=args.loglevel,
@@ -223,6 +231,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     get_celery().worker_main(argv)
     return 0
+
+
+def _sweep_orphans() -> None:
+    """At start-up, remove what processes killed mid-upload left (stale temp files, dataset
+    folders whose row never came); the reaper does it again from time to time."""
+    from enas_service.sweeper import sweep_orphans
+
+    try:
+        sweep_orphans()
+    except Exception as exc:
+        log.warning("could not sweep the data directory at start-up: %s", exc)
+
+
+def _resend_lost_jobs() -> None:
+    """At start-up, send again the queued jobs whose message the broker lost (a Redis that
+    restarted empty): the database says which jobs must run."""
+    from worker.reaper import resend_lost_jobs
+
+    try:
+        resend_lost_jobs()
+    except Exception as exc:  # the reaper tries again at its next pass
+        log.warning("could not check the queue for lost jobs at start-up: %s", exc)
 
 
 def _first_start_key() -> str | None:
@@ -387,6 +417,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade()
+    _sweep_orphans()
     if settings.is_sqlite:
         # One machine, one worker: a job still "running" is left from the last run; resume it.
         from worker.reaper import reap_stale_jobs
@@ -407,7 +438,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     supervisor = None
     if not args.no_worker:
         supervisor = WorkerSupervisor(
-            [sys.executable, "-m", "launcher", "worker", "--pool=solo"],
+            [sys.executable, "-m", "launcher", "worker", "--pool=solo",
+             f"--parent-pid={os.getpid()}"],
             env={**os.environ, "ENAS_DATA_DIR": str(settings.data_dir)},
         )
         supervisor.start()

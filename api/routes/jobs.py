@@ -330,6 +330,24 @@ def cancel_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> JobPu
     return JobPublic.model_validate(service.cancel_job(session, owner=owner, job_id=job_id))
 
 
+@router.post(
+    "/{job_id}/retry",
+    status_code=202,
+    response_model=JobPublic,
+    summary="Resume a failed or cancelled job from its last checkpoint",
+    description="The job is queued again with its failure and lost-worker counts reset; it "
+    "resumes from the last epoch it recorded (or starts over when it recorded none). At most "
+    "ENAS_MAX_RETRIES times per job.",
+    responses={**PROBLEMS, 409: {"model": Problem, "description": "Not failed or cancelled, "
+                                 "its dataset was deleted, or out of retries"}},
+)
+def retry_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep,
+              response: Response) -> JobPublic:
+    job = service.retry_job(session, owner=owner, job_id=job_id)
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return JobPublic.model_validate(job)
+
+
 @router.delete(
     "/{job_id}",
     status_code=204,

@@ -10,13 +10,22 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from api.services.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
+from api.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from enas_core.data import DatasetError, load_canonical, preview, save_canonical
 from enas_core.data.formats import describe as describe_formats
 from enas_core.data.formats import load_file_with_test, upload_suffixes
+from enas_core.data.formats.safety import DatasetTooLarge, limited
+from enas_core.layout import too_small
 from enas_service import artifacts, repository
 from enas_service.db import after_commit, after_rollback
 from enas_service.models import Dataset
+from enas_service.settings import get_settings
 
 
 def check_suffix(filename: str | None) -> None:
@@ -42,9 +51,16 @@ def create_dataset(
     """
     check_suffix(filename)
     try:
-        train, test = load_file_with_test(tmp_path)
+        # Decompression is metered: this upload holds at most about this much in memory.
+        with limited(get_settings().max_decompressed_bytes):
+            train, test = load_file_with_test(tmp_path)
+    except DatasetTooLarge as exc:
+        raise PayloadTooLarge(f"{filename}: {exc} (ENAS_MAX_DECOMPRESSED_BYTES)") from exc
     except DatasetError as exc:
         raise InvalidInput(f"{filename}: {exc}", field="file") from exc
+    small = too_small(train.image_shape[:2])
+    if small is not None:
+        raise InvalidInput(f"{filename}: {small}", field="file")
     train = replace(train, name=Path(artifacts.safe_filename(filename)).stem)
     summary = train.summary()
     dataset_id = uuid.uuid4()

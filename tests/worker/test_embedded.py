@@ -21,10 +21,12 @@ pytestmark = pytest.mark.slow
 
 def test_enas_serve_runs_a_job(tmp_path, digits_npz):
     data_dir = tmp_path / "enas"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENAS_")}
+    home = tmp_path / "home"  # the service must write nothing to the user's ~/.cache
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ENAS_") and k != "XDG_CACHE_HOME"}
     env.update(
         ENAS_DEVICE="cpu", ENAS_HEARTBEAT_INTERVAL_S="0.5", ENAS_SSE_POLL_S="0.2",
-        PYTHONUNBUFFERED="1",
+        PYTHONUNBUFFERED="1", HOME=str(home),
     )
     port = free_port()
     proc = subprocess.Popen(
@@ -76,7 +78,7 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
             wait_for(
                 lambda: http.get(f"/jobs/{demo_job}", headers=headers).json()["status"]
                 == "cancelled",
-                timeout=60, interval=0.5, what="the demo job to cancel",
+                timeout=120, interval=0.5, what="the demo job to cancel",
             )
             # ... and `serve --demo` followed it to its end in the terminal
             wait_for(lambda: any("demo: cancelled" in line for line in output),
@@ -118,6 +120,9 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
         assert (data_dir / "enas.db").is_file()
         assert (data_dir / "broker").is_dir()
         assert (data_dir / "jobs" / job["id"] / "model.pt").is_file()
+        # The latency tables the jobs measured are under the data directory.
+        assert list((data_dir / "cache" / "latency").glob("*.json"))
+        assert not (home / ".cache" / "enas").exists()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
