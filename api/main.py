@@ -9,13 +9,15 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.routes import api_router
+from api.routes.ui import install_ui
 
 DESCRIPTION = """
 Efficient Neural Architecture Search as a service: upload a dataset (or name a built-in one),
 submit a search job, follow it, fetch the best architecture and the trained model.
 
-Every route but `/healthz`, `/readyz` and these docs needs `Authorization: Bearer <API key>`
-(`enas keys create` makes one). Errors are `application/problem+json`.
+Every route but `/healthz`, `/readyz`, these docs and the dashboard's page (`/`) needs
+`Authorization: Bearer <API key>` (`enas keys create` makes one).
+Errors are `application/problem+json`.
 """
 
 
@@ -24,6 +26,8 @@ def create_app() -> FastAPI:
         title="enas-service",
         version="0.1.0",
         description=DESCRIPTION,
+        docs_url=None,  # served from vendored assets by api.routes.ui
+        redoc_url=None,
         openapi_tags=[
             {"name": "jobs", "description": "Search jobs: submit, follow, results, model."},
             {"name": "datasets", "description": "Uploaded datasets."},
@@ -34,6 +38,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router)
     install_openapi(app)
+    install_ui(app)
     logging.getLogger("enas").setLevel(logging.INFO)
     return app
 

@@ -423,6 +423,9 @@ class JobPublic(BaseModel):
                     "best_val_acc": 0.83,
                     "eta_seconds": 312.0,
                     "attempts": 1,
+                    "failures": 0,
+                    "worker_losses": 0,
+                    "retries": 0,
                     "cancel_requested": False,
                     "error": None,
                     "created_at": "2026-11-28T08:00:00Z",
@@ -450,7 +453,13 @@ class JobPublic(BaseModel):
     epochs: int = Field(description="Epochs in `phase`.")
     progress: float = Field(description="0..1 over the whole job.")
     best_val_acc: float | None = Field(description="Best validation accuracy found so far.")
-    attempts: int
+    attempts: int = Field(description="Times a worker took the job (each run, and each "
+                          "resume after a failure, a lost worker or a retry).")
+    failures: int = Field(0, description="Attempts that ended in an error the job raised "
+                          "(`ENAS_MAX_ATTEMPTS` of them fail it).")
+    worker_losses: int = Field(0, description="Attempts lost to the infrastructure: the "
+                               "worker was killed or stopped sending heartbeats.")
+    retries: int = Field(0, description="Times POST /jobs/{id}/retry resumed the job.")
     cancel_requested: bool
     error: str | None
     created_at: datetime

@@ -73,7 +73,8 @@ def fixed_arch_train_acc(config: RunConfig, data: Any, seed: int, steps: int) ->
         set_lr(searcher.w_opt, cosine_lr(epoch, epochs, config.search.lr_max,
                                           config.search.lr_min))
         x, y = next(batches)
-        logits = searcher.model(x, arch)
+        out = searcher.model(x, arch)
+        logits = out[0] if isinstance(out, tuple) else out  # (logits, aux) with an aux head
         loss = F.cross_entropy(logits, y)
         searcher.w_opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -106,6 +106,12 @@ class MicroArchitecture:
             "reduce_ops": self.reduce.to_ops(),
         }
 
+    def _repr_svg_(self) -> str:
+        """A notebook shows the architecture as a picture (`enas_core.draw`)."""
+        from .draw import draw_micro
+
+        return draw_micro(self)
+
     def __str__(self) -> str:
         return f"conv: {self.conv.to_text()} | reduce: {self.reduce.to_text()}"
 
@@ -184,6 +190,12 @@ class MacroArchitecture:
                 for op, flags in zip(self.ops, self.skips, strict=True)
             ],
         }
+
+    def _repr_svg_(self) -> str:
+        """A notebook shows the architecture as a picture (`enas_core.draw`)."""
+        from .draw import draw_macro
+
+        return draw_macro(self)
 
     def __str__(self) -> str:
         return self.to_text()

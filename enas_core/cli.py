@@ -27,7 +27,7 @@ from .options import GROUPS, OPTIONS, Option, OptionError
 from .options import build_config as build_options
 from .pipeline import Cancelled, checkpoint_order, run_job
 from .presets import PRESETS, preset_config
-from .spaces import arch_from_json, get_space, network_config_for
+from .spaces import arch_from_json, get_space, network_config_for, space_names
 from .usage import summary as usage_summary
 
 ARC_FLAGS = ("--arc", "--reduce-arc")  # `enas train`: a text form's integer lists, in order
@@ -160,6 +160,22 @@ def _make_parser() -> argparse.ArgumentParser:
                    metavar="N", help="digits to write, 10..5000 (default: %(default)s)")
     p.set_defaults(func=cmd_example_data)
 
+    p = sub.add_parser("draw", help="draw an architecture as SVG",
+                       description="Draw an architecture's cells (micro) or layers and skips "
+                                   "(macro) as an SVG picture.")
+    p.add_argument("source", nargs="?", type=Path,
+                   help="a result.json (its best architecture) or an architecture JSON file; "
+                        "or give --arc/--reduce-arc")
+    p.add_argument("--arc", help='micro conv cell, 4 integers per node ("1 2 1 3 0 1 0 4 ..."), '
+                                 "or the macro architecture's integers with --space macro")
+    p.add_argument("--reduce-arc", help="micro reduction cell, 4 integers per node")
+    p.add_argument("--space", choices=space_names(), default="micro",
+                   help="the space of --arc (default: %(default)s)")
+    p.add_argument("--title", help="a title above the picture")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="the SVG file to write (default: print it)")
+    p.set_defaults(func=cmd_draw)
+
     for ep in entry_points(group="enas.commands"):
         try:
             register: Callable[[Any], None] = ep.load()
@@ -261,6 +277,9 @@ def _parse_arch(args: argparse.Namespace, space: str):
     if args.arch_json:
         blob = json.loads(args.arch_json.read_text())
         if "best" in blob:  # a result.json
+            if not blob["best"]:
+                raise ArchitectureError(f"{args.arch_json} has no best architecture (the "
+                                        "search found none within its hard limits)")
             blob = blob["best"]["arch"]
         return arch_from_json(blob.get("arch", blob))
     # One flag per integer list of the space's text form (micro: two cells; macro: one list).
@@ -314,6 +333,28 @@ def cmd_train(args: argparse.Namespace) -> int:
               "history": trainer.history}
     (args.output / "result.json").write_text(json.dumps(result, indent=2))
     _print_result(result["best"], final, args.output)
+    return 0
+
+
+def cmd_draw(args: argparse.Namespace) -> int:
+    from .spaces import draw
+
+    if args.source is not None and (args.arc or args.reduce_arc):
+        raise ArchitectureError("give a JSON file or --arc/--reduce-arc, not both")
+    if args.source is not None and not args.source.is_file():
+        raise ArchitectureError(f"{args.source}: no such file")
+    args.arch_json = args.source
+    try:
+        arch = _parse_arch(args, args.space)
+    except json.JSONDecodeError as exc:
+        raise ArchitectureError(f"{args.source} is not JSON ({exc})") from None
+    svg = draw(arch, title=args.title)
+    if args.output is None:
+        sys.stdout.write(svg + "\n")
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(svg)
+    print(f"written: {args.output}")
     return 0
 
 

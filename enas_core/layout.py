@@ -17,6 +17,24 @@ if TYPE_CHECKING:
 
 HW = tuple[int, int]
 
+# Both spaces halve the resolution twice (micro: two reduction cells; macro: two pools, from
+# 3 layers on). On a side below 2**2 pixels a halving has nothing left to halve: the network
+# trains, but its reductions see one pixel and its accuracy stays near chance.
+REDUCTIONS = 2
+MIN_IMAGE_SIDE = 2**REDUCTIONS
+
+
+def too_small(hw: HW) -> str | None:
+    """Why images of `hw` (height, width) are too small for the networks, or None."""
+    h, w = hw
+    if min(h, w) >= MIN_IMAGE_SIDE:
+        return None
+    return (
+        f"the images are {w}x{h} pixels, too small for the networks, which halve the "
+        f"resolution {REDUCTIONS} times: each side must be at least {MIN_IMAGE_SIDE} pixels "
+        "(upscale the images, e.g. to 28x28)"
+    )
+
 
 def half(n: int) -> int:
     """Every stride-2 op here (3x3/5x5 with padding, 1x1 without) maps n to ceil(n / 2)."""

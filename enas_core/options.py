@@ -328,7 +328,27 @@ def build_config(values: Mapping[str, Any], *, preset: str | None = None) -> Run
                 _put(changes, full.split("."), item)
                 owners[full] = name
     config = _rebuild(config, changes, "", owners)
-    return _tie_final_network(config, owners)
+    return _tie_final_network(_scale_to_steps(config, owners), owners)
+
+
+def _scale_to_steps(config: RunConfig, owners: dict[str, str]) -> RunConfig:
+    """A search epoch bounded by `steps_per_epoch` is bounded in all its work: the controller
+    updates and the validation batches per ranked candidate that were not given explicitly
+    are at most `steps_per_epoch` too (each controller update is `controller_num_aggregate`
+    forward passes of one batch, a candidate's rank one per batch). Without it, a 5-step
+    epoch still ran 30 x 10 controller passes and ranked every candidate on the whole
+    validation split."""
+    search = config.search
+    steps = search.steps_per_epoch
+    if steps is None or "search.steps_per_epoch" not in owners:
+        return config
+    controller, eval_batches = search.controller, search.eval_batches
+    if "search.controller.train_steps" not in owners:
+        controller = replace(controller, train_steps=min(controller.train_steps, steps))
+    if "search.eval_batches" not in owners:
+        eval_batches = steps if eval_batches is None else min(eval_batches, steps)
+    return replace(config, search=replace(search, controller=controller,
+                                          eval_batches=eval_batches))
 
 
 def _put(tree: dict[str, Any], parts: list[str], value: Any) -> None:

@@ -99,7 +99,8 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
             should_stop: StopFn | None = None,
             resume_from: str | Path | None = None,
             on_phase: Callable[..., None] | None = None,
-            usage: UsageMeter | None = None) -> JobResult:
+            usage: UsageMeter | None = None,
+            latency_cache_dir: str | Path | None = None) -> JobResult:
     """Search, then train the best architecture from scratch (and, with `baseline="random"`,
     the best random candidate too). `on_phase(phase, epoch=, epochs=, progress=)` is told when
     a phase starts: "preparing" (the search network, pricing tables), "search", "final",
@@ -109,13 +110,14 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
     `usage`: a meter of the caller's to read what the run cost (device time, images, peak
     memory per phase: search, which includes preparing, final, baseline), also when it raises;
     each epoch's metrics and the result carry its snapshot (of this run: a resumed run counts
-    from where it resumed)."""
+    from where it resumed). `latency_cache_dir`: where latency tables are kept (default
+    `latency.default_cache_dir()`; a service keeps them under its data directory)."""
     runtime = runtime or Runtime(device=device)
     meter = usage if usage is not None else UsageMeter(runtime.device)
     try:
         return _run_job(config, data, out_dir=out_dir, runtime=runtime, on_epoch=on_epoch,
                         should_stop=should_stop, resume_from=resume_from, on_phase=on_phase,
-                        meter=meter)
+                        meter=meter, latency_cache_dir=latency_cache_dir)
     finally:
         meter.end()
 
@@ -124,7 +126,7 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
              on_epoch: Callable[[EpochMetrics], None] | None,
              should_stop: StopFn | None, resume_from: str | Path | None,
              on_phase: Callable[..., None] | None,
-             meter: UsageMeter) -> JobResult:
+             meter: UsageMeter, latency_cache_dir: str | Path | None = None) -> JobResult:
     out_dir = Path(out_dir)
     should_stop = should_stop or never
     report = on_epoch or (lambda m: None)
@@ -140,7 +142,7 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
         announce("preparing", epoch=done, epochs=config.search.epochs, progress=done / total)
         meter.begin("search")
         searcher = Searcher(config.search, data, runtime=runtime, seed=config.seed,
-                            target=config.train.model)
+                            target=config.train.model, latency_cache_dir=latency_cache_dir)
         meter.count(searcher.model)
         if state is not None:
             searcher.load_state_dict(state["searcher"])

@@ -44,7 +44,7 @@ def preset_config(name: str) -> RunConfig:
         )
     if name == "demo":
         return RunConfig(
-            search=_short_search(epochs=4, controller_steps=15),
+            search=_short_search(epochs=4, controller_steps=10),
             train=TrainConfig(model=ModelConfig(layers=3, channels=16, nodes=5), epochs=2,
                               batch_size=128),
         )

@@ -19,6 +19,8 @@ def hash_key(key: str) -> str:
 def create_key(session: Session, *, owner: str, name: str = "") -> str:
     """Store a new key for `owner` and return it (the only time it is readable)."""
     token = secrets.token_urlsafe(32)
+    while token.startswith("-"):  # `enas keys revoke -xyz` would read the prefix as a flag
+        token = secrets.token_urlsafe(32)
     key = KEY_PREFIX + token
     repository.create_api_key(
         session, owner=owner, name=name, prefix=token[:8], key_hash=hash_key(key)

@@ -41,6 +41,13 @@ def cache_dir() -> Path:
     return data_dir() / "cache"
 
 
+def latency_cache_dir() -> Path:
+    """Where the worker keeps measured latency tables: ENAS_LATENCY_CACHE, else under
+    DATA_DIR like every other file the service writes (not the user's ~/.cache)."""
+    configured = get_settings().latency_cache
+    return configured.expanduser().resolve() if configured else cache_dir() / "latency"
+
+
 def tmp_dir() -> Path:
     path = data_dir() / "tmp"
     path.mkdir(parents=True, exist_ok=True)

@@ -168,7 +168,16 @@ class Job(Base):
 
     # The lease: a worker owns a running job while it holds `lease` and keeps `heartbeat_at`
     # fresh; every write it makes is conditional on both.
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims, one per run
+    # Attempts counted apart: errors the job raised (`max_attempts` of them fail it), workers
+    # lost under it (a kill, a deploy, a lease that expired; `max_worker_losses`), and retries
+    # its owner asked for (POST /jobs/{id}/retry; `max_retries`).
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    worker_losses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the job was last sent to the broker: a job queued for long whose message the
+    # broker no longer holds (a Redis that restarted empty) is sent again (worker.reaper).
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     lease: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(255), default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -7,13 +7,19 @@ neither; the worker registers the tasks under these names (`worker/tasks.py`).
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 import uuid
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from celery import Celery
 
 from enas_service.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 RUN_JOB = "enas.run_job"
 REAP_STALE_JOBS = "enas.reap_stale_jobs"
@@ -81,3 +87,58 @@ def broker_ping(timeout: float = 2.0) -> None:
     """Raise if the broker cannot be reached."""
     with get_celery().connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=timeout)
+
+
+def held_job_ids() -> set[str] | None:
+    """The ids of the jobs whose run message the broker holds: waiting in the jobs' queue, or
+    delivered to a worker and not yet acknowledged. None when the broker cannot say (an
+    unknown transport, or it is unreachable); the caller then assumes nothing is held."""
+    settings = get_settings()
+    try:
+        if settings.broker_url.startswith("filesystem://"):
+            folder = settings.broker_folder / "queue"
+            raw: Iterable[Any] = [p.read_bytes() for p in folder.glob(f"*.{settings.queue}.msg")]
+        elif settings.broker_url.startswith(("redis://", "rediss://")):
+            raw = _redis_messages(settings.queue)
+        else:
+            return None
+    except Exception as exc:  # the reaper tries again at its next pass
+        log.warning("could not list the broker's messages: %s", exc)
+        return None
+    return {job for job in map(_run_job_id, raw) if job is not None}
+
+
+def _redis_messages(queue: str) -> list[Any]:
+    """The queue's waiting messages (every priority's list) and the unacknowledged ones
+    (kombu's Redis transport keeps those in one hash, [message, exchange, routing key])."""
+    with get_celery().connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2.0)  # a broker that is down: fail fast
+        channel = conn.default_channel
+        keys = {channel._q_for_pri(queue, pri) for pri in channel.priority_steps}
+        pipe = channel.client.pipeline()
+        for key in sorted(keys):
+            pipe.lrange(key, 0, -1)
+        pipe.hvals(channel.unacked_key)
+        *waiting, unacked = pipe.execute()
+    messages: list[Any] = [m for items in waiting for m in items]
+    for item in unacked:
+        try:
+            messages.append(json.loads(item)[0])
+        except (ValueError, IndexError, TypeError):
+            continue
+    return messages
+
+
+def _run_job_id(message: Any) -> str | None:
+    """The job id a RUN_JOB message carries (Celery's message protocol 2), else None."""
+    try:
+        if isinstance(message, bytes | str):
+            message = json.loads(message)
+        if message["headers"]["task"] != RUN_JOB:
+            return None
+        body = message["body"]
+        if message.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        return str(json.loads(body)[0][0])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None

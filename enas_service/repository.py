@@ -369,28 +369,30 @@ def replace_architectures(
 class StaleJob:
     id: uuid.UUID
     lease: int
-    attempts: int
+    worker_losses: int  # before this one
     cancel_requested: bool
 
 
 def find_stale_jobs(session: Session, *, before: datetime) -> list[StaleJob]:
     """Running jobs whose heartbeat is older than `before` (their worker is gone)."""
     rows = session.execute(
-        select(Job.id, Job.lease, Job.attempts, Job.cancel_requested).where(
+        select(Job.id, Job.lease, Job.worker_losses, Job.cancel_requested).where(
             Job.status == JobStatus.running, Job.heartbeat_at < before
         )
     ).all()
-    return [StaleJob(r.id, r.lease, r.attempts, r.cancel_requested) for r in rows]
+    return [StaleJob(r.id, r.lease, r.worker_losses, r.cancel_requested) for r in rows]
 
 
 def requeue_stale_job(
     session: Session, *, job_id: uuid.UUID, lease: int, before: datetime, error: str
 ) -> bool:
-    """Put a stale running job back in the queue, if nobody took it in the meantime."""
+    """Put a stale running job back in the queue, if nobody took it in the meantime; the lost
+    worker counts as a loss, not as a failure of the job."""
     result = session.execute(
         update(Job)
         .where(*_held(job_id, lease), Job.heartbeat_at < before)
-        .values(status=JobStatus.queued, lease_owner=None, error=error)
+        .values(status=JobStatus.queued, lease_owner=None, error=error,
+                worker_losses=Job.worker_losses + 1, enqueued_at=utcnow())
     )
     return result.rowcount == 1
 
@@ -407,6 +409,45 @@ def fail_stale_job(
     result = session.execute(
         update(Job)
         .where(*_held(job_id, lease), Job.heartbeat_at < before)
-        .values(status=status, lease_owner=None, error=error, finished_at=utcnow())
+        .values(status=status, lease_owner=None, error=error, finished_at=utcnow(),
+                worker_losses=Job.worker_losses + 1)
+    )
+    return result.rowcount == 1
+
+
+def _waiting_since() -> Any:
+    return func.coalesce(Job.enqueued_at, Job.created_at)
+
+
+def find_unsent_jobs(session: Session, *, before: datetime) -> list[uuid.UUID]:
+    """Queued jobs last sent to the broker before `before`, oldest first."""
+    return list(session.scalars(
+        select(Job.id)
+        .where(Job.status == JobStatus.queued, _waiting_since() < before)
+        .order_by(_waiting_since())
+    ))
+
+
+def mark_enqueued(session: Session, *, job_id: uuid.UUID, before: datetime) -> bool:
+    """Note that a queued job is sent again now; False when it is no longer queued, or another
+    process sent it since `before`."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.queued, _waiting_since() < before)
+        .values(enqueued_at=utcnow(), updated_at=Job.updated_at)
+    )
+    return result.rowcount == 1
+
+
+def retry_job(session: Session, *, job_id: uuid.UUID, max_retries: int) -> bool:
+    """Queue a failed or cancelled job again, to resume from its last checkpoint, with its
+    failure and loss counts reset; False when it is in another status or out of retries."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_([JobStatus.failed, JobStatus.cancelled]),
+               Job.retries < max_retries)
+        .values(status=JobStatus.queued, retries=Job.retries + 1, failures=0, worker_losses=0,
+                cancel_requested=False, finished_at=None, lease_owner=None, error=None,
+                enqueued_at=utcnow())
     )
     return result.rowcount == 1

@@ -33,7 +33,35 @@ class Settings(BaseSettings):
     queue: str = "gpu"
     device: str = Field("auto", description="'auto' (cuda when available, else cpu), or a device.")
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
-    max_attempts: int = Field(3, ge=1, description="A job that fails this many times fails.")
+    max_decompressed_bytes: int = Field(
+        1024**3, ge=1,
+        description="What one upload may decompress to (zip members, gzip streams): with the "
+        "compression-ratio check, the bound on an upload's memory while it is validated.",
+    )
+    max_attempts: int = Field(
+        3, ge=1, le=100, description="A job whose own code raised this many times fails."
+    )
+    max_worker_losses: int = Field(
+        10, ge=1, le=1000,
+        description="A job whose worker was lost (killed, no heartbeat) this many times fails.",
+    )
+    max_retries: int = Field(
+        5, ge=0, le=1000, description="How many times POST /jobs/{id}/retry may resume a job."
+    )
+    latency_cache: Path | None = Field(
+        None, description="Where measured latency tables are kept (ENAS_LATENCY_CACHE, which "
+        "the engine's CLI reads too); empty: DATA_DIR/cache/latency.",
+    )
+    orphan_after_s: float = Field(
+        3600.0, gt=0,
+        description="Temp files, and dataset or job folders without a database row, untouched "
+        "this long are removed (left by a process killed mid-upload or mid-delete).",
+    )
+    requeue_after_s: float = Field(
+        60.0, gt=0,
+        description="A job queued this long whose message the broker no longer holds is sent "
+        "again (a Redis restarted empty loses its messages; the database keeps the jobs).",
+    )
     heartbeat_interval_s: float = Field(5.0, gt=0)
     cancel_poll_s: float = Field(1.0, gt=0, description="How often a running job reads its row.")
     stale_after_s: float = Field(60.0, gt=0, description="A heartbeat older than this is lost.")

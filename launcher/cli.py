@@ -70,8 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_verbose(serve)
     serve.add_argument(
         "--demo", action="store_true",
-        help="once the API answers, submit a quick search on the bundled digits and print "
-        "how to follow it with curl",
+        help="once the API answers, submit a demo search on the bundled digits and print "
+        "how to follow it with curl; then print its progress until it ends",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -105,6 +105,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     worker.add_argument("--loglevel", default="INFO")
     _add_verbose(worker)
+    # `enas serve` passes its pid: its worker exits when it dies (launcher.lifeline).
+    worker.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     worker.set_defaults(func=cmd_worker)
 
     db = subparsers.add_parser("db", help="database migrations")
@@ -204,6 +206,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         from enas_service.migrate import upgrade
 
         upgrade()
+    _sweep_orphans()
     uvicorn.run(
         "api.main:app",
         host=args.host or settings.api_host,
@@ -230,6 +233,10 @@ def worker_argv(*, pool: str, loglevel: str, queues: str, quiet: bool = False) -
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.parent_pid is not None:
+        from launcher.lifeline import exit_with_parent
+
+        exit_with_parent(args.parent_pid)
     _apply_env(args)
     from enas_service.settings import get_settings
     from worker.celery_app import get_celery
@@ -251,6 +258,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if args.reaper:  # a process: this one forks the pool's children next
         start_reaper_process()
+    _resend_lost_jobs()
     argv = worker_argv(
         pool=args.pool or settings.worker_pool,
         loglevel=args.loglevel,
@@ -261,6 +269,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     get_celery().worker_main(argv)
     return 0
+
+
+def _sweep_orphans() -> None:
+    """At start-up, remove what processes killed mid-upload left (stale temp files, dataset
+    folders whose row never came); the reaper does it again from time to time."""
+    from enas_service.sweeper import sweep_orphans
+
+    try:
+        sweep_orphans()
+    except Exception as exc:
+        log.warning("could not sweep the data directory at start-up: %s", exc)
+
+
+def _resend_lost_jobs() -> None:
+    """At start-up, send again the queued jobs whose message the broker lost (a Redis that
+    restarted empty): the database says which jobs must run."""
+    from worker.reaper import resend_lost_jobs
+
+    try:
+        resend_lost_jobs()
+    except Exception as exc:  # the reaper tries again at its next pass
+        log.warning("could not check the queue for lost jobs at start-up: %s", exc)
 
 
 def _first_start_key() -> str | None:
@@ -312,7 +342,8 @@ class WorkerSupervisor:
         self._thread.join(timeout=5)
 
 
-DEMO_JOB = {"dataset": "digits", "preset": "quick", "name": "demo: quick search on digits"}
+# The `demo` preset: the quick search cut to fit a 2-core CPU in a few minutes (README, Presets).
+DEMO_JOB = {"dataset": "digits", "preset": "demo", "name": "demo: a short search on digits"}
 
 
 def submit_demo_job(url: str, key: str, *, timeout_s: float = 60.0) -> str:
@@ -339,6 +370,13 @@ def submit_demo_job(url: str, key: str, *, timeout_s: float = 60.0) -> str:
         return json.load(response)["id"]
 
 
+def dashboard_url(url: str, key: str | None, *, job: str | None = None) -> str:
+    """The dashboard's address; with a key, one that signs in by itself (the key rides in the
+    fragment, which the browser never sends to the server)."""
+    path = f"/jobs/{job}" if job else "/jobs"
+    return f"{url}/#{path}" + (f"?key={key}" if key else "")
+
+
 def _print_demo(url: str, key: str) -> None:
     try:
         job = submit_demo_job(url, key)
@@ -347,13 +385,63 @@ def _print_demo(url: str, key: str) -> None:
         return
     auth = f'-H "Authorization: Bearer {key}"'
     print(
-        f"\n  Submitted a quick search on the bundled digits: job {job}\n"
+        f"\n  Submitted a demo search on the bundled digits: job {job}\n"
         f"  Follow it:    curl -N {auth} {url}/jobs/{job}/events\n"
         f"  Status:       curl -s {auth} {url}/jobs/{job}\n"
         f"  Architecture: curl -s {auth} {url}/jobs/{job}/architecture\n"
-        f"  Model:        curl -s {auth} -o model.pt {url}/jobs/{job}/model\n",
+        f"  Model:        curl -s {auth} -o model.pt {url}/jobs/{job}/model\n"
+        f"\n  Watch it in the dashboard: {dashboard_url(url, key, job=job)}\n",
         flush=True,
     )
+    try:
+        follow_demo_job(url, key, job)
+    except Exception as exc:  # only the printing stopped; the job runs on
+        log.warning("stopped following the demo job: %s", exc)
+
+
+def follow_demo_job(url: str, key: str, job_id: str, *, poll_s: float = 2.0,
+                    out=None) -> dict:
+    """Print the demo job's progress (a line per phase change and finished epoch, with its
+    ETA) until it ends, then what the search found; returns the last job read."""
+    import json
+    import sys
+    import time
+    import urllib.request
+
+    out = out or sys.stdout
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def get(path: str) -> dict:
+        request = urllib.request.Request(f"{url}{path}", headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    seen = None
+    while True:
+        job = get(f"/jobs/{job_id}")
+        where = (job["status"], job.get("phase"), job.get("epoch"))
+        if where != seen:
+            seen = where
+            eta = job.get("eta_seconds")
+            best = job.get("best_val_acc")
+            print(f"  demo: {job['status']:9s} {job.get('phase') or '':9s} "
+                  f"epoch {job.get('epoch') or 0}/{job.get('epochs') or '?'}  "
+                  f"{100 * (job.get('progress') or 0):3.0f}%"
+                  + (f"  best val_acc {best:.3f}" if best is not None else "")
+                  + (f"  ETA {eta / 60:.1f} min" if eta else ""), file=out, flush=True)
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(poll_s)
+    summary = (job.get("search_summary") or {}).get("summary")
+    final = job.get("final") or {}
+    if summary:
+        print(f"  demo: the search: {summary}", file=out, flush=True)
+    if final.get("test_acc") is not None:
+        print(f"  demo: test accuracy {final['test_acc']:.4f}, {final.get('params')} params",
+              file=out, flush=True)
+    if job.get("error"):
+        print(f"  demo: {job['error']}", file=out, flush=True)
+    return job
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -369,6 +457,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade()
+    _sweep_orphans()
     if settings.is_sqlite:
         # One machine, one worker: a job still "running" is left from the last run; resume it.
         from worker.reaper import reap_stale_jobs
@@ -390,13 +479,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_worker:
         supervisor = WorkerSupervisor(
             [sys.executable, "-m", "launcher", "worker", "--pool=solo",
-             *(["--verbose"] if verbose else [])],
+             f"--parent-pid={os.getpid()}", *(["--verbose"] if verbose else [])],
             env={**os.environ, "ENAS_DATA_DIR": str(settings.data_dir)},
         )
         supervisor.start()
     stop_reaper = start_reaper_thread()
 
     print(f"\n  ENAS service at {url}  (API docs: {url}/docs)", flush=True)
+    print(f"  dashboard: {dashboard_url(url, key)}", flush=True)
     print(f"  data directory: {settings.data_dir}", flush=True)
     if key:
         print(f"  API key (shown once; `enas keys create` makes more): {key}", flush=True)

@@ -1,6 +1,7 @@
 """The reaper: jobs whose worker died (no heartbeat for `stale_after_s`) go back to the queue,
-to resume from their last checkpoint; after `max_attempts` they fail, and a job whose cancel
-was requested is marked cancelled."""
+to resume from their last checkpoint; after `max_worker_losses` they fail, and a job whose
+cancel was requested is marked cancelled. Queued jobs whose message the broker lost (a Redis
+restarted empty) are sent again: the database, not the broker, says which jobs must run."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from sqlalchemy.orm import Session
 from enas_service import repository
 from enas_service.db import after_commit, session_scope
 from enas_service.models import JobStatus, utcnow
-from enas_service.queue import enqueue_run_job
+from enas_service.queue import enqueue_run_job, held_job_ids
 from enas_service.settings import get_settings
+from enas_service.sweeper import sweep_now_and_then
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +46,21 @@ def reap_stale_jobs(
                 repository.fail_stale_job(
                     session, status=JobStatus.cancelled, error=None, **common
                 )
-            elif job.attempts >= settings.max_attempts:
+            elif job.worker_losses + 1 >= settings.max_worker_losses:
+                losses = job.worker_losses + 1
                 repository.fail_stale_job(
                     session,
                     status=JobStatus.failed,
-                    error=f"the worker running the job was lost {job.attempts} times "
-                    f"(no heartbeat for {stale_after:g} s); giving up",
+                    error=f"the worker running the job was lost {losses} times "
+                    f"(no heartbeat for {stale_after:g} s); giving up. POST /jobs/{job.id}/retry "
+                    "resumes it from its last checkpoint",
                     **common,
                 )
-                log.warning("job %s failed: worker lost %d times", job.id, job.attempts)
+                log.warning("job %s failed: worker lost %d times", job.id, losses)
             elif repository.requeue_stale_job(
                 session,
-                error=f"attempt {job.attempts}: the worker was lost; resuming from the last "
-                "checkpoint",
+                error=f"the worker was lost ({job.worker_losses + 1} of "
+                f"{settings.max_worker_losses} allowed); resuming from the last checkpoint",
                 **common,
             ):
                 job_id = job.id
@@ -66,13 +70,57 @@ def reap_stale_jobs(
     return requeued
 
 
+def resend_lost_jobs(
+    *,
+    after_s: float | None = None,
+    scope: Callable[[], AbstractContextManager[Session]] = session_scope,
+) -> list[uuid.UUID]:
+    """Send again the jobs queued for over `after_s` (the settings' `requeue_after_s`) whose
+    message the broker no longer holds; returns their ids. When the broker cannot say what it
+    holds, every such job is sent again (at most once per `after_s`): a duplicate message does
+    no harm, since only one claim of a queued job succeeds."""
+    wait = get_settings().requeue_after_s if after_s is None else after_s
+    before = utcnow() - timedelta(seconds=wait)
+    with scope() as session:
+        waiting = repository.find_unsent_jobs(session, before=before)
+    if not waiting:
+        return []
+    held = held_job_ids() or set()
+    resent = []
+    for job_id in waiting:
+        if str(job_id) in held:
+            continue
+        with scope() as session:
+            if repository.mark_enqueued(session, job_id=job_id, before=before):
+                after_commit(session, lambda job_id=job_id: _send(job_id))
+                resent.append(job_id)
+                log.warning("job %s re-sent: queued for over %g s and the broker no longer "
+                            "holds its message", job_id, wait)
+    return resent
+
+
+def _send(job_id: uuid.UUID) -> None:
+    """Send one job; a broker that is down is tried again a grace period later (the job is
+    still queued in the database), without holding up the other jobs of this pass."""
+    try:
+        enqueue_run_job(job_id)
+    except Exception as exc:
+        log.warning("could not send job %s to the broker (%s); trying again later", job_id, exc)
+
+
+def reap_once() -> None:
+    """One pass of every check, each on its own so that one failing does not stop the rest."""
+    for check in (reap_stale_jobs, resend_lost_jobs, sweep_now_and_then):
+        try:
+            check()
+        except Exception:
+            log.exception("reaper: %s failed", check.__name__)
+
+
 def _reap_until(stopped: Callable[[], bool]) -> None:
     """A pass each time `stopped()`, which waits for the next one, says to go on."""
     while not stopped():
-        try:
-            reap_stale_jobs()
-        except Exception:
-            log.exception("reaper pass failed")
+        reap_once()
 
 
 def start_reaper_thread(interval_s: float | None = None) -> threading.Event:

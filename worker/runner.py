@@ -12,11 +12,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from enas_service import artifacts, repository
+from enas_service import artifacts, exports, repository
 from enas_service.db import after_commit, session_scope
-from enas_service.models import JobStatus
+from enas_service.models import JobStatus, utcnow
 from enas_service.queue import enqueue_run_job
 from enas_service.settings import Settings, get_settings
 from worker import usage
@@ -92,6 +93,7 @@ class LeaseMonitor:
 class Claimed:
     lease: int
     attempt: int
+    failures: int  # errors the job raised in earlier attempts
     config: dict[str, Any]
     source: str | None  # built-in name or dataset path; None if the dataset was deleted
     checkpoint: str | None
@@ -111,7 +113,7 @@ def claim(job_id: uuid.UUID) -> Claimed | None:
             source = str(artifacts.absolute(job.dataset.path))
         else:
             source = None
-        return Claimed(lease, job.attempts, job.config, source, job.checkpoint)
+        return Claimed(lease, job.attempts, job.failures, job.config, source, job.checkpoint)
 
 
 def defer_over_quota(job_id: uuid.UUID) -> bool:
@@ -190,7 +192,8 @@ def _input_shape(data: Any) -> list[int] | None:
 def check_runnable(config: Any, data: Any) -> None:
     """What the engine would refuse when the search starts, refused before it does, so the job
     fails at once with the reason instead of being retried: a latency device this machine
-    lacks, or a params/FLOPs limit below the cheapest network on these images."""
+    lacks, images too small for the networks' reductions, or a params/FLOPs limit below the
+    cheapest network on these images."""
     from enas_core.latency import check_available
     from enas_service.limits import check_limits
 
@@ -201,7 +204,12 @@ def check_runnable(config: Any, data: Any) -> None:
             f"{exc} (worker {socket.gethostname()}); submit with latency_device 'cpu', or run "
             "the job on a worker with a GPU"
         ) from exc
+    from enas_core.layout import too_small
+
     train = data.train
+    small = too_small(train.image_shape[:2])
+    if small is not None:  # a dataset stored before uploads were checked for it
+        raise JobRejected(small)
     try:
         check_limits(config, (train.channels, *train.image_shape[:2]), train.num_classes)
     except ValueError as exc:
@@ -287,6 +295,7 @@ def _run(
             should_stop=monitor.should_stop,
             resume_from=resume,
             usage=meter,
+            latency_cache_dir=artifacts.latency_cache_dir(),
         )
     except (Cancelled, LeaseLost):
         if monitor.lost:
@@ -303,10 +312,13 @@ def _run(
         log.info("job %s rejected: %s", job_id, exc)
         return "failed"
     except Exception as exc:
+        # An error the job raised; workers lost under it are counted apart (the reaper).
         reason = f"{type(exc).__name__}: {exc}"
+        failures = claimed.failures + 1
         log.exception("job %s: attempt %d failed", job_id, claimed.attempt)
-        if claimed.attempt >= settings.max_attempts:
-            finish(JobStatus.failed, error=f"failed {claimed.attempt} times; last error: {reason}")
+        if failures >= settings.max_attempts:
+            finish(JobStatus.failed, failures=failures,
+                   error=f"failed {failures} times; last error: {reason}")
             return "failed"
         with session_scope() as session:
             if repository.finish_job(
@@ -314,6 +326,8 @@ def _run(
                 job_id=job_id,
                 lease=lease,
                 status=JobStatus.queued,
+                failures=failures,
+                enqueued_at=utcnow(),
                 error=f"attempt {claimed.attempt} failed ({reason}); retrying",
             ):
                 after_commit(session, lambda: enqueue_run_job(job_id))
@@ -331,6 +345,9 @@ def _run(
                       error=message or "the search returned no architecture", **searched)
         log.info("job %s: no architecture met the hard limits", job_id)
         return "failed" if done else "lease-lost"
+    if summary.get("model_path"):
+        # Exported here, once, so that a download is a file send (not seconds of tracing).
+        exports.export_all(Path(summary["model_path"]))
     ranked = [best] + [a for a in summary.get("top_k", []) if a.get("arch") != best.get("arch")]
     with session_scope() as session:
         done = repository.finish_job(

@@ -8,7 +8,7 @@ import uuid
 from celery import shared_task
 
 from enas_service.queue import REAP_STALE_JOBS, RUN_JOB
-from worker.reaper import reap_stale_jobs as reap
+from worker.reaper import reap_once
 from worker.runner import execute_job
 
 
@@ -19,6 +19,7 @@ def run_job(job_id: str) -> str:
 
 
 @shared_task(name=REAP_STALE_JOBS, ignore_result=True)
-def reap_stale_jobs() -> int:
-    """Re-queue running jobs whose worker stopped sending heartbeats."""
-    return len(reap())
+def reap_stale_jobs() -> None:
+    """Re-queue running jobs whose worker stopped sending heartbeats, and send again queued
+    jobs whose message the broker lost."""
+    reap_once()

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
@@ -108,6 +110,26 @@ def get_dataset(dataset_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> 
     return DatasetPublic.model_validate(
         service.get_dataset(session, owner=owner, dataset_id=dataset_id)
     )
+
+
+@router.get(
+    "/{dataset_id}/samples.png",
+    summary="A grid of sample images, one row per class",
+    description="The first `per_class` images of each class (of the first 20 classes), each "
+    "scaled to 40 pixels on its longer side, the class name at the start of each row: a PNG "
+    "of at most 768 x 840 pixels.",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}}, "description": "The PNG"}, **PROBLEMS},
+)
+def get_samples(
+    dataset_id: uuid.UUID,
+    session: SessionDep,
+    owner: OwnerDep,
+    per_class: Annotated[int, Query(ge=1, le=16, description="Images per class")] = 8,
+) -> FileResponse:
+    path = service.sample_grid(session, owner=owner, dataset_id=dataset_id, per_class=per_class)
+    return FileResponse(path, media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.delete(

@@ -223,6 +223,30 @@ def get_architecture(
     return service.best_architecture(session, owner=owner, job_id=job_id)
 
 
+@router.get(
+    "/{job_id}/architecture.svg",
+    summary="The best architecture (or the one of `rank`) as an SVG picture",
+    description="Micro: both cells side by side, the two cell inputs, each node with the op "
+    "on each incoming edge, the concatenated output. Macro: the layers with their skip "
+    "connections. `rank` picks one of GET /jobs/{id}/architectures.",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}, "description": "The picture"},
+        **PROBLEMS,
+        409: {"model": Problem, "description": "None found yet"},
+    },
+)
+def get_architecture_svg(
+    job_id: uuid.UUID,
+    session: SessionDep,
+    owner: OwnerDep,
+    rank: Annotated[int | None, Query(ge=1, le=1000,
+                                      description="1 is the best (default)")] = None,
+) -> Response:
+    svg = service.architecture_svg(session, owner=owner, job_id=job_id, rank=rank)
+    return Response(svg, media_type="image/svg+xml")
+
+
 @router.get("/{job_id}/architectures", response_model=ArchitecturesPublic,
             summary="The top-k architectures of the search", responses=PROBLEMS)
 def get_architectures(
@@ -325,6 +349,24 @@ def job_events(
 )
 def cancel_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> JobPublic:
     return JobPublic.model_validate(service.cancel_job(session, owner=owner, job_id=job_id))
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=202,
+    response_model=JobPublic,
+    summary="Resume a failed or cancelled job from its last checkpoint",
+    description="The job is queued again with its failure and lost-worker counts reset; it "
+    "resumes from the last epoch it recorded (or starts over when it recorded none). At most "
+    "ENAS_MAX_RETRIES times per job.",
+    responses={**PROBLEMS, 409: {"model": Problem, "description": "Not failed or cancelled, "
+                                 "its dataset was deleted, or out of retries"}},
+)
+def retry_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep,
+              response: Response) -> JobPublic:
+    job = service.retry_job(session, owner=owner, job_id=job_id)
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return JobPublic.model_validate(job)
 
 
 @router.delete(

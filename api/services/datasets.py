@@ -11,13 +11,22 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from api.schemas import plain_text_problem
-from api.services.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
-from enas_core.data import DatasetError, save_canonical
+from api.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from enas_core.data import DatasetError, load_canonical, preview, save_canonical
 from enas_core.data.formats import describe as describe_formats
 from enas_core.data.formats import load_file_with_test, upload_suffixes
+from enas_core.data.formats.safety import DatasetTooLarge, limited
+from enas_core.layout import too_small
 from enas_service import artifacts, repository
 from enas_service.db import after_commit, after_rollback
 from enas_service.models import Dataset
+from enas_service.settings import get_settings
 
 
 def check_suffix(filename: str | None) -> None:
@@ -72,9 +81,16 @@ def create_dataset(
     check_names(filename, name)
     check_suffix(filename)
     try:
-        train, test = load_file_with_test(tmp_path)
+        # Decompression is metered: this upload holds at most about this much in memory.
+        with limited(get_settings().max_decompressed_bytes):
+            train, test = load_file_with_test(tmp_path)
+    except DatasetTooLarge as exc:
+        raise PayloadTooLarge(f"{filename}: {exc} (ENAS_MAX_DECOMPRESSED_BYTES)") from exc
     except DatasetError as exc:
         raise InvalidInput(user_message(str(exc), tmp_path, filename), field="file") from exc
+    small = too_small(train.image_shape[:2])
+    if small is not None:
+        raise InvalidInput(f"{Path(filename).name}: {small}", field="file")
     train = replace(train, name=Path(artifacts.safe_filename(filename)).stem)
     summary = train.summary()
     dataset_id = uuid.uuid4()
@@ -133,3 +149,15 @@ def discard_dataset(session: Session, *, dataset: Dataset) -> None:
     folder = artifacts.dataset_dir(dataset.id)
     repository.delete_dataset(session, dataset=dataset)
     after_commit(session, lambda: artifacts.remove_tree(folder))
+
+
+def sample_grid(session: Session, *, owner: str, dataset_id: uuid.UUID, per_class: int) -> Path:
+    """A PNG of sample images per class, made once per size and kept next to the dataset."""
+    dataset = get_dataset(session, owner=owner, dataset_id=dataset_id)
+    path = artifacts.dataset_dir(dataset.id) / f"_samples-{per_class}.png"
+    if not path.is_file():
+        train, _ = load_canonical(artifacts.absolute(dataset.path))
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_bytes(preview.sample_grid(train, per_class=per_class))
+        os.replace(tmp, path)  # two requests at once both write; either file is the same
+    return path

@@ -3,6 +3,7 @@ Submitting is `submission`, the model file `model_files`, the event stream `even
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 
@@ -11,9 +12,14 @@ from sqlalchemy.orm import Session
 from api.schemas import ArchitecturePublic, EpochPublic, ParetoPublic, SearchReportPublic
 from api.services import projections
 from api.services.errors import Conflict, NotFound
+from enas_core.spaces import arch_from_json, draw
 from enas_service import artifacts, repository
 from enas_service.db import after_commit
 from enas_service.models import FINAL_STATUSES, Job, JobStatus
+from enas_service.queue import enqueue_run_job
+from enas_service.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def get_job(session: Session, *, owner: str, job_id: uuid.UUID) -> Job:
@@ -55,6 +61,25 @@ def best_architecture(session: Session, *, owner: str, job_id: uuid.UUID) -> Arc
     return found[0]
 
 
+def architecture_svg(session: Session, *, owner: str, job_id: uuid.UUID,
+                     rank: int | None) -> str:
+    """The picture of the best architecture, or of the candidate of `rank`."""
+    best = best_architecture(session, owner=owner, job_id=job_id)  # 409 when there is none
+    chosen = best
+    if rank is not None and rank != best.rank:
+        found = {a.rank: a for a in architectures(session, owner=owner, job_id=job_id)}
+        if rank not in found:
+            ranks = sorted(found)
+            raise NotFound(f"no architecture of rank {rank}; the job has rank"
+                           + (f"s {ranks[0]}..{ranks[-1]}" if len(ranks) > 1 else f" {ranks[0]}"))
+        chosen = found[rank]
+    job = get_job(session, owner=owner, job_id=job_id)
+    label = job.name or f"job {str(job.id)[:8]}"
+    title = f"{label}: rank {chosen.rank}" + (
+        f", val_acc {chosen.val_acc:.4f}" if chosen.val_acc is not None else "")
+    return draw(arch_from_json(chosen.arch), title=title)
+
+
 def pareto(session: Session, *, owner: str, job_id: uuid.UUID) -> ParetoPublic:
     """The Pareto front of the architectures ranked on validation data; stored when the search
     ends (also when no architecture met the hard limits)."""
@@ -94,6 +119,40 @@ def cancel_job(session: Session, *, owner: str, job_id: uuid.UUID) -> Job:
         repository.request_cancel(session, job_id=job.id)
     session.refresh(job)
     return job
+
+
+def retry_job(session: Session, *, owner: str, job_id: uuid.UUID) -> Job:
+    """Queue a failed or cancelled job again; it resumes from its last checkpoint (or starts
+    over when it recorded none), with its failure and loss counts reset."""
+    job = get_job(session, owner=owner, job_id=job_id)
+    if job.status not in (JobStatus.failed, JobStatus.cancelled):
+        raise Conflict(
+            f"only a failed or cancelled job can be retried; this one is {job.status.value}"
+        )
+    if job.dataset_id is None and job.builtin_dataset is None:
+        raise Conflict("the job's dataset was deleted; submit a new job on a dataset")
+    max_retries = get_settings().max_retries
+    if job.retries >= max_retries:
+        raise Conflict(
+            f"the job was retried {job.retries} times, the limit (ENAS_MAX_RETRIES); submit a "
+            "new job"
+        )
+    if not repository.retry_job(session, job_id=job.id, max_retries=max_retries):
+        raise Conflict("the job changed meanwhile; read it again and retry")
+    session.refresh(job)
+    job_id = job.id
+    after_commit(session, lambda: _enqueue(job_id))
+    return job
+
+
+def _enqueue(job_id: uuid.UUID) -> None:
+    """Send a queued job; when the broker is down, the reaper sends it once it is back (the
+    job stays queued in the database, which is what says it must run)."""
+    try:
+        enqueue_run_job(job_id)
+    except Exception as exc:
+        log.warning("job %s: queued, but the broker is unreachable (%s); the reaper sends it "
+                    "later", job_id, exc)
 
 
 def delete_job(session: Session, *, owner: str, job_id: uuid.UUID) -> None:

@@ -1,9 +1,9 @@
-"""The trained model as a file: the engine's model.pt, or an export (TorchScript, ONNX) made
-on first request and kept next to it."""
+"""The trained model as a file: the engine's model.pt, or an export (TorchScript, ONNX) that
+the worker made when the job ended; for a job that ended before it made them, the export is
+made on first request and kept next to model.pt."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.services.errors import Conflict, NotFound, NotSupported
 from api.services.jobs import get_job
-from enas_service import artifacts
+from enas_service import artifacts, exports
 from enas_service.models import JobStatus
 
 MODEL_FORMATS = tuple(artifacts.EXPORT_FILES)  # pt, torchscript, onnx
@@ -34,29 +34,14 @@ def model_file(
     short = str(job.id)[:8]
     if format == "pt":
         return source, f"enas-{short}.pt"
-    target = source.parent / artifacts.EXPORT_FILES[format]
-    if not target.is_file():
-        _export(source, target, format=format)
+    target = exports.export_path(source, format)
+    if not target.is_file():  # a job that ended before the worker made its exports
+        try:
+            target = exports.export_model(source, format)
+        except ImportError as exc:  # `onnx` is a dependency; only a broken install lacks it
+            raise NotSupported(
+                f"{format} export is not available on this server ({exc}); reinstall the "
+                "service with its dependencies (pip install enas-service)"
+            ) from exc
     suffix = ".onnx" if format == "onnx" else ".torchscript.pt"
     return target, f"enas-{short}{suffix}"
-
-
-def _export(source: Path, target: Path, *, format: str) -> None:
-    """Export next to model.pt (once; later requests get the file). Exports take raw pixels
-    in [0, 1]: the saved normalisation is part of the graph."""
-    from enas_core import export
-
-    tmp = target.with_name(f".{uuid.uuid4().hex}.{target.name}")
-    try:
-        if format == "torchscript":
-            export.to_torchscript(source, tmp)
-        else:
-            export.to_onnx(source, tmp)
-        os.replace(tmp, target)
-    except ImportError as exc:  # `onnx` is a dependency; only a broken install lacks it
-        raise NotSupported(
-            f"{format} export is not available on this server ({exc}); reinstall the "
-            "service with its dependencies (pip install enas-service)"
-        ) from exc
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -45,6 +45,11 @@ def arch_from_json(data: dict[str, Any]) -> Architecture:
     return space.from_json(data)
 
 
+def draw(arch: Architecture, *, title: str | None = None) -> str:
+    """An SVG picture of an architecture of any space (`enas_core.draw` has the layouts)."""
+    return space_of(arch).draw(arch, title=title)
+
+
 def build_controller(model: ModelConfig, controller: ControllerConfig) -> nn.Module:
     return get_space(model.space).build_controller(model, controller)
 

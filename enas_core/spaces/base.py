@@ -95,6 +95,10 @@ class SearchSpace(ABC):
     def text_lines(self, arch_json: dict[str, Any]) -> list[tuple[str, str]]:
         """(label, text) lines to print an architecture's JSON form."""
 
+    def draw(self, arch: Any, *, title: str | None = None) -> str:
+        """An SVG picture of an architecture (the layouts are in `enas_core.draw`)."""
+        raise NotImplementedError(f"the {self.name} space has no drawing yet")
+
     @abstractmethod
     def smallest(self, size: int) -> Any:
         """The architecture with the fewest parameters and multiply-adds."""

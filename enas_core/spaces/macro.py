@@ -75,6 +75,11 @@ class MacroSpace(SearchSpace):
     def text_lines(self, arch_json: dict[str, Any]) -> list[tuple[str, str]]:
         return [("architecture", arch_json["text"])]
 
+    def draw(self, arch: MacroArchitecture, *, title: str | None = None) -> str:
+        from ..draw import draw_macro
+
+        return draw_macro(arch, title=title)
+
     def smallest(self, size: int) -> MacroArchitecture:
         """Max pools, no skips."""
         return _uniform(size, MACRO_PRIMITIVES.index("max_pool_3x3"), 0)

@@ -79,6 +79,11 @@ class MicroSpace(SearchSpace):
         return [("conv cell", arch_json["conv_text"]),
                 ("reduction cell", arch_json["reduce_text"])]
 
+    def draw(self, arch: MicroArchitecture, *, title: str | None = None) -> str:
+        from ..draw import draw_micro
+
+        return draw_micro(arch, title=title)
+
     def smallest(self, size: int) -> MicroArchitecture:
         """Pools everywhere, the nodes in a chain (one loose end): node 0 reads inputs 0 and
         1, node k reads node k-1 (input k+1) twice."""

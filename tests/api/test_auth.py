@@ -36,7 +36,8 @@ def test_a_wrong_key_is_refused(client, alice):
     assert response.json()["detail"] == "invalid or revoked API key"
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/docs", "/openapi.json"])
+@pytest.mark.parametrize("path", ["/healthz", "/docs", "/redoc", "/openapi.json", "/",
+                                  "/static/dashboard/app.js"])
 def test_open_routes(client, path):
     assert client.get(path).status_code == 200
 

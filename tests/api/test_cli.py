@@ -43,3 +43,19 @@ def test_db_and_keys_commands(sqlite_env, capsys):
     assert main(["db", "downgrade", "base"]) == 0
     assert inspect(engine).get_table_names() == ["alembic_version"]
     engine.dispose()
+
+
+def test_a_key_prefix_never_reads_as_a_flag(monkeypatch):
+    """One token in 64 starts with "-": its prefix would be an unknown option to
+    `enas keys revoke`."""
+    import secrets
+
+    from enas_service import apikeys
+
+    tokens = iter(["-starts-with-a-dash-" + "a" * 23, "ok" + "b" * 41])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(tokens))
+    stored = {}
+    monkeypatch.setattr(apikeys.repository, "create_api_key",
+                        lambda session, **row: stored.update(row))
+    key = apikeys.create_key(None, owner="alice")
+    assert key == "enas_ok" + "b" * 41 and stored["prefix"] == "okbbbbbb"

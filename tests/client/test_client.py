@@ -146,8 +146,8 @@ def test_architecture_pareto_and_display(done_job):
     assert any(op in html for op in ("sep_conv", "pool", "identity"))
     job_html = done_job._repr_html_()
     assert "succeeded" in job_html and "<svg" in job_html  # the val_acc curve
-    svg = arch._repr_svg_()  # the server's drawing where it has one, else None
-    assert svg is None or svg.lstrip().startswith(("<svg", "<?xml"))
+    svg = arch._repr_svg_()  # the server's drawing (GET /jobs/{id}/architecture.svg)
+    assert svg.lstrip().startswith("<svg") and arch.conv_text in svg
 
 
 @pytest.mark.parametrize("fmt", ["pt", "onnx"])

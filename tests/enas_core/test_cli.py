@@ -112,3 +112,29 @@ def test_train_a_given_architecture(tmp_path):
 def test_bad_input_exits_2_with_a_message(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_random_strategy_and_baseline_from_the_cli(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["search", *TINY, "--search-epochs", "1", "--final-epochs", "1",
+                 "--strategy", "random", "--baseline", "random", "--output", str(out)])
+    assert code == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["search_report"]["strategy"] == "random"
+    assert result["search_report"]["controller"] is None
+    assert [r["phase"] for r in result["history"]] == ["search", "final", "baseline"]
+    baseline = result["baseline"]
+    assert baseline["arch"] == result["search_report"]["random"]["top"][0]["arch"]
+    assert (out / "baseline-model.pt").is_file()
+    printed = capsys.readouterr().out
+    assert "random search: 2 candidates" in printed
+    assert (f"{result['final']['test_acc']:.4f} (search's best) against "
+            f"{baseline['final']['test_acc']:.4f} (best random candidate") in printed
+
+
+def test_the_closing_summary_compares_the_controller_with_random(tmp_path, capsys):
+    assert main(["search", *TINY, "--search-epochs", "1", "--final-epochs", "0",
+                 "--output", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["search_report"]["summary"] in printed

@@ -21,10 +21,12 @@ pytestmark = pytest.mark.slow
 
 def test_enas_serve_runs_a_job(tmp_path, digits_npz):
     data_dir = tmp_path / "enas"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENAS_")}
+    home = tmp_path / "home"  # the service must write nothing to the user's ~/.cache
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ENAS_") and k != "XDG_CACHE_HOME"}
     env.update(
         ENAS_DEVICE="cpu", ENAS_HEARTBEAT_INTERVAL_S="0.5", ENAS_SSE_POLL_S="0.2",
-        PYTHONUNBUFFERED="1",
+        PYTHONUNBUFFERED="1", HOME=str(home),
     )
     port = free_port()
     proc = subprocess.Popen(
@@ -54,22 +56,33 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
                 continue
             if "export ENAS_KEY=" in line:
                 key = line.split("=", 1)[1].strip()
-            if "Submitted a quick search on the bundled digits: job " in line:
+            if "Submitted a demo search on the bundled digits: job " in line:
                 demo_job = line.rsplit(" ", 1)[1].strip()
         assert any(f"http://127.0.0.1:{port}" in line for line in output)
+        # The dashboard's link signs in with the key; the demo's opens its job (printed with
+        # the lines that follow the demo's, which the reader thread may not have read yet).
+        assert any(f"dashboard: http://127.0.0.1:{port}/#/jobs?key={key}" in line
+                   for line in output)
+        demo_link = f"dashboard: http://127.0.0.1:{port}/#/jobs/{demo_job}?key={key}"
+        wait_for(lambda: any(demo_link in line for line in list(output)), timeout=30,
+                 what="the demo job's dashboard link")
         headers = {"Authorization": f"Bearer {key}"}
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            # `--demo` (what `make run` uses) submitted a quick job over HTTP; cancel it so
-            # the one worker is free for the job under test.
+            # `--demo` (what `make run` uses) submitted the demo preset over HTTP; cancel it
+            # so the one worker is free for the job under test.
             demo = http.get(f"/jobs/{demo_job}", headers=headers).json()
             assert demo["config"]["search"]["model"]["nodes"] == 5, demo
+            assert demo["config"]["search"]["epochs"] == 4, demo  # the demo preset's
             http.post(f"/jobs/{demo_job}/cancel", headers=headers).raise_for_status()
             wait_for(
                 lambda: http.get(f"/jobs/{demo_job}", headers=headers).json()["status"]
                 == "cancelled",
-                timeout=60, interval=0.5, what="the demo job to cancel",
+                timeout=120, interval=0.5, what="the demo job to cancel",
             )
+            # ... and `serve --demo` followed it to its end in the terminal
+            wait_for(lambda: any("demo: cancelled" in line for line in output),
+                     timeout=30, interval=0.5, what="the demo's progress lines")
             wait_for(lambda: _ok(http, "/healthz"), timeout=30, what="the API")
             ready = http.get("/readyz").json()
             assert ready == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
@@ -107,6 +120,9 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
         assert (data_dir / "enas.db").is_file()
         assert (data_dir / "broker").is_dir()
         assert (data_dir / "jobs" / job["id"] / "model.pt").is_file()
+        # The latency tables the jobs measured are under the data directory.
+        assert list((data_dir / "cache" / "latency").glob("*.json"))
+        assert not (home / ".cache" / "enas").exists()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

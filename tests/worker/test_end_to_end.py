@@ -117,6 +117,12 @@ def test_a_job_end_to_end(http, live_keys, dataset_id, tmp_path):
     model = load_model(path)
     assert model(torch.rand(2, 1, 8, 8)).shape == (2, 10)
 
+    # The worker exported the model when the job ended: a download is a file send.
+    from enas_service import artifacts
+
+    exported = {f: artifacts.job_dir(job_id) / name
+                for f, name in (("torchscript", "model.torchscript.pt"), ("onnx", "model.onnx"))}
+    before = {f: p.stat() for f, p in exported.items()}
     script = http.get(f"/jobs/{job_id}/model", params={"format": "torchscript"}, headers=alice)
     assert script.status_code == 200
     traced = torch.jit.load(io.BytesIO(script.content))
@@ -125,6 +131,9 @@ def test_a_job_end_to_end(http, live_keys, dataset_id, tmp_path):
     onnx = http.get(f"/jobs/{job_id}/model", params={"format": "onnx"}, headers=alice)
     assert onnx.status_code == 200
     check_exports_match(path, script.content, onnx.content)
+    for f, p in exported.items():  # sent as they were, not exported again
+        assert (p.stat().st_ino, p.stat().st_mtime_ns) == (before[f].st_ino,
+                                                           before[f].st_mtime_ns)
 
     rows = history_rows(job_id)
     assert Counter((r.phase, r.epoch) for r in rows) == {("search", 1): 1, ("search", 2): 1,
@@ -289,6 +298,31 @@ def test_cancel_a_running_job(http, live_keys, dataset_id):
     assert http.delete(f"/jobs/{job_id}", headers=alice).status_code == 204
 
 
+def test_retry_resumes_a_cancelled_job_from_its_checkpoint(http, live_keys, dataset_id):
+    alice = live_keys["alice"]
+    body = {"dataset": dataset_id, **TINY_JOB, "search_epochs": 4}
+    job_id = http.post("/jobs", json=body, headers=alice).json()["id"]
+    wait_for(lambda: http.get(f"/jobs/{job_id}", headers=alice).json()["epoch"] >= 1,
+             timeout=90, interval=0.05, what="the first epoch")
+    http.post(f"/jobs/{job_id}/cancel", headers=alice)
+    cancelled = wait_for(
+        lambda: (j := http.get(f"/jobs/{job_id}", headers=alice).json())["status"]
+        in ("cancelled", "succeeded") and j, timeout=30, what="the cancel")
+    assert cancelled["status"] == "cancelled" and cancelled["epoch"] < 4
+
+    response = http.post(f"/jobs/{job_id}/retry", headers=alice)
+    assert response.status_code == 202, response.text
+    events = follow(http, alice, job_id)
+    assert events[-1][1]["status"] == "succeeded"
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        assert (job.retries, job.attempts) == (1, 2)
+        assert job.resumed_from and job.resumed_from.startswith(f"jobs/{job_id}/checkpoints/")
+    assert Counter((r.phase, r.epoch) for r in history_rows(job_id)) == {
+        ("search", 1): 1, ("search", 2): 1, ("search", 3): 1, ("search", 4): 1, ("final", 1): 1
+    }
+
+
 def test_sigkill_the_worker_mid_job(http, live_keys, dataset_id, worker):
     """The worker dies with SIGKILL; the reaper re-queues the job once its heartbeat is stale,
     a new worker resumes from the last recorded checkpoint, and every epoch has one row."""
@@ -307,6 +341,7 @@ def test_sigkill_the_worker_mid_job(http, live_keys, dataset_id, worker):
     with session_scope() as session:
         job = session.get(Job, job_id)
         assert job.attempts == 2
+        assert (job.worker_losses, job.failures) == (1, 0)  # a lost worker is not a failure
         assert job.resumed_from and job.resumed_from.startswith(f"jobs/{job_id}/checkpoints/")
     rows = history_rows(job_id)
     assert Counter((r.phase, r.epoch) for r in rows) == {
@@ -335,6 +370,7 @@ def test_a_job_that_fails_three_times_fails_with_the_reason(http, live_keys):
         timeout=90, what="three attempts",
     )
     assert done["status"] == "failed" and done["attempts"] == 3
+    assert (done["failures"], done["worker_losses"]) == (3, 0)
     assert done["error"].startswith("failed 3 times; last error: FileNotFoundError")
     assert "search-0001.pt is missing" in done["error"]
 
@@ -372,3 +408,48 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_job(http, live_key
     http.post(f"/jobs/{job_id}/cancel", headers=live_keys["alice"])
     wait_for(lambda: http.get(f"/jobs/{job_id}", headers=live_keys["alice"]).json()["status"]
              in ("cancelled", "succeeded"), timeout=60, what="the job to stop")
+
+
+def test_random_strategy_with_a_random_baseline_end_to_end(http, live_keys, dataset_id):
+    """`strategy: random` and `baseline: random` through the API and a real worker: the report
+    has no controller group, and the best random candidate is trained with the final budget."""
+    alice = live_keys["alice"]
+    job = {"dataset": dataset_id, **TINY_JOB, "strategy": "random", "baseline": "random"}
+    response = http.post("/jobs", json=job, headers=alice)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    assert http.get(f"/jobs/{job_id}/search-report", headers=alice).status_code == 409
+
+    events = follow(http, alice, job_id)
+    assert [d["status"] for e, d in events if e == "status"][-1] == "succeeded"
+    phases = [(d["phase"], d["epoch"]) for e, d in events if e == "epoch"]
+    assert phases == [("search", 1), ("search", 2), ("final", 1), ("baseline", 1)]
+
+    report = http.get(f"/jobs/{job_id}/search-report", headers=alice).json()
+    assert report["strategy"] == "random" and report["controller"] is None
+    assert report["random"]["n"] == TINY_JOB["num_candidates"]
+    assert report["difference"] is None
+
+    got = http.get(f"/jobs/{job_id}", headers=alice).json()
+    assert got["search_summary"]["strategy"] == "random"
+    baseline = got["baseline"]
+    assert baseline["arch"] == report["random"]["top"][0]["arch"]
+    assert 0 <= baseline["final"]["test_acc"] <= 1 and baseline["final"]["params"] > 0
+    assert got["phase"] == "baseline" and got["progress"] == 1.0
+
+
+def test_every_job_reports_the_controller_against_random(http, live_keys, dataset_id):
+    alice = live_keys["alice"]
+    response = http.post("/jobs", json={"dataset": dataset_id, **TINY_JOB}, headers=alice)
+    job_id = response.json()["id"]
+    events = follow(http, alice, job_id)
+    assert [d["status"] for e, d in events if e == "status"][-1] == "succeeded"
+    report = http.get(f"/jobs/{job_id}/search-report", headers=alice).json()
+    n = TINY_JOB["num_candidates"]
+    assert report["strategy"] == "enas"
+    assert report["controller"]["n"] == report["random"]["n"] == n
+    lo, hi = report["difference"]["ci95"]
+    assert lo <= report["difference"]["mean"] <= hi
+    assert report["verdict"] in ("controller better", "random better", "no clear difference")
+    assert "random" in report["summary"]
+    assert http.get(f"/jobs/{job_id}", headers=alice).json()["baseline"] is None

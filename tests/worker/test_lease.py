@@ -14,7 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from enas_service import repository
 from enas_service.db import commit
 from enas_service.models import EpochRecord, Job, JobStatus, utcnow
-from worker.reaper import reap_stale_jobs
+from enas_service.queue import held_job_ids
+from tests.conftest import _purge_queue
+from worker.reaper import reap_stale_jobs, resend_lost_jobs
 from worker.runner import execute_job
 
 
@@ -132,14 +134,28 @@ def test_the_reaper_requeues_stale_jobs(db_session, scope):
     assert reap_stale_jobs(stale_after_s=60, scope=scope) == []
 
 
-def test_the_reaper_fails_a_job_lost_three_times(db_session, scope):
-    job = _job(db_session)
+def test_a_lost_worker_is_not_a_failure_of_the_job(db_session, scope):
+    """Three attempts that ended in a lost worker (a deploy, an out-of-memory kill) and two
+    errors the job raised: the job goes on; the loss is counted apart."""
+    job = _job(db_session, failures=2)
     _stale(db_session, job, attempts=3)
+    db_session.commit()
+    assert reap_stale_jobs(stale_after_s=60, scope=scope) == [job.id]
+    db_session.refresh(job)
+    assert (job.status, job.failures, job.worker_losses) == ("queued", 2, 1)
+    assert "the worker was lost (1 of 10 allowed)" in job.error
+
+
+def test_the_reaper_fails_a_job_whose_worker_was_lost_too_often(db_session, scope):
+    job = _job(db_session, worker_losses=9)
+    _stale(db_session, job, attempts=9)
     db_session.commit()
     assert reap_stale_jobs(stale_after_s=60, scope=scope) == []
     db_session.refresh(job)
     assert job.status == "failed" and job.finished_at is not None
-    assert "lost 3 times" in job.error
+    assert job.worker_losses == 10 and job.failures == 0
+    assert job.error.startswith("the worker running the job was lost 10 times")
+    assert f"POST /jobs/{job.id}/retry" in job.error
 
 
 def test_the_reaper_finishes_a_cancel(db_session, scope):
@@ -153,3 +169,79 @@ def test_the_reaper_finishes_a_cancel(db_session, scope):
 
 def test_a_task_for_a_job_that_is_not_queued_does_nothing(service_env):
     assert execute_job(uuid.uuid4()) == "skipped"
+
+
+@pytest.fixture
+def own_queue(db_session, monkeypatch):
+    """A queue of the test's own on the test Redis, which no worker consumes."""
+    from enas_service.queue import get_celery
+    from enas_service.settings import get_settings
+
+    queue = f"lost-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("ENAS_QUEUE", queue)
+    get_settings.cache_clear()
+    get_celery.cache_clear()
+    yield queue
+    _purge_queue(queue)
+    get_celery.cache_clear()
+
+
+def test_queued_jobs_the_broker_lost_are_sent_again(db_session, scope, own_queue):
+    """A job queued long ago whose message the broker does not hold (it was never sent here,
+    as after a Redis restarted empty) is sent again, once; a recent one is left alone."""
+    old = _job(db_session, enqueued_at=utcnow() - timedelta(seconds=600))
+    recent = _job(db_session)
+    db_session.commit()
+    assert str(old.id) not in (held_job_ids() or set())
+    assert resend_lost_jobs(after_s=60, scope=scope) == [old.id]
+    assert str(old.id) in held_job_ids()  # Redis holds its message now
+    db_session.refresh(old)
+    assert old.status == "queued" and old.enqueued_at > utcnow() - timedelta(seconds=60)
+
+    # Its message is there: a later pass, even once the grace has passed, sends nothing.
+    old.enqueued_at = utcnow() - timedelta(seconds=600)
+    db_session.commit()
+    assert resend_lost_jobs(after_s=60, scope=scope) == []
+    assert str(recent.id) not in held_job_ids()
+
+
+def test_the_filesystem_broker_says_which_jobs_it_holds(tmp_path, monkeypatch):
+    """Embedded mode's broker: its message files name the jobs they run."""
+    from enas_service.queue import enqueue_run_job, get_celery
+    from enas_service.settings import get_settings
+
+    monkeypatch.setenv("ENAS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ENAS_BROKER_URL", "")
+    monkeypatch.setenv("ENAS_DATABASE_URL", "")
+    get_settings.cache_clear()
+    get_celery.cache_clear()
+    try:
+        job_id = uuid.uuid4()
+        assert held_job_ids() == set()
+        enqueue_run_job(job_id)
+        assert held_job_ids() == {str(job_id)}
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        get_celery.cache_clear()
+
+
+def test_a_broker_that_is_down_holds_up_no_reaper_pass(db_session, scope, monkeypatch):
+    """Nothing listens at the broker's address: the pass neither hangs nor raises; the job
+    stays queued, marked as sent now, and is tried again a grace period later."""
+    from enas_service.queue import get_celery
+    from enas_service.settings import get_settings
+    from tests.conftest import free_port
+
+    job = _job(db_session, enqueued_at=utcnow() - timedelta(seconds=600))
+    db_session.commit()
+    monkeypatch.setenv("ENAS_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")
+    get_settings.cache_clear()
+    get_celery.cache_clear()
+    try:
+        assert held_job_ids() is None
+        assert resend_lost_jobs(after_s=60, scope=scope) == [job.id]
+    finally:
+        get_celery.cache_clear()
+    db_session.refresh(job)
+    assert job.status == "queued" and job.enqueued_at > utcnow() - timedelta(seconds=60)

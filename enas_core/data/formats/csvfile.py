@@ -98,15 +98,14 @@ def _is_number(cell: str) -> bool:
 
 def _read_text(path: Path) -> str:
     data = read_capped(path)
-    limit = safety.MAX_UNCOMPRESSED_BYTES
     if data[:2] == GZIP_MAGIC:
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-                data = gz.read(limit + 1)
+                # Metered as it decompresses: a gzip bomb is refused after a few chunks.
+                data = safety.MeteredReader(gz, member=path.name, compressed=len(data),
+                                            budget=safety.Budget(path.name)).read()
         except (OSError, EOFError, zlib.error) as exc:
             raise DatasetError(f"{path.name} is not a valid gzip file ({exc})") from exc
-        if len(data) > limit:
-            raise DatasetError(f"{path.name} is larger than {limit} bytes")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -19,6 +19,7 @@ from .idx import read_idx
 from .registry import CERTAIN, NAMED, NO, UploadFormat, register
 from .safety import (
     ZIP_MAGICS,
+    Budget,
     check_total_size,
     is_junk,
     member_reader,
@@ -35,17 +36,23 @@ def load_zip(path: Path) -> ImageDataset:
     with open_zip(path) as zf:
         members = safe_members(zf, path.name)
         check_total_size(members, path.name)
+        budget = Budget(path.name)  # every member's bytes count against one limit
         files = [m for m in members if not m.is_dir()]
         non_images = [m for m in files if not m.filename.lower().endswith(IMAGE_EXTENSIONS)]
         if len(files) == 2 and len(non_images) == 2:
-            return _load_zip_idx(zf, files, path)
-        readers = {m.filename: member_reader(zf, m) for m in files}
+            return _load_zip_idx(zf, files, path, budget)
+        readers = {m.filename: member_reader(zf, m, budget) for m in files}
         dirs = [m.filename for m in members if m.is_dir()]
         return load_image_folders(readers, dirs, name=stem(path), source=path.name)
 
 
-def _load_zip_idx(zf: zipfile.ZipFile, files: list[zipfile.ZipInfo], path: Path) -> ImageDataset:
-    arrays = {m.filename: read_idx(member_reader(zf, m)(), label=m.filename) for m in files}
+def _load_zip_idx(
+    zf: zipfile.ZipFile, files: list[zipfile.ZipInfo], path: Path, budget: Budget
+) -> ImageDataset:
+    arrays = {
+        m.filename: read_idx(member_reader(zf, m, budget)(), label=m.filename, budget=budget)
+        for m in files
+    }
     by_ndim = sorted(arrays.items(), key=lambda item: item[1].ndim)
     (labels_name, y), (images_name, x) = by_ndim
     if y.ndim != 1 or x.ndim not in (3, 4):
@@ -114,10 +121,11 @@ def load_image_folders(
                 first = path
                 # Same-size images: the first one bounds the decoded total (RGB at worst).
                 total = len(images) * img.shape[0] * img.shape[1] * 3
-                if total > safety.MAX_UNCOMPRESSED_BYTES:
-                    raise DatasetError(
+                limit = safety.max_uncompressed_bytes()
+                if total > limit:
+                    raise safety.DatasetTooLarge(
                         f"{source} decodes to about {total} bytes of pixels, more than the "
-                        f"limit of {safety.MAX_UNCOMPRESSED_BYTES}; use fewer or smaller images"
+                        f"limit of {limit}; use fewer or smaller images"
                     )
             elif img.shape[:2] != arrays[0].shape[:2]:
                 h, w = img.shape[:2]

@@ -43,10 +43,16 @@ def load_idx(
 
 
 def read_idx(
-    source: str | Path | bytes, *, what: str = "IDX", label: str | None = None
+    source: str | Path | bytes,
+    *,
+    what: str = "IDX",
+    label: str | None = None,
+    budget: safety.Budget | None = None,
 ) -> np.ndarray:
-    """One IDX array, validating the magic number, dimensions and data length."""
+    """One IDX array, validating the magic number, dimensions and data length. A gzipped one
+    is decompressed through `budget` (its own when None), so a gzip bomb is refused early."""
     label = _idx_label(source, what) if label is None else label
+    budget = budget or safety.Budget(label)
     with contextlib.ExitStack() as stack:
         raw: IO[bytes] = (
             io.BytesIO(source)
@@ -55,9 +61,13 @@ def read_idx(
         )
         gzipped = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
-        stream = stack.enter_context(gzip.GzipFile(fileobj=raw)) if gzipped else raw
+        stream: IO[bytes] | safety.MeteredReader = raw
+        if gzipped:
+            compressed = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+            stream = safety.MeteredReader(stack.enter_context(gzip.GzipFile(fileobj=raw)),
+                                          member=label, compressed=compressed, budget=budget)
         try:
-            return _read_idx_stream(stream, label, what, safety.MAX_UNCOMPRESSED_BYTES)
+            return _read_idx_stream(stream, label, what, budget.limit)
         except (OSError, EOFError, zlib.error) as exc:
             raise DatasetError(f"{label} is corrupt or truncated ({exc})") from exc
 
@@ -68,7 +78,9 @@ def _idx_label(source: str | Path | bytes, what: str) -> str:
     return "the IDX file" if what == "IDX" else f"the IDX {what} file"
 
 
-def _read_idx_stream(stream: IO[bytes], label: str, what: str, limit: int) -> np.ndarray:
+def _read_idx_stream(
+    stream: IO[bytes] | safety.MeteredReader, label: str, what: str, limit: int
+) -> np.ndarray:
     header = stream.read(4)
     if not is_idx_magic(header):
         # MNIST's: 0x00000803 for images (unsigned bytes, 3 dimensions), 0x00000801 labels.
@@ -87,7 +99,7 @@ def _read_idx_stream(stream: IO[bytes], label: str, what: str, limit: int) -> np
     dims = struct.unpack(f">{ndim}I", raw_dims)
     nbytes = math.prod(dims) * dtype.itemsize
     if nbytes > limit:
-        raise DatasetError(
+        raise safety.DatasetTooLarge(
             f"{label} declares {nbytes} bytes of data, more than the limit of {limit}"
         )
     # Grown chunk by chunk, so a header claiming gigabytes over a tiny file costs nothing;

@@ -1,0 +1,165 @@
+"""The dashboard and the API docs in a real browser, against the embedded service and one
+tiny job (2 search epochs, 1 final epoch, cells of 2 nodes, top 3)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from enas_core.architecture import MicroArchitecture
+from tests.browser.conftest import ARTIFACTS, Service, sign_in
+from tests.conftest import TINY_JOB
+
+pytestmark = pytest.mark.slow
+
+JOB_TIMEOUT_MS = 240_000  # a generous bound for the tiny job on a loaded 2-core machine
+
+
+def _counts(arch_json: dict) -> tuple[int, int]:
+    """(nodes, edges) of the micro diagram: per cell 2 inputs, the nodes and the output; two
+    op edges per node and one from each node no other node reads."""
+    arch = MicroArchitecture.from_json(arch_json)
+    nodes = 2 * (2 + arch.nodes + 1)
+    edges = sum(2 * len(c.nodes) + len(c.loose_ends()) for c in (arch.conv, arch.reduce))
+    return nodes, edges
+
+
+def _chart_points(page, chart: str, series: str) -> int:
+    return page.locator(
+        f'figure[data-chart="{chart}"] g[data-series="{series}"] circle.pt').count()
+
+
+def test_job_page_follows_the_job_live(page, service: Service):
+    """Opened while the job is queued or running, the page draws each epoch as it comes and
+    ends with the results, without a reload."""
+    sign_in(page, service, f"#/jobs/{service.job_id}")
+    page.wait_for_selector(".job-head .status-line .badge.succeeded", timeout=JOB_TIMEOUT_MS)
+    epochs = TINY_JOB["search_epochs"]
+    page.wait_for_function(
+        "n => document.querySelectorAll('figure[data-chart=\"final-acc\"] circle.pt').length"
+        " >= n", arg=2 * TINY_JOB["final_epochs"], timeout=30_000)
+    assert _chart_points(page, "val-acc", "best so far") == epochs
+    assert _chart_points(page, "reward", "mean reward") == epochs
+    assert _chart_points(page, "reward", "baseline") == epochs
+    assert _chart_points(page, "entropy", "entropy") == epochs
+    assert _chart_points(page, "shared-loss", "train loss") == epochs
+    assert _chart_points(page, "lr", "lr") == epochs
+    assert _chart_points(page, "final-acc", "val acc") == TINY_JOB["final_epochs"]
+    history = service.get(f"/jobs/{service.job_id}/history")["data"]
+    best = [r for r in history if r["phase"] == "search"][-1]["best"]["val_acc"]
+    tip = page.locator('figure[data-chart="val-acc"] g[data-series="best so far"] circle.pt '
+                       "title").last.text_content()
+    assert tip == f"best so far, epoch {epochs}: {float(f'{best:.4g}')}"
+
+    # The best architecture's diagram, with every node and edge of the architecture.
+    best_arch = service.get(f"/jobs/{service.job_id}/architecture")["arch"]
+    page.wait_for_selector("#best-arch svg g.node", timeout=30_000)
+    nodes, edges = _counts(best_arch)
+    assert page.locator("#best-arch svg g.node").count() == nodes
+    assert page.locator("#best-arch svg g.edge").count() == edges
+    assert page.locator("#best-arch .mono").text_content() == (
+        f"conv {best_arch['conv_text']} · reduce {best_arch['reduce_text']}")
+
+    # The top-k, a candidate's diagram on demand, the front, limits, config.
+    ranked = service.get(f"/jobs/{service.job_id}/architectures")["data"]
+    rows = page.locator("table.top tbody tr[data-rank]")
+    assert rows.count() == len(ranked) >= 2
+    rows.nth(1).get_by_role("button", name="Diagram").click()
+    second = page.locator("table.top tr.detail").nth(1).locator("svg")
+    second.locator("g.node").first.wait_for()
+    assert (second.locator("g.node").count(), second.locator("g.edge").count()) == _counts(
+        ranked[1]["arch"])
+    front = service.get(f"/jobs/{service.job_id}/pareto")["front"]
+    assert page.locator('figure[data-chart="pareto"] .pt.front').count() == len(front)
+    resolved = page.locator("#config details").nth(1)
+    resolved.locator("summary").click()
+    assert '"epochs": 2' in resolved.locator("pre").text_content()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "job.png"), full_page=True)
+
+
+def test_jobs_list_shows_the_job(page, service: Service):
+    # The link `enas serve` prints signs in by itself and drops the key from the address.
+    page.goto(f"{service.url}/#/jobs?key={service.key}")
+    page.wait_for_url(f"{service.url}/#/jobs")
+    assert service.key not in page.url
+    job = service.get(f"/jobs/{service.job_id}")
+    row = page.locator(f'tr[data-job="{service.job_id}"]')
+    row.wait_for()
+    assert row.locator("td").nth(0).text_content() == "browser test"
+    assert row.locator(".badge").text_content() == job["status"] == "succeeded"
+    assert row.locator("progress").get_attribute("value") == "100"
+    assert row.locator("td").nth(4).text_content() == f"{job['best_val_acc'] * 100:.1f}%"
+    assert row.locator("td").nth(5).text_content() == f"{job['final']['test_acc'] * 100:.1f}%"
+    page.select_option("#status-filter", "failed")
+    page.wait_for_url(re.compile(r"status=failed"))
+    page.get_by_text("No jobs yet").wait_for()
+    page.select_option("#status-filter", "")
+    row.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "jobs.png"))
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: still there, no overflow
+    assert row.locator(".badge").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_bad_config_shows_the_api_message_next_to_the_field(page, service: Service):
+    expected = httpx.post(f"{service.url}/jobs", headers=service.headers, timeout=30, json={
+        "dataset": "digits", "search_epochs": 0, "max_params": -5}).json()
+    messages = {e["loc"][-1]: e["msg"] for e in expected["errors"]}
+    sign_in(page, service, "#/jobs/new")
+    page.wait_for_selector("#f-search_epochs")
+    page.fill("#f-search_epochs", "0")
+    page.fill("#f-max_params", "-5")
+    page.click("#submit-form button[type=submit]")
+    error = page.locator("#f-search_epochs-error")
+    error.wait_for()
+    assert error.text_content() == messages["search_epochs"]
+    assert page.locator("#f-max_params-error").text_content() == messages["max_params"]
+    assert page.locator("#f-search_epochs").get_attribute("aria-invalid") == "true"
+    assert page.locator("#form-error").text_content() == expected["detail"]
+    assert service.get("/jobs")["count"] == 1  # nothing was submitted
+    page.screenshot(path=str(ARTIFACTS / "submit-error.png"))
+
+
+def test_datasets_page_shows_the_sample_grid(page, service: Service):
+    sign_in(page, service, "#/datasets")
+    image = page.locator(".samples img")
+    image.wait_for()
+    page.wait_for_function("() => document.querySelector('.samples img').naturalWidth > 0")
+    assert page.evaluate("document.querySelector('.samples img').naturalHeight") == 10 * 42
+    counts = service.get(f"/datasets/{service.dataset_id}")["class_counts"]
+    cells = page.locator("table.counts td.num").all_text_contents()
+    assert cells == [str(n) for n in counts.values()]
+
+
+def test_swagger_ui_renders_offline_and_tries_a_request(page, service: Service):
+    spec = service.get("/openapi.json")
+    operations = sum(len(item) for item in spec["paths"].values())
+    page.goto(f"{service.url}/docs")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() == operations
+    page.click("button.authorize")
+    page.fill(".auth-container input", service.key)
+    page.click(".auth-btn-wrapper button.authorize")
+    page.click(".btn-done")
+    listing = page.locator("#operations-jobs-list_jobs_jobs_get")
+    listing.locator(".opblock-summary").click()
+    listing.get_by_role("button", name="Try it out").click()
+    listing.get_by_role("button", name="Execute").click()
+    status = listing.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for()
+    assert status.text_content().strip() == "200"
+    assert service.job_id in listing.locator(".live-responses-table .microlight").first \
+        .text_content()
+    page.screenshot(path=str(ARTIFACTS / "docs.png"))
+
+
+def test_redoc_renders_offline(page, service: Service):
+    page.goto(f"{service.url}/redoc")
+    page.locator("h2", has_text="Submit a search job").wait_for()
+    spec = service.get("/openapi.json")
+    operations = sum(len(item) for item in spec["paths"].values())
+    assert page.locator("[data-section-id^='tag/'][data-section-id*='/operation/']").count() \
+        == operations
