@@ -401,8 +401,8 @@ def _print_demo(url: str, key: str) -> None:
 
 def follow_demo_job(url: str, key: str, job_id: str, *, poll_s: float = 2.0,
                     out=None) -> dict:
-    """Print the demo job's progress (a line per phase change and finished epoch, with its
-    ETA) until it ends, then what the search found; returns the last job read."""
+    """Print the demo job's progress (a line per phase, per finished epoch and per 5% within
+    one, with the ETA) until it ends, then what the search found; returns the last job read."""
     import json
     import sys
     import time
@@ -416,17 +416,18 @@ def follow_demo_job(url: str, key: str, job_id: str, *, poll_s: float = 2.0,
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
-    seen = None
+    seen, shown = None, -1.0
     while True:
         job = get(f"/jobs/{job_id}")
         where = (job["status"], job.get("phase"), job.get("epoch"))
-        if where != seen:
-            seen = where
+        progress = job.get("progress") or 0.0
+        if where != seen or progress >= shown + 0.05:  # and every 5% within an epoch
+            seen, shown = where, progress
             eta = job.get("eta_seconds")
             best = job.get("best_val_acc")
             print(f"  demo: {job['status']:9s} {job.get('phase') or '':9s} "
                   f"epoch {job.get('epoch') or 0}/{job.get('epochs') or '?'}  "
-                  f"{100 * (job.get('progress') or 0):3.0f}%"
+                  f"{100 * progress:3.0f}%"
                   + (f"  best val_acc {best:.3f}" if best is not None else "")
                   + (f"  ETA {eta / 60:.1f} min" if eta else ""), file=out, flush=True)
         if job["status"] in ("succeeded", "failed", "cancelled"):
