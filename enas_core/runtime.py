@@ -37,7 +37,7 @@ def prepare(model: nn.Module, runtime: Runtime) -> nn.Module:
     return model
 
 
-def cosine_lr(epoch: int, epochs: int, lr_max: float, lr_min: float,
+def cosine_lr(epoch: float, epochs: int, lr_max: float, lr_min: float,
               restart_period: int | None = None, restart_mult: int = 2) -> float:
     """Cosine annealing from `lr_max` to `lr_min` over `epochs`. With `restart_period`, with
     warm restarts instead (SGDR, Loshchilov & Hutter 2017, the ENAS reference's schedule): the

@@ -79,8 +79,7 @@ class Trainer:
         cfg = self.config
         t0 = time.perf_counter()
         lr = cosine_lr(self.epoch, cfg.epochs, cfg.lr_max, cfg.lr_min,
-                       cfg.lr_restart_period, cfg.lr_restart_mult)
-        set_lr(self.opt, lr)
+                       cfg.lr_restart_period, cfg.lr_restart_mult)  # at the epoch's start
         if hasattr(self.model, "set_drop_path"):  # ramped up linearly, as in NASNet/DARTS
             self.model.set_drop_path(cfg.model.drop_path * self.epoch / max(cfg.epochs, 1))
         self.model.train()
@@ -89,9 +88,14 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
-        for _, (x, y) in zip(range(steps), cycle(self.train_loader), strict=False):
+        for i, (x, y) in zip(range(steps), cycle(self.train_loader), strict=False):
             if should_stop():
                 raise Cancelled
+            # The cosine is followed step by step, not held for an epoch: with a budget of a
+            # few epochs, a last epoch at half the peak rate leaves the weights far from
+            # annealed (bench/README.md, "Search quality").
+            set_lr(self.opt, cosine_lr(self.epoch + i / steps, cfg.epochs, cfg.lr_max,
+                                       cfg.lr_min, cfg.lr_restart_period, cfg.lr_restart_mult))
             with autocast(self.runtime):
                 out = self.model(x)
                 logits, aux = out if isinstance(out, tuple) else (out, None)

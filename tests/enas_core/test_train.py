@@ -8,8 +8,8 @@ from enas_core.train import Trainer
 
 def test_final_training_on_real_digits_beats_chance_by_far(digits, tmp_path):
     arch = MicroArchitecture.parse("1 0 1 4 0 0 2 4", "0 0 1 0 2 0 1 3")
-    # Two epochs: after one, the result depends on the thread count's float rounding (0.27 with
-    # one thread, 0.82 with two); after two it is 0.70-0.87 with either.
+    # Two epochs (0.91 with one thread, 0.93 with two; with the rate held per epoch instead of
+    # annealed per step, 0.70 and 0.87, and after one epoch 0.27 against 0.82).
     config = TrainConfig(model=ModelConfig(layers=3, channels=8, nodes=2), epochs=2,
                          batch_size=64, lr_max=0.05)
     trainer = Trainer(arch, config, digits, seed=0)
@@ -17,8 +17,8 @@ def test_final_training_on_real_digits_beats_chance_by_far(digits, tmp_path):
     metrics = trainer.run_epoch()
     report = trainer.report()
     # Ten balanced classes: chance is 0.10; a broken network stays near it.
-    assert report["test_acc"] > 0.35, report
-    assert metrics.val_acc > 0.35
+    assert report["test_acc"] > 0.8, report
+    assert metrics.val_acc > 0.8
     assert report["params"] == sum(p.numel() for p in trainer.model.parameters())
     assert report["flops"] > 0 and report["latency_ms"] > 0
 
