@@ -29,7 +29,7 @@ from ._http import NOT_PROCESSED, RETRY_STATUSES, RetryPolicy, _retry_after, rai
 from .client import DEFAULT_URL, _is_upload, _npz
 from .errors import TransportError
 from .events import FINAL_STATUSES, READ_TIMEOUT_S, Event
-from .jobs import MODEL_FORMATS, JobFailedError, _filename
+from .jobs import MODEL_FORMATS, JobFailedError, JobFields, _filename
 from .resources import Architecture, Dataset
 
 
@@ -144,7 +144,7 @@ class AsyncClient:
         return [AsyncJob(self, j) for j in body["data"]]
 
 
-class AsyncJob:
+class AsyncJob(JobFields):
     """`Job`'s async twin: the fields under `data`, awaitable reads and actions."""
 
     def __init__(self, client: AsyncClient, data: dict[str, Any]) -> None:
@@ -152,26 +152,6 @@ class AsyncJob:
 
     def __repr__(self) -> str:
         return f"<AsyncJob {self.id} {self.status}>"
-
-    @property
-    def id(self) -> str:
-        return str(self.data["id"])
-
-    @property
-    def status(self) -> str:
-        return self.data["status"]
-
-    @property
-    def error(self) -> str | None:
-        return self.data.get("error")
-
-    @property
-    def final(self) -> dict[str, Any] | None:
-        return self.data.get("final")
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return self.data.get("usage")
 
     async def refresh(self) -> AsyncJob:
         self.data = await self.client._json("GET", f"/jobs/{self.id}")

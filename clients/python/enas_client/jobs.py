@@ -27,18 +27,10 @@ class JobFailedError(EnasError):
         self.job = job
 
 
-class Job:
-    """A job as last read from the server (`data`, refreshed by `refresh()`, `wait()` and the
-    actions). Properties name the fields of GET /jobs/{id}."""
+class JobFields:
+    """The fields of GET /jobs/{id} as properties over `data`, for the sync and async jobs."""
 
-    def __init__(self, client: Client, data: dict[str, Any]) -> None:
-        self.client = client
-        self.data = data
-
-    def __repr__(self) -> str:
-        return f"<Job {display.status_line(self.data)}>"
-
-    # -- fields -----------------------------------------------------------------------------
+    data: dict[str, Any]
 
     @property
     def id(self) -> str:
@@ -94,6 +86,18 @@ class Job:
     @property
     def done(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class Job(JobFields):
+    """A job as last read from the server (`data`, refreshed by `refresh()`, `wait()` and the
+    actions). Properties name the fields of GET /jobs/{id}."""
+
+    def __init__(self, client: Client, data: dict[str, Any]) -> None:
+        self.client = client
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"<Job {display.status_line(self.data)}>"
 
     # -- reading ----------------------------------------------------------------------------
 
