@@ -1,4 +1,7 @@
+from typing import Any
+
 import pytest
+import torch
 
 from enas_core.config import (
     ControllerConfig,
@@ -29,3 +32,14 @@ def tiny_run(search_epochs: int = 2, final_epochs: int = 1, space: str = "micro"
                           epochs=final_epochs, steps_per_epoch=4, batch_size=32),
         seed=1,
     )
+
+
+def count_draws(searcher: Any, monkeypatch: Any) -> list[int]:
+    """The sizes of the controller's sample calls, in order; the search network stubbed out so
+    that only the draws cost anything."""
+    asked: list[int] = []
+    sample = searcher.controller.sample
+    monkeypatch.setattr(searcher.controller, "sample",
+                        lambda n, gen=None: asked.append(n) or sample(n, gen))
+    searcher.model.forward = lambda x, arch: torch.zeros(x.shape[0], 10, requires_grad=True)
+    return asked

@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-import torch
 
 from enas_core.options import build_config
 from enas_core.pipeline import Cancelled
 from enas_core.search import SAMPLE_CHUNK, Searcher
-from tests.enas_core.conftest import tiny_run
+from tests.enas_core.conftest import count_draws, tiny_run
 
 
 def test_steps_per_epoch_bounds_the_controller_and_the_ranking():
@@ -38,12 +37,7 @@ def test_cancel_works_while_a_huge_epoch_samples(digits, monkeypatch):
     the next step (never after drawing the epoch's architectures)."""
     config = replace(tiny_run().search, steps_per_epoch=1_000_000, batch_size=8)
     searcher = Searcher(config, digits, seed=0)
-    asked = []
-    sample = searcher.controller.sample
-    monkeypatch.setattr(searcher.controller, "sample",
-                        lambda n, gen=None: asked.append(n) or sample(n, gen))
-    searcher.model.forward = lambda x, arch: torch.zeros(  # no training: count the draws
-        x.shape[0], 10, requires_grad=True)
+    asked = count_draws(searcher, monkeypatch)
     checks = []
     with pytest.raises(Cancelled):
         searcher.train_shared(0.01, lambda: checks.append(1) or len(checks) > SAMPLE_CHUNK + 5)

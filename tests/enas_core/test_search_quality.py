@@ -16,7 +16,7 @@ from enas_core.report import bootstrap_difference, group_summary, search_report,
 from enas_core.search import SAMPLE_CHUNK, Searcher
 from enas_core.search_model import MicroSearchNetwork
 from enas_core.spaces import arch_from_json, build_network
-from tests.enas_core.conftest import tiny_run
+from tests.enas_core.conftest import count_draws, tiny_run
 from tests.enas_core.test_pipeline import stable
 
 
@@ -168,12 +168,7 @@ def test_under_hard_limits_the_random_control_is_drawn_among_those_that_meet_the
 def test_training_steps_draw_architectures_in_chunks(digits, monkeypatch):
     config = replace(tiny_run().search, steps_per_epoch=SAMPLE_CHUNK + 3, batch_size=8)
     searcher = Searcher(config, digits, seed=0)
-    asked = []
-    sample = searcher.controller.sample
-    monkeypatch.setattr(searcher.controller, "sample",
-                        lambda n, gen=None: asked.append(n) or sample(n, gen))
-    searcher.model.forward = lambda x, arch: torch.zeros(  # no training: count the draws
-        x.shape[0], 10, requires_grad=True)
+    asked = count_draws(searcher, monkeypatch)
     searcher.train_shared(0.01, lambda: False)
     assert asked == [SAMPLE_CHUNK, 3]
 
