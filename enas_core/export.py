@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +79,33 @@ def exportable(path: str | Path) -> tuple[nn.Module, list[int]]:
     return Normalized(load_model(path), blob["mean"], blob["std"]).eval(), blob["input_shape"]
 
 
+@contextmanager
+def _quiet_exporters() -> Iterator[None]:
+    """Torch's notes on its exporters (TorchScript is deprecated; we choose the TorchScript-based
+    ONNX exporter, which needs no onnxscript; constant folding skips a Slice) would land in
+    every job's log: they say nothing about the user's model. Any other warning still shows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+        warnings.filterwarnings("ignore", message=r"You are using the legacy TorchScript-based",
+                                category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r"Constant folding - Only steps=1",
+                                category=UserWarning)
+        yield
+
+
 def to_torchscript(model_path: str | Path, out: str | Path) -> Path:
     model, shape = exportable(model_path)
-    traced = torch.jit.trace(model, torch.rand(1, *shape))
+    with _quiet_exporters():
+        traced = torch.jit.trace(model, torch.rand(1, *shape))
     traced.save(str(out))
     return Path(out)
 
 
 def to_onnx(model_path: str | Path, out: str | Path) -> Path:
     model, shape = exportable(model_path)
-    torch.onnx.export(model, (torch.rand(1, *shape),), str(out), input_names=["image"],
-                      output_names=["logits"], dynamic_axes={"image": {0: "batch"}},
-                      dynamo=False)
+    with _quiet_exporters():
+        torch.onnx.export(model, (torch.rand(1, *shape),), str(out), input_names=["image"],
+                          output_names=["logits"], dynamic_axes={"image": {0: "batch"}},
+                          dynamo=False)
     return Path(out)

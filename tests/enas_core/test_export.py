@@ -45,7 +45,7 @@ def expected(path, images):
 def test_torchscript_export_matches_pytorch(trained, tmp_path):
     path, images = trained
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, still works
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated too
         script = torch.jit.load(str(to_torchscript(path, tmp_path / "model.ts")))
         with torch.no_grad():
             got = script(images)
@@ -66,3 +66,22 @@ def test_onnx_export_matches_pytorch(trained, tmp_path):
     assert torch.equal(got.argmax(1), want.argmax(1))
     one = torch.from_numpy(session.run(None, {"image": images[:1].numpy()})[0])  # any batch
     torch.testing.assert_close(one, want[:1], rtol=1e-4, atol=1e-4)
+
+
+def test_exports_leave_no_warnings_in_the_job_log(trained, tmp_path):
+    """Torch's notes on its exporters would end every job's log; they are kept out."""
+    path, _ = trained
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        to_torchscript(path, tmp_path / "model.ts")
+        if _has_onnx():
+            to_onnx(path, tmp_path / "model.onnx")
+    assert [str(w.message)[:80] for w in caught] == []
+
+
+def _has_onnx() -> bool:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        return False
+    return True
