@@ -647,7 +647,10 @@ class DifferencePublic(BaseModel):
 
 class SearchSummaryPublic(BaseModel):
     """What the search bought: the controller's candidates against as many drawn uniformly
-    from the space, ranked on the same validation data with the same shared weights."""
+    from the space, ranked on the same validation data with the same shared weights. Those
+    weights were trained on the controller's samples (unless shared_sampling is uniform),
+    which favours its candidates; `baseline: random` compares test accuracies after final
+    training."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -1,7 +1,9 @@
-"""Does the search help? Three arms at an equal budget, on real data, several seeds:
+"""Does the search help? Four arms at an equal budget, on real data, several seeds:
 
 - enas:   the search as a job runs it (controller, shared weights, candidates ranked on
           validation), then the best candidate trained from scratch;
+- enas-uniform: the same with `shared_sampling: uniform` (the shared weights trained on
+          uniform draws, as random search trains them; the controller learns and picks);
 - random: random search with weight sharing (Li & Talwalkar 2019): the same shared-weight
           steps and the same number of candidates ranked, drawn uniformly; its best trained
           the same way;
@@ -38,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ARMS = ("enas", "random", "hand")
+ARMS = ("enas", "enas-uniform", "random", "hand")
 # The hand-designed cells, written as the API writes architectures (input, op, input, op per
 # node; ops 0 sep3x3, 1 sep5x5, 2 avg3x3, 3 max3x3, 4 identity; inputs 0/1 the two cell
 # inputs, 2.. earlier nodes): a normal cell of sep convs chained with identity skips, and a
@@ -98,7 +100,8 @@ def run_config(profile: Profile, arm: str, seed: int) -> Any:
                         model=ModelConfig(layers=8, channels=36, nodes=5, aux_head=True,
                                           drop_path=0.2),
                         augment=AugmentConfig(crop_padding=2, cutout=8))
-    search = replace(config.search, strategy="random" if arm == "random" else "enas")
+    search = replace(config.search, strategy="random" if arm == "random" else "enas",
+                     shared_sampling="uniform" if arm == "enas-uniform" else "controller")
     return replace(config, search=search, train=train, seed=seed)
 
 
@@ -141,7 +144,7 @@ def run_arm(task: tuple[str, str, int, str, str, int]) -> dict[str, Any]:
             "seconds": time.perf_counter() - t0,
             # CPU time: on a loaded machine, what the run would take alone on one core
             "cpu_seconds": time.process_time() - c0}
-    print(f"  {dataset:13s} {arm:6s} seed {seed}: test_acc {row['test_acc']:.4f} "
+    print(f"  {dataset:13s} {arm:12s} seed {seed}: test_acc {row['test_acc']:.4f} "
           f"params {row['params']} ({row['seconds']:.0f} s, {row['cpu_seconds']:.0f} s CPU)",
           flush=True)
     return row
@@ -171,13 +174,13 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def print_table(table: list[dict[str, Any]]) -> None:
-    print(f"\n{'dataset':13s} {'arm':6s} {'seeds':>5s} {'test acc':>17s} {'params':>8s} "
+    print(f"\n{'dataset':13s} {'arm':12s} {'seeds':>5s} {'test acc':>17s} {'params':>8s} "
           f"{'s/run':>6s} {'cpu s':>6s}  controller - random (val, per seed)")
     for t in table:
         gaps = " ".join(f"{100 * g['mean']:+.1f} [{100 * g['ci95'][0]:+.1f},"
                         f"{100 * g['ci95'][1]:+.1f}]"
                         for g in t["controller_minus_random"] or [])
-        print(f"{t['dataset']:13s} {t['arm']:6s} {t['seeds']:5d} "
+        print(f"{t['dataset']:13s} {t['arm']:12s} {t['seeds']:5d} "
               f"{100 * t['test_acc_mean']:8.2f} ± {100 * t['test_acc_std']:5.2f} % "
               f"{t['params_mean']:8.0f} {t['seconds_mean']:6.0f} {t['cpu_seconds_mean']:6.0f}  "
               f"{gaps}")

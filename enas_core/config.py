@@ -14,6 +14,7 @@ from typing import Any, Literal
 Space = str  # a registered search space's name (enas_core.spaces)
 Sharing = Literal["edge", "node", "cell"]
 Strategy = Literal["enas", "random"]
+SharedSampling = Literal["controller", "uniform"]
 Baseline = Literal["none", "random"]
 ConstraintMode = Literal["hard", "soft"]
 LIMITS: tuple[str, ...] = ("params", "flops", "latency_ms", "memory_mb")
@@ -209,8 +210,16 @@ class SearchConfig:
     # "enas": the controller samples and learns; "random": random search with weight sharing
     # (Li & Talwalkar 2019): the same shared-weight training and ranking, uniform sampling.
     strategy: Strategy = "enas"
+    # Which architectures train the shared weights: "controller" (the reference: its samples)
+    # or "uniform" (draws from the whole space, as random search trains them). The controller's
+    # samples concentrate training on the ops it favours; the weights of the others lag, and
+    # the ranking then favours the controller's own picks (bench/README.md, "Search quality").
+    shared_sampling: SharedSampling = "controller"
 
     def __post_init__(self) -> None:
+        if self.shared_sampling not in ("controller", "uniform"):
+            raise ConfigError("shared_sampling must be 'controller' or 'uniform', got "
+                              f"{self.shared_sampling!r}", field="shared_sampling")
         for name in ("epochs", "batch_size", "eval_batch_size", "num_candidates", "top_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}",
@@ -311,6 +320,7 @@ __all__ = [
     "SearchConfig",
     "Sharing",
     "Space",
+    "SharedSampling",
     "Strategy",
     "TrainConfig",
     "from_dict",

@@ -157,6 +157,11 @@ _OPTIONS: tuple[Option, ...] = (
            "enas: the controller learns which architectures to sample; random: random "
            "search with weight sharing (uniform sampling, the same training and ranking)",
            choices=("enas", "random")),
+    Option("shared_sampling", ("search.shared_sampling",), str,
+           "which architectures train the shared weights: controller (the reference: the "
+           "controller's samples) or uniform (draws from the whole space, so every op's "
+           "weights train alike; the controller still learns and picks)",
+           choices=("controller", "uniform")),
     Option("sharing", ("search.model.sharing",), str,
            "micro search network: which edges share op weights: edge (the reference's: "
            "every node and input its own), node (across a node's inputs) or cell (one set "

@@ -4,6 +4,12 @@ the same space, ranked on the same validation data with the same shared weights.
 Random search with weight sharing is a strong baseline for ENAS-style search (Li & Talwalkar
 2019), so every search reports this comparison: both groups' mean, spread, best and top-k, and
 the difference of the means with a bootstrap 95% interval. It costs evaluations only.
+
+What it can and cannot say: the shared weights were trained on the controller's own samples
+(unless `shared_sampling` is "uniform"), so the ops it rarely picks have weaker weights and
+uniform draws score lower on them than they would on weights trained uniformly. A positive
+difference shows the controller learned what these weights reward; whether its pick then tests
+better than random search's is what `baseline: random` and bench/quality.py measure.
 """
 
 from __future__ import annotations

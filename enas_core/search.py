@@ -276,7 +276,8 @@ class Searcher:
         cfg = self.config
         set_lr(self.w_opt, lr)
         steps = cfg.steps_per_epoch or len(self.train_loader)
-        draw = self.sampler("train")
+        draw = (self.uniform("train") if cfg.shared_sampling == "uniform"
+                else self.sampler("train"))
         self.model.train()
         params = list(self.model.parameters())
         loss_sum = torch.zeros((), device=self.device)

@@ -173,6 +173,27 @@ def test_training_steps_draw_architectures_in_chunks(digits, monkeypatch):
     assert asked == [SAMPLE_CHUNK, 3]
 
 
+def test_uniform_shared_sampling_trains_the_weights_random_search_trains(digits, monkeypatch):
+    """With shared_sampling=uniform the controller draws nothing for the shared weights, which
+    end exactly as random search's (same seed, same draws); the controller still learns."""
+    config = replace(tiny_run(search_epochs=1).search, steps_per_epoch=6, batch_size=8)
+    enas = Searcher(replace(config, shared_sampling="uniform"), digits, seed=3)
+    rand = Searcher(replace(config, strategy="random"), digits, seed=3)
+    sample = enas.controller.sample
+    asked: list[int] = []
+    monkeypatch.setattr(enas.controller, "sample",
+                        lambda n, gen=None: asked.append(n) or sample(n, gen))
+    enas.train_shared(0.05, lambda: False)
+    rand.train_shared(0.05, lambda: False)
+    assert asked == []
+    for (name, a), b in zip(enas.model.state_dict().items(), rand.model.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+    before = {k: v.clone() for k, v in enas.controller.state_dict().items()}
+    enas.train_controller(lambda: False)
+    assert any(not torch.equal(v, before[k]) for k, v in enas.controller.state_dict().items())
+
+
 @pytest.mark.parametrize("sharing", ["edge", "node", "cell"])
 def test_sharing_modes_run_any_architecture(sharing, digits):
     model = ModelConfig(layers=3, channels=8, nodes=3, sharing=sharing)
