@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PHASE = re.compile(r"demo: (\w+)\s+(\w*)\s+epoch")
 ACCURACY = re.compile(r"demo: test accuracy ([\d.]+)")
 SEARCH = re.compile(r"demo: the search: (.*)")
+ENDED = re.compile(r"demo: (failed|cancelled)|could not submit")
 
 
 def run(port: int, timeout_s: float) -> dict:
@@ -62,7 +63,7 @@ def run(port: int, timeout_s: float) -> dict:
                     phases["done"] = now
                     result["test_acc"] = float(m.group(1))
                     break
-                if re.search(r"demo: (failed|cancelled)", line) or "could not submit" in line:
+                if ENDED.search(line):
                     result["error"] = line.strip()
                     break
             else:

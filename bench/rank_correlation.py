@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from dataclasses import replace
@@ -37,15 +36,17 @@ from bench.quality import PROFILES, load_data  # noqa: E402
 from enas_core import preset_config  # noqa: E402
 from enas_core.config import Runtime  # noqa: E402
 from enas_core.search import Searcher  # noqa: E402
-from enas_core.spaces import network_config_for, random_architecture  # noqa: E402
+from enas_core.spaces import network_config_for  # noqa: E402
 from enas_core.train import Trainer  # noqa: E402
 
 
 def spread(items: list[Any], k: int) -> list[Any]:
-    """`k` items evenly spaced over a sorted list, its first (best) included."""
+    """`k` items evenly spaced over a sorted list, its first (best) and last included."""
     if k >= len(items):
         return list(items)
-    return [items[round(i * (len(items) - 1) / (k - 1))] for i in range(k)] if k > 1 else items[:1]
+    if k == 1:
+        return items[:1]
+    return [items[round(i * (len(items) - 1) / (k - 1))] for i in range(k)]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -75,9 +76,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     while searcher.epoch < config.search.epochs:
         searcher.run_epoch()
     n = config.search.num_candidates
-    rng = random.Random(args.seed)
+    # The two groups a job's search report compares, drawn as the job draws them.
     groups = {"controller": searcher.sampler("derive")(n),
-              "random": [random_architecture(config.search.model, rng) for _ in range(n)]}
+              "random": searcher.uniform("control")(n)}
     ranked: dict[str, dict[str, Any]] = {}
     for group, archs in groups.items():
         for arch in archs:

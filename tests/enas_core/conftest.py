@@ -34,12 +34,13 @@ def tiny_run(search_epochs: int = 2, final_epochs: int = 1, space: str = "micro"
     )
 
 
-def count_draws(searcher: Any, monkeypatch: Any) -> list[int]:
-    """The sizes of the controller's sample calls, in order; the search network stubbed out so
-    that only the draws cost anything."""
+def count_draws(searcher: Any, monkeypatch: Any, *, train: bool = False) -> list[int]:
+    """The sizes of the controller's sample calls, in order. Unless `train`, the search network
+    is stubbed out so that only the draws cost anything."""
     asked: list[int] = []
     sample = searcher.controller.sample
     monkeypatch.setattr(searcher.controller, "sample",
                         lambda n, gen=None: asked.append(n) or sample(n, gen))
-    searcher.model.forward = lambda x, arch: torch.zeros(x.shape[0], 10, requires_grad=True)
+    if not train:
+        searcher.model.forward = lambda x, arch: torch.zeros(x.shape[0], 10, requires_grad=True)
     return asked

@@ -179,10 +179,7 @@ def test_uniform_shared_sampling_trains_the_weights_random_search_trains(digits,
     config = replace(tiny_run(search_epochs=1).search, steps_per_epoch=6, batch_size=8)
     enas = Searcher(replace(config, shared_sampling="uniform"), digits, seed=3)
     rand = Searcher(replace(config, strategy="random"), digits, seed=3)
-    sample = enas.controller.sample
-    asked: list[int] = []
-    monkeypatch.setattr(enas.controller, "sample",
-                        lambda n, gen=None: asked.append(n) or sample(n, gen))
+    asked = count_draws(enas, monkeypatch, train=True)
     enas.train_shared(0.05, lambda: False)
     rand.train_shared(0.05, lambda: False)
     assert asked == []
