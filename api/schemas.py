@@ -290,12 +290,26 @@ class ConstraintsPublic(BaseModel):
     message: str | None = Field(None, description="Why not, when none does.")
 
 
+class TrainingWarningPublic(BaseModel):
+    code: str = Field(
+        description="val_acc_at_chance: the network fits its training data but scores at "
+        "chance on validation data; did_not_learn: at chance on both.")
+    message: str = Field(description="What was measured and what to try.")
+
+
 class FinalMetrics(BaseModel):
     """The trained network, measured: test accuracy, params, FLOPs, latency and memory (at
     `latency_batch_size` on `device`), and with limits each one next to its measured value."""
 
     test_acc: float | None = None
     val_acc: float | None = None
+    train_acc: float | None = Field(None, description="Training accuracy of the last epoch.")
+    batch_size: int | None = Field(
+        None, description="The batch it was trained with (a small train split gets a smaller "
+        "one than final_batch_size: see final_min_steps_per_epoch).")
+    warnings: list[TrainingWarningPublic] = Field(
+        default_factory=list, description="Why this network should not be used as it is "
+        "(e.g. at chance on validation data); empty when nothing is wrong.")
     params: int | None = None
     flops: int | None = None
     latency_ms: float | None = None
@@ -496,6 +510,16 @@ class JobPublic(BaseModel):
         if self.builtin_dataset:
             return self.builtin_dataset
         return str(self.dataset_id) if self.dataset_id else "(deleted)"
+
+    @computed_field(description="What should not be taken as a plain success: the warnings "
+                    "of the trained network (`final.warnings`) and of the random baseline's.")
+    @property
+    def warnings(self) -> list[TrainingWarningPublic]:
+        found = list(self.final.warnings) if self.final else []
+        if self.baseline is not None and self.baseline.final is not None:
+            found += [w.model_copy(update={"message": "random baseline: " + w.message})
+                      for w in self.baseline.final.warnings]
+        return found
 
     @computed_field(description="Estimated seconds to go while running, from the time it "
                                 "has run and its progress (which moves within epochs).")

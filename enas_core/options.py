@@ -234,6 +234,10 @@ _OPTIONS: tuple[Option, ...] = (
     Option("final_steps_per_epoch", ("train.steps_per_epoch",), int,
            "final-training steps per epoch", minimum=1, maximum=100_000, group="final",
            unset="one pass over the train split"),
+    Option("final_min_steps_per_epoch", ("train.min_steps_per_epoch",), int,
+           "final training on a small train split: the batch is made smaller (not below 16) "
+           "so that an epoch takes at least this many steps (0: off)", minimum=0,
+           maximum=10_000, group="final"),
     Option("augment", ("search.augment", "train.augment"), str,
            "random crop (padding 4), optionally with horizontal flips (not for digits)",
            choices=("none", "crop", "crop-flip"), group="final", encode=_augment,

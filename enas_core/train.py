@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from .architecture import Architecture
-from .config import ConstraintConfig, Runtime, TrainConfig
+from .batchnorm import recalibrate_batch_norm
+from .config import ConstraintConfig, Runtime, TrainConfig, train_batch_size
 from .data import DeviceLoader, Splits
 from .metrics import (
     EpochMetrics,
@@ -31,6 +32,7 @@ from .runtime import (
     set_lr,
     set_rng_state,
 )
+from .sanity import chance_accuracy, training_warnings
 from .spaces import build_network
 
 
@@ -54,13 +56,18 @@ class Trainer:
         self.gen = torch.Generator(device=self.device).manual_seed(seed + 2)
         loader = {"device": self.device, "mean": data.mean, "std": data.std,
                   "generator": self.gen, "channels_last": self.runtime.use_channels_last}
-        self.train_loader = DeviceLoader(train, batch_size=config.batch_size,
+        self.batch_size = train_batch_size(config, train.num_samples)
+        self.train_loader = DeviceLoader(train, batch_size=self.batch_size,
                                          augment=config.augment, **loader)
         self.loaders = {
             split: DeviceLoader(getattr(data, split), batch_size=config.batch_size,
                                 shuffle=False, drop_last=False, **loader)
             for split in ("val", "test")
         }
+        # Training images as evaluation sees them (no augmentation), in a fixed order: the
+        # batch-norm statistics are recomputed from them before every evaluation.
+        self.stats_loader = DeviceLoader(train, batch_size=config.batch_size, shuffle=False,
+                                         drop_last=False, **loader)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
 
@@ -109,6 +116,7 @@ class Trainer:
             loss_sum += loss.detach() * y.shape[0]
             correct += (logits.detach().argmax(1) == y).sum()
             seen += y.shape[0]
+        self.recalibrate()
         val_loss, val_acc = self.evaluate("val")
         self.epoch += 1
         seen = max(seen, 1)
@@ -119,6 +127,12 @@ class Trainer:
         )
         self.history.append(metrics.to_dict())
         return metrics
+
+    def recalibrate(self) -> None:
+        """Batch-norm statistics of the weights as they are now (see `batchnorm`): done at the
+        end of every epoch, so evaluation, the checkpoint and the exported model all use them."""
+        with autocast(self.runtime):
+            recalibrate_batch_norm(self.model, self.stats_loader)
 
     @torch.no_grad()
     def evaluate(self, split: str) -> tuple[float, float]:
@@ -145,10 +159,13 @@ class Trainer:
         test_loss, test_acc = self.evaluate("test")
         model = self.model
         bs = self.config.latency_batch_size
+        last = self.history[-1] if self.history else {}
         out = {
             "test_acc": test_acc,
             "test_loss": test_loss,
-            "val_acc": self.history[-1]["val_acc"] if self.history else None,
+            "val_acc": last.get("val_acc"),
+            "train_acc": last.get("train_acc"),
+            "batch_size": self.batch_size,
             "params": measure_params(model),
             "flops": measure_flops(model, self.input_shape),
             "latency_ms": measure_latency(model, self.input_shape, batch_size=bs),
@@ -156,6 +173,9 @@ class Trainer:
             "latency_batch_size": bs,
             "device": str(self.device),
             "input_shape": list(self.input_shape),
+            "warnings": training_warnings(
+                train_acc=last.get("train_acc"), val_acc=last.get("val_acc"),
+                chance=chance_accuracy(self.data.val.class_counts())),
         }
         if constraints is not None and constraints.active:
             out["constraints"] = self._check(constraints, out)
