@@ -463,3 +463,33 @@ def test_broker_down_answers_503(client, alice, monkeypatch):
         get_celery.cache_clear()
     assert response.status_code == 503
     assert "unreachable" in response.json()["detail"]
+
+
+def test_a_job_whose_network_is_at_chance_says_so(client, db_session, alice, capsys):
+    """The worker stores the trained network's report (with its warnings) as the job's
+    result: the job's `warnings` carry them, on the job and in the list, and the client's
+    `enas jobs show` and `enas jobs list` print them."""
+    from enas_client.cli import _show
+    from enas_client.jobs import Job as ClientJob
+    from enas_service.models import JobStatus
+
+    warning = {"code": "val_acc_at_chance", "message": "the trained network scores 0.111 ..."}
+    job_id = client.post("/jobs", json={"dataset": "digits"}, headers=alice).json()["id"]
+    job = db_session.get(Job, job_id)
+    job.status = JobStatus.succeeded
+    job.result = {"test_acc": 0.11, "val_acc": 0.111, "train_acc": 0.99, "warnings": [warning]}
+    job.baseline = {"arch": {"space": "micro"}, "val_acc": 0.5,
+                    "final": {"test_acc": 0.9, "warnings": []}}
+    db_session.commit()
+    got = client.get(f"/jobs/{job_id}", headers=alice).json()
+    assert got["warnings"] == [warning] and got["final"]["warnings"] == [warning]
+    listed = client.get("/jobs", headers=alice).json()["data"]
+    assert [j["warnings"] for j in listed if j["id"] == job_id] == [[warning]]
+
+    capsys.readouterr()
+    _show(ClientJob(None, got))  # type: ignore[arg-type]
+    assert "WARNING   the trained network scores 0.111" in capsys.readouterr().out
+
+    job.result = {"test_acc": 0.95, "warnings": []}
+    db_session.commit()
+    assert client.get(f"/jobs/{job_id}", headers=alice).json()["warnings"] == []

@@ -199,7 +199,9 @@ def _show(job: Job) -> None:
     final = job.final or {}
     if final:
         print(f"final     test_acc {_fmt(final.get('test_acc'))}, params "
-              f"{final.get('params', 0):,}, latency {_fmt(final.get('latency_ms'), '.2f')} ms")
+              f"{final.get('params') or 0:,}, latency {_fmt(final.get('latency_ms'), '.2f')} ms")
+    for warning in job.warnings:
+        print(f"WARNING   {warning['message']}")
     for line in describe_usage(job.usage):
         print(line)
 
@@ -258,7 +260,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             device = (j.usage or {}).get("device") or {}
             cost = (f"{j.usage['seconds'] / 60:.1f} {device.get('device', '')}".strip()
                     if j.usage else "-")
-            rows.append([j.id, (j.name or "")[:30], j.status, where, f"{100 * j.progress:.0f}%",
+            status = j.status + (" (warning)" if j.warnings else "")
+            rows.append([j.id, (j.name or "")[:30], status, where, f"{100 * j.progress:.0f}%",
                          _fmt(j.best_val_acc), _fmt(test_acc), cost,
                          str(j.data.get("created_at", ""))[:19]])
         _table(rows, ["ID", "NAME", "STATUS", "PHASE", "DONE", "BEST_VAL", "TEST_ACC",

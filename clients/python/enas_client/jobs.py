@@ -74,6 +74,12 @@ class JobFields:
         return self.data.get("final")
 
     @property
+    def warnings(self) -> list[dict[str, Any]]:
+        """Why the trained network should not be used as it is ({"code", "message"}), e.g. at
+        chance on validation data; empty when nothing is wrong."""
+        return list(self.data.get("warnings") or [])
+
+    @property
     def config(self) -> dict[str, Any]:
         """The resolved engine config."""
         return self.data.get("config") or {}
