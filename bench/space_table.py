@@ -1,0 +1,235 @@
+"""A ground-truth table of our own search space (a small NAS-Bench): architectures trained alone.
+
+    python bench/space_table.py --dataset digits             # resumes where it stopped
+    python bench/space_table.py --dataset fashion-mnist --jobs 2
+    python bench/space_table.py --dataset digits --picks bench/results/quality-cpu.json
+    python bench/space_table.py --dataset fashion-mnist --device cuda --jobs 1   # minutes
+
+`--archs` architectures drawn uniformly (fixed seed) from the space the short presets search
+(micro, 5 nodes), plus, with `--picks`, the ones the arms of bench/quality.py picked; each
+trained alone with ONE protocol (below), with seed 0, and the first `--second-seed` of them with
+seed 1 too, so the seed-to-seed noise can be set against the spread between architectures.
+Splits are fixed (data seed 0) whatever the training seed: only initialisation and batch order
+change between seeds.
+
+Protocol: the demo preset's final network (3 layers, 16 channels, 5 nodes, batch 128, SGD
+cosine from 0.05, BN statistics recomputed before each evaluation), `--epochs` epochs (6), on
+the bundled digits (4,050 / 450 / 500) or a stratified 5,000-image subset of Fashion-MNIST's
+training set (4,050 / 450) with a 1,000-image subset of its test set.
+
+Each finished training is written at once to bench/tables/<dataset>.json (committed): per row
+the architecture (JSON and text), the seed, validation accuracy after every epoch, test
+accuracy, params, FLOPs and CPU seconds; the protocol, the command and the machine at the top.
+bench/ranking.py scores ranking signals against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TABLES = ROOT / "bench" / "tables"
+ARCH_SEED = 2026  # the uniform draws: the same list every time
+
+
+def protocol(epochs: int) -> dict[str, Any]:
+    return {"network": "demo preset's final network: micro, 3 layers, 16 channels, 5 nodes",
+            "epochs": epochs, "batch_size": 128, "lr_max": 0.05, "schedule": "cosine per step",
+            "batch_norm": "statistics recomputed on training images before each evaluation",
+            "splits": {"digits": "bundled 5,000: 4,050 train / 450 val / 500 test",
+                       "fashion-mnist": "stratified 5,000 of the training set (4,050 / 450) "
+                                        "and 1,000 of the test set"},
+            "data_seed": 0}
+
+
+def train_config(epochs: int) -> Any:
+    from enas_core import preset_config
+
+    return replace(preset_config("demo").train, epochs=epochs)
+
+
+def load(dataset: str, data_dir: Path) -> Any:
+    from bench.quality import PROFILES, load_data
+
+    return load_data(dataset, PROFILES["cpu"], data_dir, 0)
+
+
+def draw(n: int) -> list[Any]:
+    """`n` architectures drawn uniformly from the short presets' search space, always the same."""
+    from enas_core import preset_config
+    from enas_core.spaces import random_architecture
+
+    model = preset_config("quick").search.model
+    rng = random.Random(ARCH_SEED)
+    return [random_architecture(model, rng) for _ in range(n)]
+
+
+def key(arch_json: dict[str, Any]) -> str:
+    return f"{arch_json['conv_text']} | {arch_json['reduce_text']}"
+
+
+def train_one(task: tuple[dict[str, Any], int, str, str, int, int, str]) -> dict[str, Any]:
+    arch_json, seed, dataset, data_dir, epochs, threads, device = task
+    import torch
+
+    torch.set_num_threads(threads)
+    from enas_core.config import Runtime
+    from enas_core.metrics import measure_flops, measure_params
+    from enas_core.spaces import arch_from_json, network_config_for
+    from enas_core.train import Trainer
+
+    data = load(dataset, Path(data_dir))
+    arch = arch_from_json(arch_json)
+    cfg = train_config(epochs)
+    cfg = replace(cfg, model=network_config_for(arch, cfg.model))
+    c0, t0 = time.process_time(), time.perf_counter()
+    trainer = Trainer(arch, cfg, data, runtime=Runtime(device=device), seed=seed)
+    while trainer.epoch < cfg.epochs:
+        trainer.run_epoch()
+    test_loss, test_acc = trainer.evaluate("test")
+    return {"key": key(arch_json), "arch": arch_json, "seed": seed,
+            "val_acc": [h["val_acc"] for h in trainer.history],
+            "train_acc": [h["train_acc"] for h in trainer.history],
+            "test_acc": test_acc, "test_loss": test_loss,
+            "params": measure_params(trainer.model),
+            "flops": measure_flops(trainer.model, trainer.input_shape),
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+
+
+def picked(paths: list[Path], dataset: str) -> list[dict[str, Any]]:
+    """The architectures bench/quality.py's arms picked on `dataset` (its JSON or .runs.jsonl)."""
+    found = []
+    for path in paths:
+        text = path.read_text()
+        rows = (json.loads(text)["runs"] if path.suffix == ".json"
+                else [json.loads(line) for line in text.splitlines() if line.strip()])
+        found += [r["arch"] for r in rows if r["dataset"] == dataset and r.get("arch")]
+    return found
+
+
+def noise(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Seed-to-seed noise (|test acc seed 0 - seed 1| over architectures with both) against the
+    spread between architectures (std of seed-0 test accuracies)."""
+    by = {}
+    for r in rows:
+        by.setdefault(r["key"], {})[r["seed"]] = r["test_acc"]
+    pairs = [(s[0], s[1]) for s in by.values() if 0 in s and 1 in s]
+    first = [s[0] for s in by.values() if 0 in s]
+    if len(pairs) < 2 or len(first) < 2:
+        return None
+    diffs = [a - b for a, b in pairs]
+    return {"pairs": len(pairs),
+            "seed_std": statistics.pstdev(diffs) / 2 ** 0.5,  # of one run, from differences
+            "mean_abs_seed_difference": statistics.fmean(abs(d) for d in diffs),
+            "architecture_std": statistics.stdev(first),
+            "seed_correlation": _pearson([a for a, _ in pairs], [b for _, b in pairs])}
+
+
+def _pearson(a: list[float], b: list[float]) -> float | None:
+    if len(a) < 3 or statistics.pstdev(a) == 0 or statistics.pstdev(b) == 0:
+        return None
+    return statistics.correlation(a, b)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=("digits", "fashion-mnist"), default="digits")
+    parser.add_argument("--archs", type=int, default=60, help="uniform draws")
+    parser.add_argument("--second-seed", type=int, default=20,
+                        help="the first N draws are trained with seed 1 too")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--picks", type=Path, nargs="*", default=[],
+                        help="bench/quality.py outputs whose picked architectures to add")
+    parser.add_argument("--jobs", type=int, default=2, help="trainings at once (processes)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--limit", type=int, default=None, help="stop after N new trainings")
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    path = args.out or TABLES / f"{args.dataset}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if table and table.get("protocol", {}).get("epochs") != args.epochs:
+        sys.exit(f"{path} was built with {table['protocol']['epochs']} epochs; "
+                 "one table, one protocol (use --out for another)")
+    rows: list[dict[str, Any]] = table.get("rows", [])
+    done = {(r["key"], r["seed"]) for r in rows}
+
+    archs = [a.to_json() for a in draw(args.archs)]
+    extra = picked(args.picks, args.dataset)
+    tasks = [(a, 0) for a in archs] + [(a, 1) for a in archs[: args.second_seed]]
+    tasks += [(a, 0) for a in extra]
+    seen: set[tuple[str, int]] = set()
+    todo = []
+    for arch, seed in tasks:
+        k = (key(arch), seed)
+        if k not in done and k not in seen:
+            seen.add(k)
+            todo.append((arch, seed))
+    todo = todo[: args.limit] if args.limit is not None else todo
+    jobs = max(1, args.jobs)
+    threads = max(1, (os.cpu_count() or 1) // jobs) if args.device == "cpu" else 1
+    print(f"space table: {args.dataset}, {len(rows)} trainings done, {len(todo)} to go "
+          f"({jobs} at once x {threads} threads, {args.epochs} epochs each)", flush=True)
+    import torch
+
+    header = {"dataset": args.dataset, "protocol": protocol(args.epochs),
+              "arch_seed": ARCH_SEED, "archs": args.archs, "second_seed": args.second_seed,
+              "command": " ".join(["python bench/space_table.py", *(argv or sys.argv[1:])]),
+              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                          "torch": torch.__version__, "device": args.device,
+                          "threads": threads, "jobs": jobs},
+              "picks": [key(a) for a in extra]}
+
+    def save() -> None:
+        ordered = sorted(rows, key=lambda r: (r["seed"], r["key"]))
+        cost = sum(r["cpu_seconds"] for r in rows)
+        out = header | {"trainings": len(rows), "cpu_seconds": cost,
+                        "noise": noise(rows), "rows": ordered}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out, indent=1) + "\n")
+        tmp.replace(path)  # a run cut short keeps every training it finished
+
+    def keep(row: dict[str, Any]) -> None:
+        rows.append(row)
+        save()
+        print(f"  {len(rows):3d} seed {row['seed']} test {row['test_acc']:.4f} val "
+              f"{row['val_acc'][-1]:.4f} params {row['params']:,} "
+              f"({row['cpu_seconds']:.0f} CPU-s)  {row['key']}", flush=True)
+
+    work = [(a, s, args.dataset, str(args.data_dir), args.epochs, threads, args.device)
+            for a, s in todo]
+    if jobs == 1:
+        for task in work:
+            keep(train_one(task))
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in as_completed([pool.submit(train_one, t) for t in work]):
+                keep(future.result())
+    save()
+    n = noise(rows)
+    if n:
+        print(f"noise: {n['pairs']} architectures with 2 seeds, one run's std "
+              f"{100 * n['seed_std']:.2f} points; spread between architectures (std) "
+              f"{100 * n['architecture_std']:.2f} points")
+    print(f"wrote {path} ({len(rows)} trainings, "
+          f"{sum(r['cpu_seconds'] for r in rows) / 3600:.2f} CPU-hours)")
+    return json.loads(path.read_text())
+
+
+if __name__ == "__main__":
+    main()
