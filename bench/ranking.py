@@ -1,0 +1,278 @@
+"""Score ranking signals against the ground-truth table (bench/space_table.py).
+
+    python bench/ranking.py --dataset digits --signal naswot,synflow,jacob_cov
+    python bench/ranking.py --dataset digits --signal epoch1,epoch2        # short training
+    python bench/ranking.py --dataset digits --signal shared --preset demo
+    python bench/ranking.py --dataset digits --signal shared --preset demo --option sharing=node
+    python bench/ranking.py --dataset digits --signal shared+naswot        # rank average
+
+For each signal: Kendall tau and Spearman rho against the table's test accuracy (seed 0), with
+95 % bootstrap intervals over architectures; the precision of its top 10 % (the share of its
+top tenth that is in the table's top tenth); and the table percentile of its pick (100: the
+best architecture of the table). The signals:
+- `shared`: validation accuracy with shared weights after a search (`--preset`, `--option`
+  name=value for any job option, e.g. sharing, shared_sampling, search_epochs);
+- `naswot` (Mellor et al. 2021: log-determinant of the ReLU codes' kernel), `synflow`
+  (Tanaka et al. 2020 as in Abdelfattah et al. 2021) and `jacob_cov` (Mellor et al. 2020):
+  training-free, on the untrained network, in seconds;
+- `epochN`: the table's own validation accuracy after N epochs of its protocol (a short
+  stand-alone training, as a multi-fidelity signal);
+- `a+b`: the average of the signals' ranks.
+Writes bench/results/ranking-<dataset>.json (one entry per signal, merged with earlier runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from scipy.stats import kendalltau, rankdata, spearmanr  # noqa: E402
+from torch import nn  # noqa: E402
+
+from bench.space_table import TABLES, load  # noqa: E402
+from enas_core.config import Runtime  # noqa: E402
+from enas_core.options import build_config  # noqa: E402
+from enas_core.spaces import arch_from_json, build_network, network_config_for  # noqa: E402
+
+PROXY_BATCH = 64
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+
+def read_table(dataset: str, path: Path | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The table and its seed-0 rows (one per architecture)."""
+    table = json.loads((path or TABLES / f"{dataset}.json").read_text())
+    rows = [r for r in table["rows"] if r["seed"] == 0]
+    if len(rows) < 5:
+        sys.exit(f"the table has {len(rows)} architectures; build it first (space_table.py)")
+    return table, rows
+
+
+# -- training-free proxies ---------------------------------------------------------------------
+
+
+def _network(arch_json: dict[str, Any], data: Any, seed: int) -> nn.Module:
+    from enas_core import preset_config
+
+    torch.manual_seed(seed)
+    arch = arch_from_json(arch_json)
+    model = network_config_for(arch, preset_config("demo").train.model)
+    return build_network(arch, model, data.train.channels, data.train.num_classes)
+
+
+def _batch(data: Any, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from enas_core.data import DeviceLoader
+
+    gen = torch.Generator().manual_seed(seed)
+    loader = DeviceLoader(data.train, batch_size=PROXY_BATCH, device="cpu", mean=data.mean,
+                          std=data.std, generator=gen)
+    return loader.sample()
+
+
+def naswot(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """log|K|, K[i, j] = the number of ReLUs on which images i and j agree (Mellor et al.)."""
+    codes: list[torch.Tensor] = []
+
+    def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...], _out: torch.Tensor) -> None:
+        codes.append((inputs[0].detach().flatten(1) > 0).float())
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    net.train()  # batch statistics, as at initialisation in the paper's code
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    c = torch.cat(codes, 1)
+    k = c @ c.t() + (1 - c) @ (1 - c).t()
+    return float(torch.linalg.slogdet(k.double())[1])
+
+
+def synflow(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """sum |theta * dR/dtheta| with R the output of all-ones input through |theta| (data-free)."""
+    net = net.double().eval()  # BN at initialisation in eval mode is the identity
+    signs = {}
+    with torch.no_grad():
+        for name, p in net.state_dict().items():
+            signs[name] = torch.sign(p)
+            p.abs_()
+    net.zero_grad()
+    out = net(torch.ones((1, *x.shape[1:]), dtype=torch.double))
+    out = out[0] if isinstance(out, tuple) else out
+    out.sum().backward()
+    total = sum(float((p.detach() * p.grad).abs().sum()) for p in net.parameters()
+                if p.grad is not None)
+    return math.log(total) if total > 0 else float("-inf")
+
+
+def jacob_cov(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """-sum(log(v + k) + 1/(v + k)) over the eigenvalues v of the correlation of the input
+    Jacobians (Mellor et al. 2020)."""
+    net.train()
+    x = x.clone().requires_grad_(True)
+    out = net(x)
+    out = out[0] if isinstance(out, tuple) else out
+    out.sum().backward()
+    jac = x.grad.flatten(1).double().numpy()
+    corr = np.corrcoef(jac)
+    v = np.linalg.eigvalsh(np.nan_to_num(corr))
+    k = 1e-5
+    return float(-np.sum(np.log(v + k) + 1.0 / (v + k)))
+
+
+PROXIES = {"naswot": naswot, "synflow": synflow, "jacob_cov": jacob_cov}
+
+
+def proxy_scores(name: str, rows: list[dict[str, Any]], data: Any, seed: int) -> list[float]:
+    x, y = _batch(data, seed)
+    return [PROXIES[name](_network(r["arch"], data, seed), x, y) for r in rows]
+
+
+# -- shared weights ----------------------------------------------------------------------------
+
+
+def shared_scores(rows: list[dict[str, Any]], data: Any, preset: str, options: dict[str, Any],
+                  seed: int) -> list[float]:
+    from enas_core.search import Searcher
+
+    config = build_config(options, preset=preset)
+    search = replace(config.search, eval_batches=None)  # the whole validation split: less noise
+    searcher = Searcher(search, data, runtime=Runtime(device="cpu"), seed=seed)
+    while searcher.epoch < search.epochs:
+        searcher.run_epoch()
+    return [searcher.evaluate(arch_from_json(r["arch"])) for r in rows]
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+
+def score(signal: list[float], truth: list[float], *, boot: int = 1000,
+          seed: int = 0) -> dict[str, Any]:
+    s, t = np.asarray(signal, dtype=float), np.asarray(truth, dtype=float)
+    n = len(t)
+    tau = float(kendalltau(s, t).statistic)
+    rho = float(spearmanr(s, t).statistic)
+    rng = np.random.default_rng(seed)
+    taus, rhos = [], []
+    for _ in range(boot):
+        i = rng.integers(0, n, n)
+        if np.ptp(s[i]) == 0 or np.ptp(t[i]) == 0:
+            continue
+        taus.append(kendalltau(s[i], t[i]).statistic)
+        rhos.append(spearmanr(s[i], t[i]).statistic)
+    top = max(1, round(n / 10))
+    best_by_signal = set(np.argsort(-s, kind="stable")[:top].tolist())
+    best_by_truth = set(np.argsort(-t, kind="stable")[:top].tolist())
+    pick = int(np.argmax(s))
+    return {
+        "architectures": n,
+        "kendall_tau": tau, "kendall_tau_ci95": _interval(taus),
+        "spearman": rho, "spearman_ci95": _interval(rhos),
+        "top10_precision": len(best_by_signal & best_by_truth) / top,
+        "pick_test_acc": float(t[pick]),
+        "pick_percentile": float(100 * (rankdata(t)[pick] - 1) / max(n - 1, 1)),
+        "table_best": float(t.max()), "table_median": float(np.median(t)),
+    }
+
+
+def _interval(values: list[float]) -> list[float] | None:
+    vals = [v for v in values if not math.isnan(v)]
+    return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))] if vals else None
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            options[name] = json.loads(value)
+        except json.JSONDecodeError:
+            options[name] = value
+    return options
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=("digits", "fashion-mnist"), default="digits")
+    parser.add_argument("--signal", default="naswot,synflow,jacob_cov,epoch1,epoch2",
+                        help="comma-separated; a+b averages ranks")
+    parser.add_argument("--preset", default="demo", help="the search of the `shared` signal")
+    parser.add_argument("--option", action="append", default=[],
+                        help="name=value, a job option for the `shared` signal's search")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--table", type=Path, default=None)
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    table, rows = read_table(args.dataset, args.table)
+    truth = [r["test_acc"] for r in rows]
+    data = load(args.dataset, args.data_dir)
+    options = parse_options(args.option)
+    label = "shared" + "".join(f",{k}={v}" for k, v in sorted(options.items())) + \
+        f",{args.preset}"
+    cache: dict[str, tuple[list[float], float]] = {}
+
+    def signal(name: str) -> tuple[list[float], float]:
+        if name not in cache:
+            t0 = time.process_time()
+            if name in PROXIES:
+                values = proxy_scores(name, rows, data, args.seed)
+            elif name.startswith("epoch"):
+                k = int(name[5:])
+                values = [r["val_acc"][k - 1] for r in rows]
+            elif name == "shared":
+                values = shared_scores(rows, data, args.preset, options, args.seed)
+            else:
+                sys.exit(f"unknown signal {name!r}")
+            cache[name] = (values, time.process_time() - t0)
+        return cache[name]
+
+    results = {}
+    print(f"ranking against {args.dataset}'s table: {len(rows)} architectures, protocol "
+          f"{table['protocol']['epochs']} epochs; test acc best {max(truth):.4f}, median "
+          f"{float(np.median(truth)):.4f}")
+    print(f"{'signal':44s} {'tau':>6s} {'tau 95% CI':>15s} {'rho':>6s} {'top10%':>6s} "
+          f"{'pick pct':>8s} {'CPU s':>7s}")
+    for spec in args.signal.split(","):
+        parts = spec.split("+")
+        got = [signal(p) for p in parts]
+        if len(parts) == 1:
+            values, cost = got[0]
+        else:  # rank average
+            values = list(np.mean([rankdata(v) for v, _ in got], axis=0))
+            cost = sum(c for _, c in got)
+        name = "+".join(label if p == "shared" else p for p in parts)
+        result = score(values, truth, seed=args.seed) | {"cpu_seconds": cost,
+                                                         "values": list(map(float, values))}
+        results[name] = result
+        ci = result["kendall_tau_ci95"] or [float("nan")] * 2
+        print(f"{name:44s} {result['kendall_tau']:+6.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] "
+              f"{result['spearman']:+6.2f} {result['top10_precision']:6.2f} "
+              f"{result['pick_percentile']:8.0f} {cost:7.0f}", flush=True)
+    path = args.out or ROOT / "bench" / "results" / f"ranking-{args.dataset}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    out = {"dataset": args.dataset, "table_architectures": len(rows),
+           "signals": old.get("signals", {}) | results}
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
