@@ -16,6 +16,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+# The micro ops' names; their index is the op's number in the integer form. This is the original
+# ENAS numbering (0..4), so integer architectures from the ENAS papers read the same here.
+# `ops.OPS` builds each, `spaces.micro.OP_COSTS` prices each.
+PRIMITIVES: tuple[str, ...] = (
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "avg_pool_3x3",
+    "max_pool_3x3",
+    "identity",
+)
+
+# The macro ops' names (the ENAS reference code's numbering); `macro.MACRO_OPS` builds each,
+# `spaces.macro.MACRO_OP_COSTS` prices each.
 MACRO_PRIMITIVES: tuple[str, ...] = (
     "conv_3x3",
     "sep_conv_3x3",
@@ -26,13 +39,6 @@ MACRO_PRIMITIVES: tuple[str, ...] = (
 )
 
 _MACRO_OP_LIST = ", ".join(f"{i} {name}" for i, name in enumerate(MACRO_PRIMITIVES))
-
-
-def _primitives() -> tuple[str, ...]:
-    """The micro ops' names, from their table in `ops` (loaded when a cell is first read)."""
-    from .ops import PRIMITIVES
-
-    return PRIMITIVES
 
 
 class ArchitectureError(ValueError):
@@ -58,8 +64,7 @@ class Cell:
         return " ".join(map(str, self.to_ints()))
 
     def to_ops(self) -> list[list[int | str]]:
-        names = _primitives()
-        return [[n.in1, names[n.op1], n.in2, names[n.op2]] for n in self.nodes]
+        return [[n.in1, PRIMITIVES[n.op1], n.in2, PRIMITIVES[n.op2]] for n in self.nodes]
 
     def loose_ends(self) -> list[int]:
         """Nodes no other node reads: their outputs are concatenated as the cell's output."""
@@ -258,8 +263,8 @@ def parse_cell(value: str | Sequence[int], which: str, nodes: int | None = None)
                     f"{where}: input {v} does not exist yet; node {node} can read inputs "
                     f"0..{node + 1} (0 and 1 are the cell inputs, k >= 2 is node k-2)"
                 )
-            if k % 2 == 1 and not 0 <= v < len(_primitives()):
-                ops = ", ".join(f"{i} {name}" for i, name in enumerate(_primitives()))
+            if k % 2 == 1 and not 0 <= v < len(PRIMITIVES):
+                ops = ", ".join(f"{i} {name}" for i, name in enumerate(PRIMITIVES))
                 raise ArchitectureError(f"{where}: {v} is not an op; ops are {ops}")
         out.append(Node(*chunk))
     return Cell(tuple(out))
@@ -282,11 +287,11 @@ def _cell_from_json(data: dict[str, Any], key: str, nodes: int | None) -> Cell:
             )
         for k, v in enumerate(entry):
             if k % 2 == 1 and isinstance(v, str):
-                names = _primitives()
-                if v not in names:
+                if v not in PRIMITIVES:
                     raise ArchitectureError(
-                        f"{key}_ops[{node}][{k}]: unknown op {v!r}; ops are {', '.join(names)}"
+                        f"{key}_ops[{node}][{k}]: unknown op {v!r}; "
+                        f"ops are {', '.join(PRIMITIVES)}"
                     )
-                v = names.index(v)
+                v = PRIMITIVES.index(v)
             flat.append(v)
     return parse_cell(flat, key, nodes)

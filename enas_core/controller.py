@@ -15,9 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import Architecture, ArchitectureError, Cell, MicroArchitecture, Node
+from .architecture import (
+    PRIMITIVES,
+    Architecture,
+    ArchitectureError,
+    Cell,
+    MicroArchitecture,
+    Node,
+)
 from .config import ControllerConfig
-from .ops import PRIMITIVES
 
 
 @dataclass

@@ -24,16 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import opcosts
 from .architecture import MACRO_PRIMITIVES, ArchitectureError, MacroArchitecture
 from .config import ControllerConfig, ModelConfig
 from .controller import Decider, LSTMController, Samples, squash
 from .layout import kept_states, pool_layers
 from .model import drop_path
-from .opcosts import Heap, OpCost, T
 from .ops import offset_grids
 
-__all__ = ["MACRO_OPS", "MACRO_OP_COSTS", "FactorizedReduction", "MacroController",
+__all__ = ["MACRO_OPS", "FactorizedReduction", "MacroController",
            "MacroNetwork", "MacroSamples", "MacroSearchNetwork", "kept_states", "pool_layers"]
 
 # -- controller ------------------------------------------------------------------------------
@@ -160,34 +158,6 @@ MACRO_OPS: dict[str, Callable[[int, BN], nn.Module]] = {
     "sep_conv_5x5": _sep_conv(5),
     "avg_pool_3x3": lambda c, bn: nn.AvgPool2d(3, 1, 1, count_include_pad=False),
     "max_pool_3x3": lambda c, bn: nn.MaxPool2d(3, 1, 1),
-}
-
-
-def _chain_cost(weights: Callable[[int], opcosts.Weights], macs: Callable[[int], int],
-                steps: int) -> OpCost:
-    """An op of `steps` modules in a row (ReLU, conv(s), BN), each allocating its output."""
-    return OpCost(weights=lambda c, stride: weights(c),
-                  macs=lambda c, stride, pixels: macs(c) * pixels,
-                  forward=lambda heap, x, c, h, w, stride: heap.chain(x, [(c, h, w)] * steps))
-
-
-def _pool_cost(kind: str) -> OpCost:
-    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
-        return heap.max_pool(c, h, w) if kind == "max" else heap.new(c, h, w)
-
-    return OpCost(weights=opcosts.free, macs=opcosts.no_macs, forward=forward)
-
-
-# What each op costs in a final network (weights, multiply-adds, activations), as `MACRO_OPS`
-# builds it: a conv is ReLU, conv, BN; a separable conv ReLU, depthwise, pointwise, BN (once).
-MACRO_OP_COSTS: dict[str, OpCost] = {
-    **{f"conv_{k}x{k}": _chain_cost(lambda c, k=k: opcosts.conv(c, c, k) + opcosts.bn(c),
-                                    lambda c, k=k: c * c * k * k, steps=3) for k in (3, 5)},
-    **{f"sep_conv_{k}x{k}": _chain_cost(lambda c, k=k: opcosts.sep_conv(c, k),
-                                        lambda c, k=k: c * k * k + c * c, steps=4)
-       for k in (3, 5)},
-    "avg_pool_3x3": _pool_cost("avg"),
-    "max_pool_3x3": _pool_cost("max"),
 }
 
 

@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import Cell, MicroArchitecture
+from .architecture import PRIMITIVES, Cell, MicroArchitecture
 from .config import ModelConfig
 from .layout import micro_layout
-from .ops import OPS, PRIMITIVES, FactorizedReduce, Identity, ReLUConvBN, cat_channels
+from .ops import OPS, FactorizedReduce, Identity, ReLUConvBN, cat_channels
 
 
 def drop_path(x: torch.Tensor, p: float) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """What the pieces of a final network cost, without building it: the building blocks each op's
-cost is written with (`OpCost`, in `ops.OP_COSTS` and `macro.MACRO_OP_COSTS`, next to the
-modules they price) and each space's walk (`spaces/`) assembles.
+cost is written with (`OpCost`; the tables are `spaces.micro.OP_COSTS` and
+`spaces.macro.MACRO_OP_COSTS`) and each space's walk (`spaces/`) assembles.
 
 - `Weights`: the numel of every parameter and buffer tensor of a piece (params come from it);
 - `NetOp`: one piece of a network, with its latency-table key, weights and multiply-adds;

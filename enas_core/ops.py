@@ -1,9 +1,7 @@
-"""The operations of the micro search space, by name from one table: `PRIMITIVES` (their
-names and numbering), `OPS` (their modules) and `OP_COSTS` (what each costs in a final network).
-Adding an op is a line in each, here.
-
-`PRIMITIVES` keeps the original ENAS numbering (0..4), so integer architectures from the ENAS
-papers read the same here.
+"""The operations of the micro search space, by name: `OPS` builds each op named in
+`architecture.PRIMITIVES` (the names and their ENAS numbering, torch-free beside the
+architectures); `spaces.micro.OP_COSTS` prices each without building it. Adding an op is a line
+in each of the three (tests/enas_core/test_spaces.py checks they agree).
 """
 
 from __future__ import annotations
@@ -13,18 +11,6 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from . import opcosts
-from .layout import half
-from .opcosts import Heap, OpCost, T
-
-PRIMITIVES: tuple[str, ...] = (
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "avg_pool_3x3",
-    "max_pool_3x3",
-    "identity",
-)
 
 
 class _DenseGrad(torch.autograd.Function):
@@ -131,44 +117,4 @@ OPS: dict[str, Callable[..., nn.Module]] = {
     "identity": lambda c, stride, affine=True: (
         Identity() if stride == 1 else FactorizedReduce(c, c, affine)
     ),
-}
-
-
-# What each op costs in a final network (affine BNs with running statistics), without
-# building it: weights, multiply-adds, and the activations its forward pass allocates.
-
-
-def _sep_conv_cost(k: int) -> OpCost:
-    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
-        ho, wo = (half(h), half(w)) if stride == 2 else (h, w)
-        return heap.chain(x, [(c, h, w)] + [(c, ho, wo)] * 7)  # relu, dw, pw, bn, relu, ...
-
-    return OpCost(weights=lambda c, stride: opcosts.sep_conv(c, k) * 2,
-                  macs=lambda c, stride, pixels: 2 * (c * k * k + c * c) * pixels,
-                  forward=forward)
-
-
-def _pool_cost(kind: str) -> OpCost:
-    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
-        ho, wo = (half(h), half(w)) if stride == 2 else (h, w)
-        return heap.max_pool(c, ho, wo) if kind == "max" else heap.new(c, ho, wo)
-
-    return OpCost(weights=opcosts.free, macs=opcosts.no_macs, forward=forward)
-
-
-def _identity_forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
-    if stride == 2:
-        return heap.factorized_reduce(x, c, c, h, w, relu=True)
-    return heap.ref(x)  # Identity returns its input
-
-
-OP_COSTS: dict[str, OpCost] = {
-    "sep_conv_3x3": _sep_conv_cost(3),
-    "sep_conv_5x5": _sep_conv_cost(5),
-    "avg_pool_3x3": _pool_cost("avg"),
-    "max_pool_3x3": _pool_cost("max"),
-    "identity": OpCost(
-        weights=lambda c, stride: opcosts.factorized_reduce(c, c) if stride == 2 else opcosts.NONE,
-        macs=lambda c, stride, pixels: c * c * pixels if stride == 2 else 0,
-        forward=_identity_forward),
 }

@@ -11,11 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .architecture import Cell, MicroArchitecture
+from .architecture import PRIMITIVES, Cell, MicroArchitecture
 from .config import ModelConfig, Sharing
 from .layout import micro_layout, stage_layout
 from .model import AuxiliaryHead
-from .ops import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, bn, cat_channels
+from .ops import OPS, FactorizedReduce, ReLUConvBN, bn, cat_channels
 
 __all__ = ["MicroSearchNetwork", "SharedCell", "stage_layout"]
 

@@ -1,31 +1,55 @@
 """The ENAS macro space: a whole network of `layers` layers, one op per layer plus skip
 connections to earlier layers (Pham et al. 2018, section 2.3). Architectures are
-`architecture.MacroArchitecture`; its controller, search network, final network, ops and
-their costs are in `macro`.
+`architecture.MacroArchitecture`; its controller, search network, final network and ops are in
+`macro` (torch), the ops' costs `MACRO_OP_COSTS` here (torch-free, as the architectures are).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from .. import opcosts
 from ..architecture import MACRO_PRIMITIVES, ArchitectureError, MacroArchitecture
 from ..layout import half, kept_states, macro_layout
-from ..opcosts import NetOp, bn, conv, factorized_reduce, linear
+from ..opcosts import NetOp, OpCost, bn, conv, factorized_reduce, linear
 from .base import InputShape, SearchSpace, register_space
 
 if TYPE_CHECKING:
     from torch import nn
 
     from ..config import ControllerConfig, ModelConfig
-    from ..opcosts import Heap, Key
+    from ..opcosts import Heap, Key, T
 
 
-def _op_costs() -> dict[str, Any]:
-    from ..macro import MACRO_OP_COSTS  # torch: only when asked
+def _chain_cost(weights: Callable[[int], opcosts.Weights], macs: Callable[[int], int],
+                steps: int) -> OpCost:
+    """An op of `steps` modules in a row (ReLU, conv(s), BN), each allocating its output."""
+    return OpCost(weights=lambda c, stride: weights(c),
+                  macs=lambda c, stride, pixels: macs(c) * pixels,
+                  forward=lambda heap, x, c, h, w, stride: heap.chain(x, [(c, h, w)] * steps))
 
-    return MACRO_OP_COSTS
+
+def _pool_cost(kind: str) -> OpCost:
+    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
+        return heap.max_pool(c, h, w) if kind == "max" else heap.new(c, h, w)
+
+    return OpCost(weights=opcosts.free, macs=opcosts.no_macs, forward=forward)
+
+
+# What each op costs in a final network (weights, multiply-adds, activations), as `MACRO_OPS`
+# builds it: a conv is ReLU, conv, BN; a separable conv ReLU, depthwise, pointwise, BN (once).
+MACRO_OP_COSTS: dict[str, OpCost] = {
+    **{f"conv_{k}x{k}": _chain_cost(lambda c, k=k: opcosts.conv(c, c, k) + opcosts.bn(c),
+                                    lambda c, k=k: c * c * k * k, steps=3) for k in (3, 5)},
+    **{f"sep_conv_{k}x{k}": _chain_cost(lambda c, k=k: opcosts.sep_conv(c, k),
+                                        lambda c, k=k: c * k * k + c * c, steps=4)
+       for k in (3, 5)},
+    "avg_pool_3x3": _pool_cost("avg"),
+    "max_pool_3x3": _pool_cost("max"),
+}
 
 
 def _uniform(layers: int, op: int, skip: int) -> MacroArchitecture:
@@ -121,7 +145,6 @@ class MacroSpace(SearchSpace):
 
     def pieces(self, arch: MacroArchitecture, model: ModelConfig, input_shape: InputShape,
                num_classes: int) -> list[NetOp]:
-        costs = _op_costs()
         c_in, h, w = input_shape
         layout = macro_layout(model, c_in, (h, w))
         c = layout.channels
@@ -131,7 +154,7 @@ class MacroSpace(SearchSpace):
         for slot, op, flags in zip(layout.layers, arch.ops, arch.skips, strict=True):
             i, (h, w) = slot.index, slot.hw
             name = MACRO_PRIMITIVES[op]
-            cost = costs[name]
+            cost = MACRO_OP_COSTS[name]
             pieces.append(NetOp(("mop", name, c, h, w), cost.weights(c, 1),
                                 cost.macs(c, 1, h * w), module=f"ops.{i}"))
             reads = sum(flags)
@@ -159,7 +182,6 @@ class MacroSpace(SearchSpace):
     def replay(self, heap: Heap, arch: MacroArchitecture, model: ModelConfig,
                input_shape: InputShape, num_classes: int) -> None:
         """MacroNetwork.forward in eval mode."""
-        costs = _op_costs()
         c_in, h, w = input_shape
         layout = macro_layout(model, c_in, (h, w))
         c = layout.channels
@@ -168,7 +190,7 @@ class MacroSpace(SearchSpace):
         out = None
         for slot, op, flags in zip(layout.layers, arch.ops, arch.skips, strict=True):
             i, (h, w) = slot.index, slot.hw
-            new = costs[MACRO_PRIMITIVES[op]].forward(heap, states[i], c, h, w, 1)
+            new = MACRO_OP_COSTS[MACRO_PRIMITIVES[op]].forward(heap, states[i], c, h, w, 1)
             if out is not None:
                 heap.drop(out)
             out = new

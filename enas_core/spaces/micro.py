@@ -1,8 +1,10 @@
 """The ENAS micro space: a convolution cell and a reduction cell of B nodes, each node two
 inputs with an op each, summed (Pham et al. 2018, section 2.2). Architectures are
 `architecture.MicroArchitecture`; the controller is `controller.MicroController`, the search
-network `search_model.MicroSearchNetwork`, the final network `model.MicroNetwork`; the ops and
-their costs are the table in `ops`.
+network `search_model.MicroSearchNetwork`, the final network `model.MicroNetwork`. The ops'
+names are `architecture.PRIMITIVES`, their modules `ops.OPS`, their costs `OP_COSTS` here: the
+architectures and their costs are torch-free, so reading, drawing and pricing one never
+imports torch.
 """
 
 from __future__ import annotations
@@ -11,24 +13,58 @@ import random
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..architecture import ArchitectureError, MicroArchitecture
+from .. import opcosts
+from ..architecture import PRIMITIVES, ArchitectureError, MicroArchitecture
 from ..config import ConfigError
-from ..layout import micro_layout
-from ..opcosts import NetOp, bn, conv, factorized_reduce, linear
+from ..layout import half, micro_layout
+from ..opcosts import NetOp, OpCost, bn, conv, factorized_reduce, linear
 from .base import InputShape, SearchSpace, register_space
 
 if TYPE_CHECKING:
     from torch import nn
 
     from ..config import ControllerConfig, ModelConfig
-    from ..opcosts import Heap, Key
+    from ..opcosts import Heap, Key, T
 
 
-def _ops() -> tuple[tuple[str, ...], dict[str, Any]]:
-    """The ops' names and costs (`ops` imports torch, so only when asked)."""
-    from ..ops import OP_COSTS, PRIMITIVES
+# What each op of `ops.OPS` costs in a final network (affine BNs with running statistics),
+# without building it: weights, multiply-adds, and the activations its forward pass allocates.
 
-    return PRIMITIVES, OP_COSTS
+
+def _sep_conv_cost(k: int) -> OpCost:
+    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
+        ho, wo = (half(h), half(w)) if stride == 2 else (h, w)
+        return heap.chain(x, [(c, h, w)] + [(c, ho, wo)] * 7)  # relu, dw, pw, bn, relu, ...
+
+    return OpCost(weights=lambda c, stride: opcosts.sep_conv(c, k) * 2,
+                  macs=lambda c, stride, pixels: 2 * (c * k * k + c * c) * pixels,
+                  forward=forward)
+
+
+def _pool_cost(kind: str) -> OpCost:
+    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
+        ho, wo = (half(h), half(w)) if stride == 2 else (h, w)
+        return heap.max_pool(c, ho, wo) if kind == "max" else heap.new(c, ho, wo)
+
+    return OpCost(weights=opcosts.free, macs=opcosts.no_macs, forward=forward)
+
+
+def _identity_forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
+    if stride == 2:
+        return heap.factorized_reduce(x, c, c, h, w, relu=True)
+    return heap.ref(x)  # Identity returns its input
+
+
+OP_COSTS: dict[str, OpCost] = {
+    "sep_conv_3x3": _sep_conv_cost(3),
+    "sep_conv_5x5": _sep_conv_cost(5),
+    "avg_pool_3x3": _pool_cost("avg"),
+    "max_pool_3x3": _pool_cost("max"),
+    "identity": OpCost(
+        weights=lambda c, stride: opcosts.factorized_reduce(c, c) if stride == 2 else opcosts.NONE,
+        macs=lambda c, stride, pixels: c * c * pixels if stride == 2 else 0,
+        forward=_identity_forward),
+}
 
 
 def _edges(node: Any, reduction: bool) -> list[tuple[int, int, int]]:
@@ -87,19 +123,19 @@ class MicroSpace(SearchSpace):
     def smallest(self, size: int) -> MicroArchitecture:
         """Pools everywhere, the nodes in a chain (one loose end): node 0 reads inputs 0 and
         1, node k reads node k-1 (input k+1) twice."""
-        pool = _ops()[0].index("max_pool_3x3")
+        pool = PRIMITIVES.index("max_pool_3x3")
         cell = [v for k in range(size) for v in ((0, pool, 1, pool) if k == 0
                                                  else (k + 1, pool, k + 1, pool))]
         return MicroArchitecture.parse(cell, cell)
 
     def largest(self, size: int) -> MicroArchitecture:
         """Separable 5x5 convs everywhere, every node a loose end."""
-        op = _ops()[0].index("sep_conv_5x5")
+        op = PRIMITIVES.index("sep_conv_5x5")
         cell = [v for _ in range(size) for v in (0, op, 1, op)]
         return MicroArchitecture.parse(cell, cell)
 
     def random(self, model: ModelConfig, rng: random.Random) -> MicroArchitecture:
-        num_ops = len(_ops()[0])
+        num_ops = len(PRIMITIVES)
 
         def cell() -> list[int]:
             return [v for k in range(model.nodes) for _ in range(2)
@@ -110,7 +146,6 @@ class MicroSpace(SearchSpace):
     def probes(self, model: ModelConfig) -> list[MicroArchitecture]:
         """Each op on every edge, from a cell input (so with stride 2 in reduction cells) and
         from a node; then every number of loose ends."""
-        names = _ops()[0]
         n = model.nodes
 
         def cell(op: int, loose: int) -> list[int]:
@@ -119,8 +154,8 @@ class MicroSpace(SearchSpace):
             return [v for k in range(n)
                     for v in ((k + 1, op, 1, op) if 1 <= k <= n - loose else (0, op, 1, op))]
 
-        archs = [MicroArchitecture.parse(cell(op, 1), cell(op, 1)) for op in range(len(names))]
-        pool = names.index("avg_pool_3x3")
+        archs = [MicroArchitecture.parse(cell(op, 1), cell(op, 1)) for op in range(len(PRIMITIVES))]
+        pool = PRIMITIVES.index("avg_pool_3x3")
         return archs + [MicroArchitecture.parse(cell(pool, loose), cell(pool, loose))
                         for loose in range(2, n + 1)]
 
@@ -147,7 +182,6 @@ class MicroSpace(SearchSpace):
 
     def pieces(self, arch: MicroArchitecture, model: ModelConfig, input_shape: InputShape,
                num_classes: int) -> list[NetOp]:
-        names, costs = _ops()
         c_in, h, w = input_shape
         layout = micro_layout(model, c_in, (h, w))
         c_stem = layout.c_stem
@@ -167,9 +201,9 @@ class MicroSpace(SearchSpace):
             cell = arch.reduce if s.reduction else arch.conv
             for i, node in enumerate(cell.nodes):
                 for k, (j, op, stride) in enumerate(_edges(node, s.reduction)):
-                    cost = costs[names[op]]
+                    cost = OP_COSTS[PRIMITIVES[op]]
                     hw = (h, w) if j < 2 else (ho, wo)
-                    pieces.append(NetOp(("op", names[op], c, *hw, stride),
+                    pieces.append(NetOp(("op", PRIMITIVES[op], c, *hw, stride),
                                         cost.weights(c, stride), cost.macs(c, stride, ho * wo),
                                         module=f"cells.{s.index}.ops.{2 * i + k}"))
                 pieces.append(NetOp(("add", c, ho, wo)))
@@ -188,7 +222,6 @@ class MicroSpace(SearchSpace):
     def replay(self, heap: Heap, arch: MicroArchitecture, model: ModelConfig,
                input_shape: InputShape, num_classes: int) -> None:
         """MicroNetwork.forward in eval mode."""
-        names, costs = _ops()
         c_in, h, w = input_shape
         layout = micro_layout(model, c_in, (h, w))
         x = heap.new(c_in, h, w)  # held by the caller throughout
@@ -209,7 +242,8 @@ class MicroSpace(SearchSpace):
                 outs = []
                 for j, op, stride in _edges(node, s.reduction):
                     hi, wi = (h, w) if j < 2 else (ho, wo)
-                    outs.append(costs[names[op]].forward(heap, states[j], c, hi, wi, stride))
+                    cost = OP_COSTS[PRIMITIVES[op]]
+                    outs.append(cost.forward(heap, states[j], c, hi, wi, stride))
                 if ha is not None:  # `ha, hb = ...` drops the previous node's op outputs
                     heap.drop(ha, hb)
                 ha, hb = outs
@@ -226,7 +260,6 @@ class MicroSpace(SearchSpace):
 
     def table_keys(self, model: ModelConfig, input_shape: InputShape,
                    num_classes: int) -> list[Key]:
-        names = _ops()[0]
         c_in, h, w = input_shape
         layout = micro_layout(model, c_in, (h, w))
         keys = [("stem", c_in, layout.c_stem, h, w)]
@@ -234,7 +267,7 @@ class MicroSpace(SearchSpace):
             c = s.c
             keys += [("pre_fr" if s.reduction_prev else "pre_rcb", s.c_pp, c, *s.hw_pp),
                      ("pre_rcb", s.c_p, c, *s.hw)]
-            for name in names:
+            for name in PRIMITIVES:
                 keys.append(("op", name, c, *s.hw, 2 if s.reduction else 1))
                 if s.reduction:
                     keys.append(("op", name, c, *s.hw_out, 1))

@@ -3,12 +3,12 @@ import random
 import pytest
 
 from enas_core.architecture import (
+    PRIMITIVES,
     ArchitectureError,
     MacroArchitecture,
     MicroArchitecture,
     parse_cell,
 )
-from enas_core.ops import PRIMITIVES
 from enas_core.spaces import arch_from_json
 
 CONV = "1 2 1 3 0 1 0 4 1 1 1 1 0 1 0 1 1 0 0 1"

@@ -57,3 +57,48 @@ def test_the_space_registry_and_the_options_import_no_torch():
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+
+# Reads, draws and prices an architecture of each space (JSON with op names, as the API stores
+# them), with `import torch` failing: the API does all three and must not load torch for them.
+MICRO_JSON = {"space": "micro",
+              "conv_ops": [[0, "sep_conv_3x3", 1, "identity"],
+                           [2, "max_pool_3x3", 0, "sep_conv_5x5"]],
+              "reduce_ops": [[0, "avg_pool_3x3", 1, "identity"],
+                             [1, "sep_conv_3x3", 2, "max_pool_3x3"]]}
+MACRO_JSON = {"space": "macro", "text": "0 5 1 3 0 1"}
+MODELS = {"micro": {"layers": 3, "channels": 8, "nodes": 2},
+          "macro": {"space": "macro", "layers": 3, "channels": 8}}
+
+_WITHOUT_TORCH = f"""
+import sys
+sys.modules["torch"] = None  # `import torch` raises ImportError from here on
+from enas_core import costs
+from enas_core.config import ConstraintConfig, ModelConfig
+from enas_core.constraints import check_possible
+from enas_core.spaces import arch_from_json, draw
+for data in ({MICRO_JSON!r}, {MACRO_JSON!r}):
+    arch = arch_from_json(data)
+    model = ModelConfig(**{MODELS!r}[arch.space])
+    svg = draw(arch, title="t")
+    priced = costs.CostModel(model, (1, 28, 28), 10)(arch)
+    check_possible(ConstraintConfig(max_params=10**9), model, (1, 28, 28), 10)
+    print(arch.space, svg.startswith("<svg"), priced.params)
+print(sorted(m for m in sys.modules if m.split(".")[0] == "torch" and sys.modules[m]))
+"""
+
+
+def test_reading_drawing_and_pricing_an_architecture_need_no_torch():
+    from enas_core.config import ModelConfig
+    from enas_core.metrics import measure_params
+    from enas_core.spaces import arch_from_json, build_network
+
+    out = subprocess.run([sys.executable, "-c", _WITHOUT_TORCH], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    *priced, loaded = out.stdout.splitlines()
+    built = [measure_params(build_network(arch, ModelConfig(**MODELS[arch.space]), 1, 10))
+             for arch in map(arch_from_json, (MICRO_JSON, MACRO_JSON))]
+    assert priced == [f"micro True {built[0]}", f"macro True {built[1]}"]
+    assert loaded == "[]"

@@ -8,9 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from enas_core.architecture import MacroArchitecture, MicroArchitecture
+from enas_core.architecture import PRIMITIVES, MacroArchitecture, MicroArchitecture
 from enas_core.cli import main
-from enas_core.ops import PRIMITIVES
 from enas_core.spaces import draw, get_space, space_names
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -3,11 +3,11 @@ import random
 import pytest
 import torch
 
-from enas_core.architecture import MicroArchitecture
+from enas_core.architecture import PRIMITIVES, MicroArchitecture
 from enas_core.config import ModelConfig
 from enas_core.metrics import measure_params
 from enas_core.model import FixedCell, MicroNetwork
-from enas_core.ops import OPS, PRIMITIVES
+from enas_core.ops import OPS
 from enas_core.search_model import MicroSearchNetwork, SharedCell, stage_layout
 from tests.enas_core.test_architecture import CONV, REDUCE, random_micro
 
