@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 from enas_core.config import RunConfig
 from enas_core.options import OPTIONS, Option
 from enas_core.presets import PRESETS
+from enas_core.progress import eta_seconds
 from enas_service.models import JobStatus
 
 ARCH_EXAMPLE = {
@@ -502,7 +503,8 @@ class JobPublic(BaseModel):
 
     # Read from the row for the computed fields, not shown.
     builtin_dataset: str | None = Field(None, exclude=True)
-    elapsed_s: float = Field(0.0, exclude=True)
+    progress_from: float | None = Field(None, exclude=True)
+    progress_from_at: datetime | None = Field(None, exclude=True)
 
     @computed_field(description="The built-in dataset's name or the uploaded dataset's id.")
     @property
@@ -521,17 +523,23 @@ class JobPublic(BaseModel):
                       for w in self.baseline.final.warnings]
         return found
 
-    @computed_field(description="Estimated seconds to go while running, from the time it "
-                                "has run and its progress (which moves within epochs).")
+    @computed_field(description="Estimated seconds to go while running: the progress left at "
+                    "the rate measured since the running attempt's first progress report "
+                    "(after its preparing and first steps). Null until 5% of progress has been "
+                    "measured from there, and once the estimate has run out.")
     @property
     def eta_seconds(self) -> float | None:
-        p = self.progress
-        if self.status is not JobStatus.running or not 0 < p < 1 or self.started_at is None:
+        if self.status is not JobStatus.running or self.progress_from is None \
+                or self.progress_from_at is None:
             return None
-        started = self.started_at if self.started_at.tzinfo else self.started_at.replace(
-            tzinfo=UTC)
-        ran = max((datetime.now(UTC) - started).total_seconds(), self.elapsed_s)
-        return ran / p * (1 - p)
+        return eta_seconds((_seconds(self.progress_from_at), self.progress_from),
+                           (_seconds(self.updated_at), self.progress),
+                           datetime.now(UTC).timestamp())
+
+
+def _seconds(at: datetime) -> float:
+    """A stored time as seconds since the epoch (a naive one, from SQLite, is UTC)."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 class JobsPublic(BaseModel):

@@ -33,7 +33,7 @@ _EXPORTS = {
     "load_file": ".data",
     "prepare_data": ".data",
     "EpochMetrics": ".metrics",
-    "Cancelled": ".pipeline",
+    "Cancelled": ".config",
     "JobResult": ".pipeline",
     "run_job": ".pipeline",
     "PRESETS": ".presets",
@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from .architecture import ArchitectureError, MacroArchitecture, MicroArchitecture
     from .config import (
         AugmentConfig,
+        Cancelled,
         ConfigError,
         ControllerConfig,
         ModelConfig,
@@ -85,7 +86,7 @@ if TYPE_CHECKING:
     )
     from .data import DatasetError, ImageDataset, Splits, load_builtin, load_file, prepare_data
     from .metrics import EpochMetrics
-    from .pipeline import Cancelled, JobResult, run_job
+    from .pipeline import JobResult, run_job
     from .presets import PRESETS, preset_config
     from .search import Searcher
     from .spaces import arch_from_json

@@ -2,6 +2,10 @@
 
 Other packages add subcommands through the `enas.commands` entry-point group (each entry point
 is a `register(subparsers)` callable), so the engine never imports the service.
+
+Building the parser imports no torch: the engine loads when a command that runs it does, so
+`enas keys create` (a database row) starts in a fraction of a second
+(tests/enas_core/test_boundaries.py).
 """
 
 from __future__ import annotations
@@ -10,25 +14,25 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .architecture import ArchitectureError
-from .config import RunConfig, Runtime
+from .config import Cancelled, RunConfig, Runtime
 from .data import BUILTIN_DATASETS, DatasetError, prepare_data
 from .data.formats import describe as describe_formats
-from .metrics import EpochMetrics
 from .options import GROUPS, OPTIONS, Option, OptionError
 from .options import build_config as build_options
-from .pipeline import Cancelled, checkpoint_order, run_job
 from .presets import PRESETS, preset_config
+from .progress import ProgressClock, format_duration
 from .spaces import arch_from_json, get_space, network_config_for, space_names
-from .usage import summary as usage_summary
+
+if TYPE_CHECKING:
+    from .metrics import EpochMetrics
 
 ARC_FLAGS = ("--arc", "--reduce-arc")  # `enas train`: a text form's integer lists, in order
 
@@ -36,6 +40,8 @@ log = logging.getLogger("enas")
 
 
 def default_device() -> str:
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -100,8 +106,8 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-size", type=float, default=None,
                    help="validation split: a count (>= 1) or a fraction of the training data "
                         "(default: 5,000 for MNIST, else 0.1)")
-    p.add_argument("--device", default=default_device(),
-                   help="cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda or cuda:N (default: cuda where there is one, else cpu)")
     p.add_argument("--precision", choices=("fp32", "tf32", "bf16"), default="fp32",
                    help="arithmetic precision on the device (default: %(default)s)")
     p.add_argument("--memory-format", choices=("auto", "channels_last", "contiguous"),
@@ -187,25 +193,54 @@ def _make_parser() -> argparse.ArgumentParser:
 
 
 class Progress:
-    """A tqdm bar over all epochs of both phases, with the best val_acc so far."""
+    """A tqdm bar over all epochs of both phases, with the best val_acc so far, what the run
+    does where the bar stands still (preparing; ranking the candidates after the search;
+    testing and saving a trained network), and an ETA from `progress.ProgressClock` (tqdm's
+    own would count the preparing and the slow first steps). `phase` is `run_job`'s
+    `on_phase`, the instance its `on_epoch`."""
 
-    def __init__(self, total: int) -> None:
+    AFTER = {"search": "ranking the candidates", "final": "testing the network, saving it",
+             "baseline": "testing the baseline, saving it"}
+    FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+
+    def __init__(self, total: int, *, start: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, file: Any = None) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="epoch", dynamic_ncols=True)
+        self.bar = tqdm(total=total, unit="epoch", dynamic_ncols=True, bar_format=self.FORMAT,
+                        file=file)
+        self.clock = clock
+        self.timing = ProgressClock(start=start)
         self.best: float | None = None
+        self.post: dict[str, str] = {}
+
+    def phase(self, phase: str, *, epoch: int = 0, epochs: int = 0,
+              progress: float = 0.0) -> None:
+        self.timing.report(self.clock(), progress)
+        what = "preparing: the data, latency tables" if phase == "preparing" else \
+            f"{phase} {epoch}/{epochs}"
+        self._show(what)
 
     def __call__(self, m: EpochMetrics) -> None:
+        self.timing.report(self.clock(), m.progress)
         if m.phase == "search" and m.val_acc is not None:
             self.best = m.val_acc
-        self.bar.set_description(f"{m.phase} {m.epoch}/{m.epochs}")
-        post = {"loss": f"{m.train_loss:.3f}"}
+        self.post = {"loss": f"{m.train_loss:.3f}"}
         if self.best is not None:
-            post["best_val"] = f"{self.best:.4f}"
+            self.post["best_val"] = f"{self.best:.4f}"
         if m.phase == "final" and m.val_acc is not None:
-            post["val"] = f"{m.val_acc:.4f}"
-        self.bar.set_postfix(post)
+            self.post["val"] = f"{m.val_acc:.4f}"
         self.bar.update(1)
+        done = m.epoch >= m.epochs  # what follows the last epoch moves no bar
+        self._show(f"{m.phase} {m.epoch}/{m.epochs}" + (f" done, {self.AFTER[m.phase]}" if done
+                                                         else ""))
+
+    def _show(self, what: str) -> None:
+        eta = self.timing.eta(self.clock())
+        post = self.post | ({"ETA": format_duration(eta)} if eta is not None else {})
+        self.bar.set_description(what, refresh=False)
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.refresh()
 
     def close(self) -> None:
         self.bar.close()
@@ -219,13 +254,16 @@ def _load(args: argparse.Namespace, seed: int):  # -> Splits
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
-    return Runtime(device=args.device, precision=args.precision,
+    return Runtime(device=args.device or default_device(), precision=args.precision,
                    channels_last={"auto": None, "channels_last": True,
                                   "contiguous": False}[args.memory_format],
                    recompute=getattr(args, "recompute", False))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .pipeline import checkpoint_order, run_job
+    from .usage import summary as usage_summary
+
     config = build_config(args)
     data = _load(args, config.seed)
     resume = None
@@ -238,7 +276,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     progress = Progress(config.search.epochs + trainings * config.train.epochs)
     try:
         result = run_job(config, data, out_dir=args.output, runtime=_runtime(args),
-                         on_epoch=progress, resume_from=resume)
+                         on_epoch=progress, on_phase=progress.phase, resume_from=resume)
     finally:
         progress.close()
     if result.best is None:
@@ -318,10 +356,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_cfg = replace(config.train, model=network_config_for(arch, config.train.model))
     data = _load(args, config.seed)
     trainer = Trainer(arch, train_cfg, data, runtime=_runtime(args), seed=config.seed)
-    progress = Progress(train_cfg.epochs)
+    progress = Progress(train_cfg.epochs, start=0.0)
     try:
         for _ in range(train_cfg.epochs):
-            progress(trainer.run_epoch())
+            metrics = trainer.run_epoch()
+            metrics.progress = trainer.epoch / train_cfg.epochs
+            progress(metrics)
     finally:
         progress.close()
     final = trainer.report()

@@ -352,6 +352,11 @@ __all__ = [
 Precision = Literal["fp32", "tf32", "bf16"]
 
 
+class Cancelled(Exception):
+    """Raised when the caller's `should_stop()` asks to stop. (Here, torch-free, so that a
+    caller can catch it without loading the engine: the `enas` CLI's service commands.)"""
+
+
 @dataclass(frozen=True)
 class Runtime:
     """Where and how to run; not part of what is searched, so not in the job's config."""

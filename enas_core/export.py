@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from torch import nn
 
 from .architecture import Architecture
 from .config import ModelConfig, from_dict, to_dict
-from .spaces import arch_from_json, build_network
+from .spaces import arch_from_json, build_network, get_space
 
 FORMAT = "enas-model/1"
 
@@ -51,13 +51,51 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
     return blob
 
 
-def load_model(path: str | Path, device: str = "cpu") -> nn.Module:
-    """The trained network in eval mode; its input is normalised with the saved mean/std."""
+class LoadedModel(nn.Module):
+    """A trained network with what its file says about it: `arch`, `input_shape` (C, H, W),
+    `classes`, `mean` and `std`. Calling it calls `network`, whose input is images normalised
+    with `mean` and `std` (the TorchScript and ONNX exports take raw pixels). `print()` shows
+    a summary; `print(model.network)` the module tree."""
+
+    def __init__(self, network: nn.Module, *, arch: Architecture, input_shape: Sequence[int],
+                 classes: Sequence[str], mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.network = network
+        self.arch = arch
+        self.input_shape = tuple(input_shape)
+        self.classes = tuple(classes)
+        self.mean, self.std = tuple(mean), tuple(std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def __repr__(self) -> str:
+        params = sum(p.numel() for p in self.network.parameters())
+        names = ", ".join(self.classes[:10]) + (", ..." if len(self.classes) > 10 else "")
+        lines = [f"LoadedModel: a {self.arch.space} network, {params:,} params, input "
+                 f"{'x'.join(map(str, self.input_shape))} (normalised: mean "
+                 f"{_numbers(self.mean)}, std {_numbers(self.std)}), "
+                 f"{len(self.classes)} classes ({names})"]
+        parts = get_space(self.arch.space).text_lines(self.arch.to_json())
+        width = max(len(label) for label, _ in parts) + 1
+        lines += [f"  {label + ':':<{width}} {text}" for label, text in parts]
+        return "\n".join(lines)
+
+
+def _numbers(values: Sequence[float]) -> str:
+    return " ".join(f"{v:.4g}" for v in values)
+
+
+def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
+    """The trained network in eval mode, with its architecture, input shape, classes and
+    normalisation; its input is normalised with the saved mean/std."""
     blob = read_model_file(path)
     config = from_dict(ModelConfig, blob["model_config"])
-    channels = blob["input_shape"][0]
-    model = build_network(arch_from_json(blob["arch"]), config, channels, len(blob["classes"]))
-    model.load_state_dict(blob["state_dict"])
+    arch = arch_from_json(blob["arch"])
+    network = build_network(arch, config, blob["input_shape"][0], len(blob["classes"]))
+    network.load_state_dict(blob["state_dict"])
+    model = LoadedModel(network, arch=arch, input_shape=blob["input_shape"],
+                        classes=blob["classes"], mean=blob["mean"], std=blob["std"])
     return model.to(device).eval()
 
 
@@ -75,8 +113,9 @@ class Normalized(nn.Module):
 
 
 def exportable(path: str | Path) -> tuple[nn.Module, list[int]]:
-    blob = read_model_file(path)
-    return Normalized(load_model(path), blob["mean"], blob["std"]).eval(), blob["input_shape"]
+    model = load_model(path)
+    return (Normalized(model.network, list(model.mean), list(model.std)).eval(),
+            list(model.input_shape))
 
 
 @contextmanager

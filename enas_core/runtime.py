@@ -10,11 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .config import Cancelled as Cancelled  # its home is torch-free; the engine raises it
 from .config import Runtime
-
-
-class Cancelled(Exception):
-    """Raised when the caller's `should_stop()` asks to stop."""
 
 
 def autocast(runtime: Runtime) -> contextlib.AbstractContextManager[Any]:

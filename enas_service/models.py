@@ -145,6 +145,10 @@ class Job(Base):
     epochs: Mapped[int] = mapped_column(Integer, default=0)  # epochs in `phase`
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     elapsed_s: Mapped[float] = mapped_column(Float, default=0.0)  # compute time of the epochs
+    # The first progress the running attempt reported after its start, and when: the ETA's
+    # rate is measured from there, past the preparing and the first steps (enas_core.progress).
+    progress_from: Mapped[float | None] = mapped_column(Float, default=None)
+    progress_from_at: Mapped[datetime | None] = mapped_column(default=None)
     best_val_acc: Mapped[float | None] = mapped_column(Float, default=None)
     best_arch: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     best_costs: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # its final network's

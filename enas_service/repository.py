@@ -229,7 +229,8 @@ def _held(job_id: uuid.UUID, lease: int) -> tuple[Any, ...]:
 
 
 def claim_job(session: Session, *, job_id: uuid.UUID, worker: str) -> int | None:
-    """Take a queued job: running, a new lease, one more attempt. None if it is not queued."""
+    """Take a queued job: running, a new lease, one more attempt (whose ETA is measured anew:
+    `progress_from`). None if it is not queued."""
     now = utcnow()
     return session.scalar(
         update(Job)
@@ -241,6 +242,8 @@ def claim_job(session: Session, *, job_id: uuid.UUID, worker: str) -> int | None
             attempts=Job.attempts + 1,
             heartbeat_at=now,
             started_at=func.coalesce(Job.started_at, now),
+            progress_from=None,
+            progress_from_at=None,
             error=None,
         )
         .returning(Job.lease)

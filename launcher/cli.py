@@ -49,10 +49,12 @@ def _verbose(args: argparse.Namespace) -> bool:
 
 
 def _quiet_libraries(verbose: bool) -> None:
-    """Quiet by default: Alembic's plugin and context lines (and each migration) go to the log
-    only with --verbose; our own lines and the libraries' warnings and errors always do."""
+    """Quiet by default: Alembic's plugin and context lines (and each migration) and Celery's
+    (a task received, "Task enas.run_job[...] succeeded in 400.13s", the worker ready) go to the
+    log only with --verbose; our own lines and the libraries' warnings and errors always do."""
     if not verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        for name in ("alembic", "celery"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -103,7 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="embed Celery beat, which sends the reaper task every ENAS_REAPER_INTERVAL_S "
         "(run exactly one such process, e.g. `enas worker --queues maintenance --beat`)",
     )
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--loglevel", default="INFO",
+                        help="the worker's log level (default: %(default)s; Celery's own INFO "
+                        "lines need --verbose too)")
     _add_verbose(worker)
     # `enas serve` passes its pid: its worker exits when it dies (launcher.lifeline).
     worker.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
@@ -245,6 +249,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     verbose = _verbose(args)
+    _quiet_libraries(verbose)
     if not verbose:
         import warnings
 
@@ -399,16 +404,38 @@ def _print_demo(url: str, key: str) -> None:
         log.warning("stopped following the demo job: %s", exc)
 
 
+# What a running job does where its progress stands still: before its first epoch, and after
+# the last epoch of a phase (the search ranks its candidates; a training is tested, and the
+# worker exports the trained network).
+_PREPARING = "preparing: the data, latency tables"
+_AFTER = {"search": "ranking the candidates", "final": "testing the network, exporting it",
+          "baseline": "testing the baseline, exporting it"}
+
+
+def _doing(job: dict) -> str | None:
+    """What a running job does between its progress reports, or None while epochs run."""
+    phase = job.get("phase")
+    if job.get("status") != "running" or phase is None:
+        return None
+    if phase == "preparing":
+        return _PREPARING
+    return _AFTER.get(phase) if (job.get("epoch") or 0) >= (job.get("epochs") or 1) else None
+
+
 def follow_demo_job(url: str, key: str, job_id: str, *, poll_s: float = 2.0,
-                    out=None) -> dict:
+                    out=None, clock=None) -> dict:
     """Print the demo job's progress (a line per phase, per finished epoch and per 5% within
-    one, with the ETA) until it ends, then what the search found; returns the last job read."""
+    one, with the ETA, and what it does where the progress stands still) until it ends, then
+    what the search found and how long it took; returns the last job read."""
     import json
     import sys
     import time
     import urllib.request
 
+    from enas_core.progress import format_duration
+
     out = out or sys.stdout
+    clock = clock or time.monotonic
     headers = {"Authorization": f"Bearer {key}"}
 
     def get(path: str) -> dict:
@@ -416,6 +443,7 @@ def follow_demo_job(url: str, key: str, job_id: str, *, poll_s: float = 2.0,
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
+    started = clock()
     seen, shown = None, -1.0
     while True:
         job = get(f"/jobs/{job_id}")
@@ -425,11 +453,13 @@ def follow_demo_job(url: str, key: str, job_id: str, *, poll_s: float = 2.0,
             seen, shown = where, progress
             eta = job.get("eta_seconds")
             best = job.get("best_val_acc")
+            what = _doing(job)
             print(f"  demo: {job['status']:9s} {job.get('phase') or '':9s} "
                   f"epoch {job.get('epoch') or 0}/{job.get('epochs') or '?'}  "
                   f"{100 * progress:3.0f}%"
                   + (f"  best val_acc {best:.3f}" if best is not None else "")
-                  + (f"  ETA {eta / 60:.1f} min" if eta else ""), file=out, flush=True)
+                  + (f"  ETA {format_duration(eta)}" if eta else "")
+                  + (f"  ({what})" if what else ""), file=out, flush=True)
         if job["status"] in ("succeeded", "failed", "cancelled"):
             break
         time.sleep(poll_s)
@@ -442,6 +472,8 @@ def follow_demo_job(url: str, key: str, job_id: str, *, poll_s: float = 2.0,
               file=out, flush=True)
     if job.get("error"):
         print(f"  demo: {job['error']}", file=out, flush=True)
+    print(f"  demo: finished in {format_duration(clock() - started)} ({job['status']})",
+          file=out, flush=True)
     return job
 
 

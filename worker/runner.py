@@ -227,8 +227,17 @@ def _run(
     from enas_core.config import RunConfig, from_dict
     from enas_core.data import DatasetError, prepare_data
     from enas_core.pipeline import Cancelled, run_job
+    from enas_core.progress import ProgressClock
 
     lease = claimed.lease
+    timing = ProgressClock()  # this attempt's reports, for the ETA's reference
+
+    def reference(progress: float | None) -> dict[str, Any]:
+        """The job's ETA reference, when this report is the attempt's first to move past the
+        progress it started at (`enas_core.progress`; the API measures the rate from it)."""
+        if progress is None or not timing.report(time.monotonic(), progress):
+            return {}
+        return {"progress_from": progress, "progress_from_at": utcnow()}
 
     def finish(status: JobStatus, **values: Any) -> bool:
         return _finish(job_id, lease, status, usage_of=(claimed.attempt, meter.snapshot()),
@@ -248,6 +257,8 @@ def _run(
             )
             if recorded:
                 usage.record(session, job_id, claimed.attempt, row.get("usage"))
+                if ref := reference(row["progress"]):
+                    repository.set_job_fields(session, job_id=job_id, lease=lease, **ref)
         if not recorded:
             monitor.lost = True
             raise LeaseLost(f"job {job_id}: lease {lease} lost")
@@ -258,7 +269,7 @@ def _run(
         """A phase starts: the job shows it (and its progress) before its first epoch ends."""
         with session_scope() as session:
             held = repository.set_job_fields(session, job_id=job_id, lease=lease, phase=phase,
-                                             **where)
+                                             **where, **reference(where.get("progress")))
         if not held:
             monitor.lost = True
             raise LeaseLost(f"job {job_id}: lease {lease} lost")

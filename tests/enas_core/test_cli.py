@@ -138,3 +138,50 @@ def test_the_closing_summary_compares_the_controller_with_random(tmp_path, capsy
     printed = capsys.readouterr().out
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["search_report"]["summary"] in printed
+
+
+def _epoch(phase, epoch, epochs, progress, val_acc=None):
+    from enas_core.metrics import EpochMetrics
+
+    return EpochMetrics(phase=phase, epoch=epoch, epochs=epochs, progress=progress,
+                        train_loss=0.5, train_acc=0.8, val_acc=val_acc, lr=0.05, seconds=1.0)
+
+
+def test_the_progress_bar_says_what_it_does_where_it_stands_still():
+    """A demo-like run (4 search epochs, 2 final) replayed on a clock: what the bar says
+    before the first epoch, between epochs, and at 100% (testing, saving), with an ETA only
+    once 5% of progress has been measured past the preparing."""
+    import io
+
+    from enas_core.cli import Progress
+
+    now = [0.0]
+    progress = Progress(6, clock=lambda: now[0], file=io.StringIO())
+    shown = []
+
+    def at(t, report, *args, **kwargs):
+        now[0] = t
+        report(*args, **kwargs)
+        shown.append((progress.bar.desc.removesuffix(": "), progress.bar.postfix))
+
+    at(0, progress.phase, "preparing", epoch=0, epochs=4, progress=0.0)
+    at(90, progress.phase, "search", epoch=0, epochs=4, progress=0.0)
+    at(95, progress.phase, "search", epoch=0, epochs=4, progress=0.01)  # the reference
+    at(125, progress.phase, "search", epoch=0, epochs=4, progress=0.09)
+    at(150, progress, _epoch("search", 1, 4, 1 / 6, val_acc=0.5))
+    at(330, progress, _epoch("search", 4, 4, 4 / 6, val_acc=0.9))
+    at(350, progress.phase, "final", epoch=0, epochs=2, progress=4 / 6)
+    at(410, progress, _epoch("final", 2, 2, 1.0, val_acc=0.93))
+    assert shown == [
+        ("preparing: the data, latency tables", ""),
+        ("search 0/4", ""),
+        ("search 0/4", ""),  # 1%, the reference: nothing measured yet
+        ("search 0/4", "ETA=5 min 41 s"),  # 8% in 30 s, 91% to go
+        ("search 1/4", "loss=0.500, best_val=0.5000, ETA=4 min 53 s"),
+        ("search 4/4 done, ranking the candidates",
+         "loss=0.500, best_val=0.9000, ETA=1 min 59 s"),
+        ("final 0/2", "loss=0.500, best_val=0.9000, ETA=2 min 09 s"),  # the ranking counts now
+        ("final 2/2 done, testing the network, saving it",
+         "loss=0.500, best_val=0.9000, val=0.9300"),
+    ]
+    progress.close()

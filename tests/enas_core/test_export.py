@@ -78,3 +78,30 @@ def test_exports_leave_no_warnings_in_the_job_log(trained, tmp_path):
         if importlib.util.find_spec("onnx") is not None:
             to_onnx(path, tmp_path / "model.onnx")
     assert [str(w.message)[:80] for w in caught] == []
+
+
+@pytest.mark.parametrize("space", sorted(ARCHS))
+def test_a_loaded_model_prints_a_summary(space, tmp_path):
+    """`print(load_model(path))`: what the network is, in a few lines, not its module tree."""
+    from enas_core.export import load_model
+    from enas_core.spaces import build_network
+
+    arch, model = ARCHS[space]
+    net = build_network(arch, model, 1, 12)
+    classes = tuple(f"c{i}" for i in range(12))
+    path = save_model(tmp_path / "model.pt", net, arch=arch, config=model,
+                      input_shape=(1, 28, 28), classes=classes, mean=(0.1307,), std=(0.3081,))
+    loaded = load_model(path)
+    params = sum(p.numel() for p in net.parameters())
+    head = (f"LoadedModel: a {space} network, {params:,} params, input 1x28x28 (normalised: "
+            f"mean 0.1307, std 0.3081), 12 classes (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, ...)")
+    cells = {"micro": ["  conv cell:      1 0 0 1 2 2 1 3 0 4 3 0",
+                       "  reduction cell: 0 4 1 3 2 1 0 2 3 0 1 4"],
+             "macro": ["  architecture: 0 1 1 3 0 1 4 1 0 1 5 0 1 1 0 2 1 0 0 1 1"]}
+    assert repr(loaded).splitlines() == [head, *cells[space]]
+    assert (loaded.arch, loaded.input_shape, loaded.classes) == (arch, (1, 28, 28), classes)
+    assert not loaded.training
+    net.eval()
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -366,9 +367,12 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 def _safe(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """The command, with the client's errors as one line on stderr and exit status 1 (2 for
-    invalid options, as argparse), whichever `enas` runs it."""
+    invalid options, as argparse), whichever `enas` runs it. httpx's line per request
+    ("INFO httpx: HTTP Request: GET ...", under `enas`'s INFO logging) only with `enas -v`."""
 
     def run(args: argparse.Namespace) -> int:
+        if not getattr(args, "verbose", False):
+            logging.getLogger("httpx").setLevel(logging.WARNING)
         try:
             return int(command(args) or 0)
         except EnasError as exc:

@@ -1,0 +1,67 @@
+"""How long a run has to go: one estimate for the `enas` progress bar, the API's
+`eta_seconds` (from what the worker records) and so what the demo and `enas jobs` print.
+Torch-free.
+
+The estimate is the rate of progress measured from a reference point, the first progress
+report after the run (or its resume) started, to the latest report, applied to the progress
+left. Before the reference the run prepares (the data, latency tables: a minute or more on a
+CPU) and takes its first, slow steps: a rate over that stretch, against the 1% of progress it
+moved, once said "2.4 h" for a job that took 6.7 minutes. Until `MIN_PROGRESS` has been
+measured past the reference there is no estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_PROGRESS = 0.05  # progress measured past the reference before there is an estimate
+
+Mark = tuple[float, float]  # (seconds on one clock, progress 0..1)
+
+
+def eta_seconds(reference: Mark | None, latest: Mark | None, now: float) -> float | None:
+    """Seconds to go from `now`: the progress left at the rate measured from `reference` to
+    `latest`, less the time since `latest`. None while there is no reference, while less than
+    `MIN_PROGRESS` has been measured since it, once the run is at 100%, and once the
+    estimate has run out (the run is slower than it said: better none than "0 s")."""
+    if reference is None or latest is None:
+        return None
+    (t0, p0), (t1, p1) = reference, latest
+    if p1 - p0 < MIN_PROGRESS or t1 <= t0 or p1 >= 1:
+        return None
+    left = (1 - p1) * (t1 - t0) / (p1 - p0) - (now - t1)
+    return left if left > 0 else None
+
+
+@dataclass
+class ProgressClock:
+    """The reference and the latest report of one run (one attempt of a job), fed with each
+    progress report: the first report that moves past `start` (the progress the run began
+    at) becomes the reference."""
+
+    start: float | None = None  # None: the first report sets it
+    reference: Mark | None = None
+    latest: Mark | None = None
+
+    def report(self, t: float, progress: float) -> bool:
+        """Note a report; True when it became the reference."""
+        self.latest = (t, progress)
+        if self.start is None:
+            self.start = progress
+        elif self.reference is None and progress > self.start:
+            self.reference = (t, progress)
+            return True
+        return False
+
+    def eta(self, now: float) -> float | None:
+        return eta_seconds(self.reference, self.latest, now)
+
+
+def format_duration(seconds: float) -> str:
+    """"42 s", "6 min 43 s", "2 h 05 min": for ETAs and elapsed times."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
