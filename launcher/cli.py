@@ -50,10 +50,11 @@ def _verbose(args: argparse.Namespace) -> bool:
 
 def _quiet_libraries(verbose: bool) -> None:
     """Quiet by default: Alembic's plugin and context lines (and each migration) and Celery's
-    (a task received, "Task enas.run_job[...] succeeded in 400.13s", the worker ready) go to the
-    log only with --verbose; our own lines and the libraries' warnings and errors always do."""
+    line per task ("Task enas.run_job[...] received", "... succeeded in 400.13s", in the middle
+    of `enas serve --demo`'s progress) go to the log only with --verbose; our own lines, the
+    worker's " ready." and the libraries' warnings and errors always do."""
     if not verbose:
-        for name in ("alembic", "celery"):
+        for name in ("alembic", "celery.app.trace", "celery.worker.strategy"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -106,8 +107,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(run exactly one such process, e.g. `enas worker --queues maintenance --beat`)",
     )
     worker.add_argument("--loglevel", default="INFO",
-                        help="the worker's log level (default: %(default)s; Celery's own INFO "
-                        "lines need --verbose too)")
+                        help="the worker's log level (default: %(default)s; Celery's line per "
+                        "task needs --verbose too)")
     _add_verbose(worker)
     # `enas serve` passes its pid: its worker exits when it dies (launcher.lifeline).
     worker.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)

@@ -42,9 +42,12 @@ from launcher.cli import _quiet_libraries
 from worker.celery_app import get_celery
 _quiet_libraries({verbose})  # what `enas worker` does before Celery sets its logging up
 get_celery().log.setup(loglevel="INFO")  # as `worker_main` does
+from celery.worker import strategy
+strategy.logger.info(trace.LOG_RECEIVED, {{"id": "1", "name": "enas.run_job"}})
 trace.info(trace.LOG_SUCCESS, {{"id": "1", "name": "enas.run_job", "return_value": None,
                                 "runtime": 400.13}})
 logging.getLogger("worker.runner").info("job 1 succeeded")
+logging.getLogger("celery.apps.worker").info("enas-1@host ready.")  # what tests wait for
 """
 
 
@@ -55,8 +58,8 @@ def test_the_worker_logs_celerys_task_lines_only_with_verbose(verbose):
     done = subprocess.run([sys.executable, "-c", _CELERY_LINES.format(verbose=verbose)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     lines = [line.split("] ", 1)[1] for line in done.stderr.splitlines()]
-    task = "Task enas.run_job[1] succeeded in 400.13s: None"
-    assert lines == ([task] if verbose else []) + ["job 1 succeeded"]
+    tasks = ["Task enas.run_job[1] received", "Task enas.run_job[1] succeeded in 400.13s: None"]
+    assert lines == (tasks if verbose else []) + ["job 1 succeeded", "enas-1@host ready."]
 
 
 @pytest.mark.parametrize("verbose", [False, True])
