@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     AliasChoices,
+    AliasPath,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -429,6 +430,7 @@ class JobPublic(BaseModel):
                     "id": "5e0c2d8e-2f4b-4a8b-9d51-8f2c5b1f7e22",
                     "name": None,
                     "dataset": "digits",
+                    "dataset_name": "digits",
                     "dataset_id": None,
                     "status": "running",
                     "phase": "search",
@@ -501,8 +503,12 @@ class JobPublic(BaseModel):
         "images (from its first recorded epoch on)."
     )
 
-    # Read from the row for the computed fields, not shown.
+    # Read from the row for the computed fields, not shown. The uploaded dataset's name comes
+    # from the row's `dataset` (the repository loads it with the job: one join).
     builtin_dataset: str | None = Field(None, exclude=True)
+    uploaded_dataset_name: str | None = Field(
+        None, exclude=True,
+        validation_alias=AliasChoices("dataset_name", AliasPath("dataset", "name")))
     progress_from: float | None = Field(None, exclude=True)
     progress_from_at: datetime | None = Field(None, exclude=True)
 
@@ -512,6 +518,12 @@ class JobPublic(BaseModel):
         if self.builtin_dataset:
             return self.builtin_dataset
         return str(self.dataset_id) if self.dataset_id else "(deleted)"
+
+    @computed_field(description="The built-in dataset's name or the name the upload was "
+                    "given (its file's name unless named); null once the upload is deleted.")
+    @property
+    def dataset_name(self) -> str | None:
+        return self.builtin_dataset or self.uploaded_dataset_name
 
     @computed_field(description="What should not be taken as a plain success: the warnings "
                     "of the trained network (`final.warnings`) and of the random baseline's.")

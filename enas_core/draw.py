@@ -1,7 +1,7 @@
 """Architectures as SVG pictures, in the manner of the genotype plots of DARTS: a micro cell's
 two inputs, its nodes with the op of each incoming edge written on the edge, and the
-concatenated output; both cells of an architecture side by side; the macro space's chain of
-layers with its skip connections as arcs.
+concatenated output; the two cells of an architecture one above the other; the macro space's
+chain of layers with its skip connections as arcs.
 
 A small layered layout of our own instead of Graphviz: a cell is a DAG of at most a dozen
 nodes whose layers are known (a node sits one column right of its deepest input), so placing
@@ -37,11 +37,23 @@ OP_COLORS = {
 FILL = {"input": "#d8efd3", "node": "#dbe9f7", "output": "#fbeab0"}
 FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\""
 
-COL, ROW = 165, 78
+COL, ROW = 175, 78
 STAGGER = 60  # sideways step of alternate nodes in a column of three or more
 NODE_W, NODE_H = 64, 34
 PAD = 24
 TITLE_H = 30
+# An op label's box, as DejaVu Sans (among the widest fonts a browser falls back to) sets it
+# at LABEL_SIZE px: 0.6 em a character, 14 px high; a margin keeps the white halos apart.
+LABEL_SIZE = 12
+LABEL_CHAR_W, LABEL_H, LABEL_MARGIN = 0.62 * LABEL_SIZE, 14.0, 1.5
+# Where on its edge a label may sit (the fraction of the curve from the source), the
+# preferred first: towards the target, where the edges that fan out of one input have parted.
+LABEL_TS = tuple(sorted((i / 40 for i in range(7, 36)), key=lambda t: abs(t - 0.64)))
+# Failing a free spot on its edge, a label may sit just above or below it.
+LABEL_SHIFTS = (-(LABEL_H / 2 + 2), LABEL_H / 2 + 2)
+SPREAD, SPREAD_STEPS = 1.15, 8  # a cell too crowded for its labels is drawn this much wider
+
+Rect = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
 @dataclass
@@ -53,8 +65,131 @@ class _Box:
     y: float = 0.0
 
 
-def _micro_cell(cell: Cell, title: str, ox: float) -> tuple[list[str], float, float]:
-    """One cell's elements, drawn from x = `ox`; returns them with the cell's width, height."""
+@dataclass
+class _Edge:
+    src: _Box
+    dst: _Box
+    op: str | None
+    bend: float
+    slot: float = 0
+    skew: float = 0.5
+
+    def curve(self) -> tuple[float, float, float, float, float, float]:
+        """A quadratic curve from the right of `src` to the left of `dst` (its upper half for
+        slot -1, lower for 1), bent sideways by `bend` px (two edges between the same nodes
+        bend apart) at `skew` of the way: start, control and end points."""
+        x1, y1 = self.src.x + NODE_W / 2, self.src.y
+        x2, y2 = self.dst.x - NODE_W / 2, self.dst.y + self.slot * NODE_H / 4
+        dx, dy = x2 - x1, y2 - y1
+        mx, my = x1 + dx * self.skew, y1 + dy * self.skew
+        length = max((dx * dx + dy * dy) ** 0.5, 1.0)
+        return x1, y1, mx - dy / length * self.bend * 2, my + dx / length * self.bend * 2, x2, y2
+
+    def point(self, t: float) -> tuple[float, float]:
+        x1, y1, cx, cy, x2, y2 = self.curve()
+        return ((1 - t) ** 2 * x1 + 2 * (1 - t) * t * cx + t * t * x2,
+                (1 - t) ** 2 * y1 + 2 * (1 - t) * t * cy + t * t * y2)
+
+
+CURVE_TS = tuple(i / 20 for i in range(1, 20))  # where a curve's extent is measured
+ARC_BENDS = (30, 42, 56, 72, 90, 110, 135)  # px a blocked edge is bent by, smallest first
+ARC_SKEWS = (0.5, 0.35, 0.65, 0.22, 0.78)  # where along it the bend is widest, as a fraction
+
+
+def _blocked(edge: _Edge, boxes: list[_Box]) -> bool:
+    """Whether the edge runs through a node other than its two ends."""
+    others = [b for b in boxes if b is not edge.src and b is not edge.dst]
+    x1, y1, _, _, x2, y2 = edge.curve()
+    steps = max(20, int(abs(x2 - x1) + abs(y2 - y1)) // 8)  # a point every 8 px or closer
+    for t in (i / steps for i in range(1, steps)):
+        x, y = edge.point(t)
+        for b in others:
+            if abs(x - b.x) < NODE_W / 2 + 4 and abs(y - b.y) < NODE_H / 2 + 4:
+                return True
+    return False
+
+
+def _route(edge: _Edge, boxes: list[_Box], *, upward: bool) -> None:
+    """An edge that would run through other nodes (a skip over a column, straight along a
+    row) arcs over them, or under them, as little as it needs."""
+    if not _blocked(edge, boxes):
+        return
+    base = edge.bend
+    for bend in ARC_BENDS:
+        for skew in ARC_SKEWS:
+            for sign in ((-1, 1) if upward else (1, -1)):
+                # Positive bends turn a left-to-right edge downwards.
+                edge.bend, edge.skew = base + sign * bend, skew
+                if not _blocked(edge, boxes):
+                    return
+    edge.bend, edge.skew = base + (-1 if upward else 1) * ARC_BENDS[-1], 0.5
+
+
+def label_rect(op: str, x: float, y: float) -> Rect:
+    """The box of an op label centred on (x, y), with its margin."""
+    half_w = len(op) * LABEL_CHAR_W / 2 + LABEL_MARGIN
+    half_h = LABEL_H / 2 + LABEL_MARGIN
+    return x - half_w, y - half_h, x + half_w, y + half_h
+
+
+def _overlap(a: Rect, b: Rect) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _place_labels(edges: list[_Edge], boxes: list[_Box], bounds: Rect,
+                  ) -> tuple[dict[int, tuple[float, float]], float]:
+    """A spot on its edge for each op label where it covers no node and no other label:
+    the most constrained edge first, each at its most preferred free spot. Returns the spots
+    (by edge index) and the area still covered (0 when every label found a free spot)."""
+    nodes = [(b.x - NODE_W / 2 - 2, b.y - NODE_H / 2 - 2, b.x + NODE_W / 2 + 2,
+              b.y + NODE_H / 2 + 2) for b in boxes]
+    spots = {}
+    for i, e in enumerate(edges):
+        if e.op is not None:
+            points = [e.point(t) for t in LABEL_TS]
+            points += [(x, y + dy) for dy in LABEL_SHIFTS for x, y in points]
+            spots[i] = [((x, y), label_rect(e.op, x, y)) for x, y in points]
+    placed: dict[int, tuple[float, float]] = {}
+    taken: list[Rect] = []
+    covered = 0.0
+
+    def cost(rect: Rect) -> float:
+        outside = (rect[0] < bounds[0] or rect[1] < bounds[1] or rect[2] > bounds[2]
+                   or rect[3] > bounds[3])
+        return (1e6 if outside else 0.0) + sum(_overlap(rect, r) for r in nodes + taken)
+
+    free = {i: [s for s in options if cost(s[1]) == 0] for i, options in spots.items()}
+    while free:
+        i = min(free, key=lambda k: (len(free[k]), k))
+        if free[i]:
+            point, rect = free[i][0]
+        else:
+            point, rect = min(spots[i], key=lambda s: cost(s[1]))
+            covered += cost(rect)
+        del free[i]
+        placed[i] = point
+        taken.append(rect)
+        for k, options in free.items():
+            free[k] = [s for s in options if not _overlap(s[1], rect)]
+    return placed, covered
+
+
+def _micro_cell(cell: Cell, title: str, oy: float) -> tuple[list[str], float, float]:
+    """One cell's elements, drawn from y = `oy`; returns them with the cell's width, height.
+    Drawn wider, step by step, until every op label has a spot of its own."""
+    for step in range(SPREAD_STEPS + 1):
+        col = COL * SPREAD**step
+        row = ROW * SPREAD ** (step / 2)
+        parts, width, height, covered = _micro_cell_at(cell, title, oy, col, row)
+        if covered == 0:
+            break
+    return parts, width, height
+
+
+def _micro_cell_at(cell: Cell, title: str, oy: float, col: float,
+                   row: float) -> tuple[list[str], float, float, float]:
     n = len(cell.nodes)
     boxes = [_Box("in0", "c_{k-2}", "input"), _Box("in1", "c_{k-1}", "input")]
     boxes += [_Box(f"n{j}", str(j), "node") for j in range(n)]
@@ -69,35 +204,48 @@ def _micro_cell(cell: Cell, title: str, ox: float) -> tuple[list[str], float, fl
     for index, d in enumerate(depth):
         columns.setdefault(d, []).append(index)
     rows = max(len(v) for v in columns.values())
-    height = TITLE_H + rows * ROW + PAD
+    height = TITLE_H + rows * row + PAD
     for d, members in columns.items():
-        top = TITLE_H + (rows - len(members)) * ROW / 2
+        top = oy + TITLE_H + (rows - len(members)) * row / 2
         for r, index in enumerate(members):
             # Alternate rows of a crowded column step sideways, so the labels of the edges
             # into them do not stack up.
             shift = (r % 2) * STAGGER if len(members) > 2 and 0 < d < out_depth else 0
-            boxes[index].x = ox + PAD + NODE_W / 2 + d * COL + shift
-            boxes[index].y = top + ROW / 2 + r * ROW
-    width = 2 * PAD + NODE_W + out_depth * COL
+            boxes[index].x = PAD + NODE_W / 2 + d * col + shift
+            boxes[index].y = top + row / 2 + r * row
+    width = 2 * PAD + NODE_W + out_depth * col
 
-    edges: list[str] = []
+    edges: list[_Edge] = []
     for j, (in1, op1, in2, op2) in enumerate(cell.to_ops()):
-        target = boxes[j + 2]
         same = in1 == in2
         for k, (src, op) in enumerate(((in1, op1), (in2, op2))):
             bend = (-1 if k == 0 else 1) * 22 if same else 0
-            edges.append(_edge(boxes[int(src)], target, str(op), bend=bend, slot=2 * k - 1))
+            edges.append(_Edge(boxes[int(src)], boxes[j + 2], str(op), bend, 2 * k - 1))
     for j in cell.loose_ends():
-        edges.append(_edge(boxes[j + 2], boxes[-1], None, bend=0))
+        edges.append(_Edge(boxes[j + 2], boxes[-1], None, 0))
+    middle = oy + TITLE_H + rows * row / 2
+    for i, edge in enumerate(edges):
+        # Over the nodes in the upper half of the cell, under them in the lower half; along
+        # the middle row, over and under in turn.
+        centre = (edge.src.y + edge.dst.y) / 2
+        _route(edge, boxes, upward=centre < middle if abs(centre - middle) > 1 else i % 2 == 0)
+    # Arcs over (or under) the nodes get room of their own: the nodes move down, the cell
+    # grows.
+    ys = [e.point(t)[1] for e in edges for t in CURVE_TS]
+    above = max(0.0, oy + TITLE_H + 4 - min(ys))
+    for box in boxes:
+        box.y += above
+    height += above + max(0.0, max(ys) + above - (oy + height - 8))
+    spots, covered = _place_labels(edges, boxes, (0, oy + TITLE_H - 6, width, oy + height))
     parts = [
         f'<g class="cell" data-cell="{escape(title)}">',
-        f'<text x="{ox + PAD}" y="{TITLE_H - 10}" font-size="15" font-weight="600" '
+        f'<text x="{PAD}" y="{oy + TITLE_H - 10}" font-size="15" font-weight="600" '
         f'fill="#222">{escape(title)}</text>',
-        *edges,
+        *(_edge(e, spots.get(i)) for i, e in enumerate(edges)),
         *(_node(b) for b in boxes),
         "</g>",
     ]
-    return parts, width, height
+    return parts, width, height, covered
 
 
 def _node(box: _Box) -> str:
@@ -112,31 +260,20 @@ def _node(box: _Box) -> str:
     )
 
 
-def _edge(src: _Box, dst: _Box, op: str | None, *, bend: float, slot: int = 0) -> str:
-    """A quadratic curve from the right of `src` to the left of `dst` (its upper half for
-    slot -1, lower for 1), bent sideways by `bend` px (two edges between the same nodes bend
-    apart), with the op written on it near its end, where the edges into a node part."""
-    x1, y1 = src.x + NODE_W / 2, src.y
-    x2, y2 = dst.x - NODE_W / 2, dst.y + slot * NODE_H / 4
-    mx, my = (x1 + x2) / 2, (y1 + y2) / 2
-    dx, dy = x2 - x1, y2 - y1
-    length = max((dx * dx + dy * dy) ** 0.5, 1.0)
-    cx, cy = mx - dy / length * bend * 2, my + dx / length * bend * 2
-    color = OP_COLORS.get(op or "", "#888")
+def _edge(edge: _Edge, spot: tuple[float, float] | None) -> str:
+    """The edge's curve, and its op written at `spot` (on the curve)."""
+    x1, y1, cx, cy, x2, y2 = edge.curve()
+    color = OP_COLORS.get(edge.op or "", "#888")
     path = (f'<path d="M{x1:.1f},{y1:.1f} Q{cx:.1f},{cy:.1f} {x2:.1f},{y2:.1f}" fill="none" '
             f'stroke="{color}" stroke-width="1.6" marker-end="url(#arrow)"/>')
-    if op is None:
-        return f'<g class="edge" data-from="{src.key}" data-to="{dst.key}">{path}</g>'
-    # Towards the target, where edges run apart (they leave the two inputs in a fan); the two
-    # edges into one node at different distances from it.
-    t = 0.78 if slot > 0 else 0.56
-    lx = (1 - t) ** 2 * x1 + 2 * (1 - t) * t * cx + t * t * x2
-    ly = (1 - t) ** 2 * y1 + 2 * (1 - t) * t * cy + t * t * y2
-    label = (f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="middle" font-size="12" '
-             f'fill="{color}" stroke="#fff" stroke-width="3" paint-order="stroke">'
-             f"{escape(op)}</text>")
-    return (f'<g class="edge" data-from="{src.key}" data-to="{dst.key}" '
-            f'data-op="{escape(op)}">{path}{label}</g>')
+    ends = f'data-from="{edge.src.key}" data-to="{edge.dst.key}"'
+    if edge.op is None or spot is None:
+        return f'<g class="edge" {ends}>{path}</g>'
+    lx, ly = spot
+    label = (f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="middle" '
+             f'font-size="{LABEL_SIZE}" fill="{color}" stroke="#fff" stroke-width="3" '
+             f'paint-order="stroke">{escape(edge.op)}</text>')
+    return f'<g class="edge" {ends} data-op="{escape(edge.op)}">{path}{label}</g>'
 
 
 def _svg(body: list[str], width: float, height: float, title: str, desc: str) -> str:
@@ -155,17 +292,17 @@ def _svg(body: list[str], width: float, height: float, title: str, desc: str) ->
 
 
 def draw_micro(arch: MicroArchitecture, *, title: str | None = None) -> str:
-    """Both cells side by side: the normal (conv) cell, then the reduction cell."""
+    """The normal (conv) cell above the reduction cell: one cell's width, so that the picture
+    scaled to a page's width keeps its labels readable."""
     conv, w1, h1 = _micro_cell(arch.conv, "Normal cell", 0)
-    reduce, w2, h2 = _micro_cell(arch.reduce, "Reduction cell", w1 + PAD)
+    reduce, w2, h2 = _micro_cell(arch.reduce, "Reduction cell", h1)
     top = TITLE_H if title else 0
     body = conv + reduce
     if title:
         body = [f'<text x="{PAD}" y="22" font-size="16" font-weight="700" fill="#111">'
                 f"{escape(title)}</text>", f'<g transform="translate(0,{top})">', *body, "</g>"]
     desc = f"conv cell: {arch.conv.to_text()}; reduction cell: {arch.reduce.to_text()}"
-    return _svg(body, w1 + PAD + w2, top + max(h1, h2), title or "ENAS micro architecture",
-                desc)
+    return _svg(body, max(w1, w2), top + h1 + h2, title or "ENAS micro architecture", desc)
 
 
 MACRO_COL, MACRO_Y = 112, 150

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from enas_service.models import (
     ApiKey,
@@ -120,12 +120,18 @@ def add_job(session: Session, *, job: Job) -> Job:
     return job
 
 
+# A job is read with its dataset (the API shows the dataset's name): one join, also for a
+# page of jobs, and a job read in a session that then closes still has it.
+WITH_DATASET = joinedload(Job.dataset)
+
+
 def get_job(session: Session, *, owner: str, job_id: uuid.UUID) -> Job | None:
-    return session.scalar(select(Job).where(Job.id == job_id, Job.owner == owner))
+    return session.scalar(
+        select(Job).options(WITH_DATASET).where(Job.id == job_id, Job.owner == owner))
 
 
 def get_job_by_id(session: Session, *, job_id: uuid.UUID) -> Job | None:
-    return session.get(Job, job_id, populate_existing=True)
+    return session.get(Job, job_id, populate_existing=True, options=[WITH_DATASET])
 
 
 def count_jobs(session: Session, *, owner: str, status: JobStatus) -> int:
@@ -152,6 +158,7 @@ def list_jobs(
     count = session.scalar(select(func.count()).select_from(Job).where(*conditions)) or 0
     rows = session.scalars(
         select(Job)
+        .options(WITH_DATASET)
         .where(*conditions)
         .order_by(Job.created_at.desc(), Job.id.desc())
         .limit(limit)

@@ -226,9 +226,9 @@ def get_architecture(
 @router.get(
     "/{job_id}/architecture.svg",
     summary="The best architecture (or the one of `rank`) as an SVG picture",
-    description="Micro: both cells side by side, the two cell inputs, each node with the op "
-    "on each incoming edge, the concatenated output. Macro: the layers with their skip "
-    "connections. `rank` picks one of GET /jobs/{id}/architectures.",
+    description="Micro: the normal cell above the reduction cell, the two cell inputs, each "
+    "node with the op on each incoming edge, the concatenated output. Macro: the layers "
+    "with their skip connections. `rank` picks one of GET /jobs/{id}/architectures.",
     response_class=Response,
     responses={
         200: {"content": {"image/svg+xml": {}}, "description": "The picture"},

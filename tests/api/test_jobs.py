@@ -493,3 +493,39 @@ def test_a_job_whose_network_is_at_chance_says_so(client, db_session, alice, cap
     job.result = {"test_acc": 0.95, "warnings": []}
     db_session.commit()
     assert client.get(f"/jobs/{job_id}", headers=alice).json()["warnings"] == []
+
+
+def test_jobs_name_their_dataset_and_a_page_reads_the_datasets_with_its_jobs(
+    client, db_session, alice, digits_npz
+):
+    """`dataset_name`: the built-in's name or the upload's. A page of jobs reads their
+    datasets in its one query (a join), not in one more query a job."""
+    from sqlalchemy import event
+
+    for name in ("first", "second", "third"):
+        dataset = client.post("/datasets", files={"file": ("digits.npz", digits_npz.read_bytes())},
+                              data={"name": name}, headers=alice).json()
+        client.post("/jobs", json={"dataset": dataset["id"]}, headers=alice)
+    client.post("/jobs", json={"dataset": "digits"}, headers=alice)
+    engine = db_session.get_bind().engine
+
+    def statements(path: str) -> tuple[dict, int]:
+        seen: list[str] = []
+        db_session.expunge_all()  # nothing read before stands in for a query
+
+        def count(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            body = client.get(path, headers=alice).json()
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return body, len(seen)
+
+    _, for_one = statements("/jobs?limit=1&offset=1")
+    page, for_four = statements("/jobs")
+    assert [j["dataset_name"] for j in page["data"]] == ["digits", "third", "second", "first"]
+    assert for_four == for_one
+    one, _ = statements(f"/jobs/{page['data'][1]['id']}")
+    assert one["dataset_name"] == "third" and one["dataset"] == one["dataset_id"]

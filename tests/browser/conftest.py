@@ -13,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ class Service:
     key: str
     job_id: str
     dataset_id: str
+    data_dir: Path
 
     @property
     def headers(self) -> dict[str, str]:
@@ -49,6 +52,12 @@ class Service:
         response = httpx.get(self.url + path, headers=self.headers, timeout=30)
         response.raise_for_status()
         return response.json()
+
+    def wait_done(self, timeout: float = 240) -> dict[str, Any]:
+        """The tiny job, once it has ended."""
+        return wait_for(lambda: (job := self.get(f"/jobs/{self.job_id}"))["status"] in (
+            "succeeded", "failed", "cancelled") and job, timeout=timeout, interval=1,
+            what="the tiny job")
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in this thread
@@ -111,7 +120,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, digits_npz: Path,
             "file": ("digits.npz", digits_npz.read_bytes())}).json()
         job = httpx.post(f"{url}/jobs", headers=headers, timeout=60, json={
             "dataset": dataset["id"], "name": "browser test", **TINY_JOB, "top_k": 3}).json()
-        yield Service(url, key, job["id"], dataset["id"])
+        yield Service(url, key, job["id"], dataset["id"], data_dir)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -120,6 +129,59 @@ def service(tmp_path_factory: pytest.TempPathFactory, digits_npz: Path,
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         log.close()
+
+
+@contextmanager
+def database(service: Service) -> Iterator[Any]:
+    """A session on the service's own database (SQLite in its data directory), committed at
+    the end: for jobs the tiny one cannot show, written as the worker would have."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    engine = create_engine(f"sqlite:///{service.data_dir / 'enas.db'}",
+                           connect_args={"timeout": 30})
+    try:
+        with Session(engine) as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
+
+
+def finished_copy(service: Service, *, name: str, architectures: list[dict] | None = None,
+                  **changes: Any) -> str:
+    """A succeeded copy of the tiny job (waited for), with its history, and `architectures`
+    (arch, val_acc) as its top-k in place of the tiny job's, and `changes` to its row. No
+    files: its model is not there to download."""
+    from sqlalchemy import select
+
+    from enas_service.models import Architecture, EpochRecord, Job, JobStatus
+
+    service.wait_done()
+    with database(service) as session:
+        tiny = session.get(Job, uuid.UUID(service.job_id))
+        columns = ("owner", "dataset_id", "builtin_dataset", "request", "config", "phase",
+                   "epoch", "epochs", "progress", "elapsed_s", "best_val_acc", "best_arch",
+                   "best_costs", "result", "input_shape", "pareto", "constraints",
+                   "search_report", "usage", "attempts", "created_at", "started_at",
+                   "finished_at")
+        job = Job(name=name, status=JobStatus.succeeded,
+                  **{**{c: getattr(tiny, c) for c in columns}, **changes})
+        session.add(job)
+        session.flush()
+        for r in session.scalars(select(EpochRecord).where(EpochRecord.job_id == tiny.id)
+                                 .order_by(EpochRecord.id)):
+            session.add(EpochRecord(
+                job_id=job.id, phase=r.phase, epoch=r.epoch, epochs=r.epochs,
+                progress=r.progress, val_acc=r.val_acc, train_loss=r.train_loss,
+                train_acc=r.train_acc, seconds=r.seconds, attempt=r.attempt,
+                metrics=r.metrics))
+        if architectures is None:
+            architectures = [{"arch": a.arch, "val_acc": a.val_acc, "costs": a.costs}
+                             for a in session.scalars(select(Architecture).where(
+                                 Architecture.job_id == tiny.id).order_by(Architecture.rank))]
+        for rank, item in enumerate(architectures, start=1):
+            session.add(Architecture(job_id=job.id, rank=rank, **item))
+        return str(job.id)
 
 
 def _answers(url: str) -> bool:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from enas_core.architecture import MicroArchitecture
-from tests.browser.conftest import ARTIFACTS, Service, sign_in
+from tests.browser.conftest import ARTIFACTS, Service, finished_copy, sign_in
 from tests.conftest import TINY_JOB
 
 pytestmark = pytest.mark.slow
@@ -89,6 +89,10 @@ def test_jobs_list_shows_the_job(page, service: Service):
     row = page.locator(f'tr[data-job="{service.job_id}"]')
     row.wait_for()
     assert row.locator("td").nth(0).text_content() == "browser test"
+    # The upload's name (its file's, as it was not named), not its id.
+    dataset = service.get(f"/datasets/{service.dataset_id}")
+    assert row.locator("td").nth(3).text_content() == job["dataset_name"] == dataset["name"] \
+        == "digits.npz"
     assert row.locator(".badge").text_content() == job["status"] == "succeeded"
     assert row.locator("progress").get_attribute("value") == "100"
     assert row.locator("td").nth(4).text_content() == f"{job['best_val_acc'] * 100:.1f}%"
@@ -163,3 +167,143 @@ def test_redoc_renders_offline(page, service: Service):
     operations = sum(len(item) for item in spec["paths"].values())
     assert page.locator("[data-section-id^='tag/'][data-section-id*='/operation/']").count() \
         == operations
+
+
+# Cells of 5 nodes that the dashboard once drew side by side, 1,898 px wide and never below
+# 3/4 of that (the job page's card scrolled), six pairs of op labels on top of each other in
+# the reduction cell.
+WIDE = MicroArchitecture.parse("1 3 1 0 2 4 2 3 1 2 3 4 4 0 0 0 4 0 4 4",
+                               "1 4 1 2 2 2 0 1 1 0 3 2 3 1 0 3 1 1 4 1").to_json()
+
+
+@pytest.fixture(scope="module")
+def reranked(service: Service) -> str:
+    """A finished job whose top-k put WIDE first, ahead of the search's last best (the tiny
+    job's), as re-ranking the candidates on more validation data can."""
+    service.wait_done()
+    ranked = service.get(f"/jobs/{service.job_id}/architectures")["data"]
+    return finished_copy(service, name="reranked", architectures=[
+        {"arch": WIDE, "val_acc": 0.93},
+        *({"arch": a["arch"], "val_acc": a["val_acc"], "costs": a["costs"]} for a in ranked)])
+
+
+def test_best_architecture_card_shows_the_apis_rank_1_only(page, service: Service,
+                                                             reranked: str):
+    """The card's text, its picture and the picture's title, GET /architecture and the
+    top-k's first row: one architecture, not the search's last epoch's best."""
+    history = service.get(f"/jobs/{reranked}/history")["data"]
+    last_best = [r for r in history if r["phase"] == "search"][-1]["best"]["arch"]
+    best = service.get(f"/jobs/{reranked}/architecture")
+    assert best["rank"] == 1 and best["arch"] == WIDE != last_best
+    text = f"conv {WIDE['conv_text']} · reduce {WIDE['reduce_text']}"
+    sign_in(page, service, f"#/jobs/{reranked}")
+    page.wait_for_selector("table.top tbody tr[data-rank]")
+    page.locator("#best-arch .mono", has_text=text).wait_for(timeout=30_000)
+    assert page.locator("#best-arch .mono").text_content() == text
+    assert page.locator("#best-arch svg > title").text_content() == \
+        "reranked: rank 1, val_acc 0.9300"
+    nodes, edges = _counts(WIDE)
+    assert page.locator("#best-arch svg g.node").count() == nodes
+    assert page.locator("#best-arch svg g.edge").count() == edges
+    first = page.locator('table.top tr[data-rank="1"] td.mono')
+    assert first.text_content() == f"{WIDE['conv_text']} | {WIDE['reduce_text']}"
+
+
+def _overlapping(page, svg: str) -> list[str]:
+    """Pairs of op labels, or a label and a node, drawn on top of each other in the page."""
+    return page.evaluate("""svg => {
+      const box = (e) => e.getBoundingClientRect();
+      const name = (e) => `${e.closest("g.cell").dataset.cell}: ${e.textContent}`;
+      const labels = [...svg.querySelectorAll("g.edge text")].map((t) => [name(t), box(t)]);
+      const nodes = [...svg.querySelectorAll("g.node")].map((n) => [n.dataset.node, box(n)]);
+      const over = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5
+        && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+      const found = [];
+      labels.forEach(([label, r], i) => {
+        for (const [other, q] of labels.slice(i + 1)) {
+          if (over(r, q)) found.push(`${label} / ${other}`);
+        }
+        for (const [node, q] of nodes) if (over(r, q)) found.push(`${label} / node ${node}`);
+      });
+      return found;
+    }""", page.locator(svg).element_handle())
+
+
+def test_both_cell_diagrams_fit_their_card_and_no_labels_overlap(page, service: Service,
+                                                                 reranked: str):
+    sign_in(page, service, f"#/jobs/{reranked}")
+    svg = "#best-arch svg"
+    page.wait_for_selector(f"{svg} g.node")
+    box = page.locator("#best-arch")
+    assert box.evaluate("e => e.scrollWidth <= e.clientWidth"), "the diagram scrolls"
+    card = page.locator("#architecture").bounding_box()
+    for cell in ("Normal cell", "Reduction cell"):
+        drawn = page.locator(f'{svg} g.cell[data-cell="{cell}"]').bounding_box()
+        assert card["x"] <= drawn["x"] and drawn["x"] + drawn["width"] <= card["x"] + card[
+            "width"], cell
+    assert _overlapping(page, svg) == []
+    page.set_viewport_size({"width": 800, "height": 900})  # narrower: it shrinks, no scrollbar
+    assert box.evaluate("e => e.scrollWidth <= e.clientWidth"), "the diagram scrolls"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    # Rank 1's picture in the top-k table fits its row too.
+    page.locator('table.top tr[data-rank="1"]').get_by_role("button", name="Diagram").click()
+    detail = page.locator("table.top tr.detail").first
+    detail.locator("svg g.node").first.wait_for()
+    assert detail.locator("td").evaluate("e => e.scrollWidth <= e.clientWidth")
+    assert page.locator("#top .table-wrap").evaluate("e => e.scrollWidth <= e.clientWidth")
+    assert _overlapping(page, "table.top tr.detail svg") == []
+    page.locator("#architecture").screenshot(path=str(ARTIFACTS / "best-architecture.png"))
+
+
+def test_new_job_form_tells_two_uploads_of_one_file_apart(page, service: Service, digits_npz):
+    again = httpx.post(f"{service.url}/datasets", headers=service.headers, timeout=60, files={
+        "file": ("digits.npz", digits_npz.read_bytes())}).json()
+    try:
+        sign_in(page, service, "#/jobs/new")
+        page.wait_for_selector("#f-dataset")
+        labels = {}
+        for dataset_id in (service.dataset_id, again["id"]):
+            option = page.locator(f'#f-dataset option[value="{dataset_id}"]')
+            labels[dataset_id] = option.text_content()
+            assert labels[dataset_id].startswith("digits.npz · ")
+            assert dataset_id[:8] in labels[dataset_id]
+        assert len(set(labels.values())) == 2, labels
+    finally:
+        httpx.delete(f"{service.url}/datasets/{again['id']}", headers=service.headers,
+                     timeout=30).raise_for_status()
+
+
+def test_a_job_with_a_warning_says_so_on_its_page_and_in_the_list(page, service: Service):
+    message = ("the trained network scores 0.111 on validation data, chance for 9 classes, "
+               "while it fits its training data (train_acc 0.98)")
+    final = service.wait_done()["final"]
+    job_id = finished_copy(service, name="at chance", result={
+        **final, "warnings": [{"code": "val_acc_at_chance", "message": message}]})
+    fine = finished_copy(service, name="fine", result={**final, "warnings": []})
+    try:
+        assert [w["message"] for w in service.get(f"/jobs/{job_id}")["warnings"]] == [message]
+        sign_in(page, service, f"#/jobs/{job_id}")
+        banner = page.locator("#job-warnings")
+        banner.wait_for()
+        assert banner.is_visible() and message in banner.text_content()
+        assert banner.locator("li").get_attribute("data-code") == "val_acc_at_chance"
+        page.screenshot(path=str(ARTIFACTS / "job-warning.png"))
+        page.goto(f"{service.url}/#/jobs")
+        row = page.locator(f'tr[data-job="{job_id}"]')
+        row.wait_for()
+        assert row.locator(".badge").text_content() == "succeeded"
+        assert row.locator(".warn-mark").is_visible()
+        assert row.locator("td").nth(1).text_content() == "succeeded ⚠"
+        assert message in row.locator(".warn-mark").get_attribute("title")
+        # Every job as its `warnings` say: one without carries no mark, and no banner.
+        for job in service.get("/jobs")["data"]:
+            marks = page.locator(f'tr[data-job="{job["id"]}"] .warn-mark')
+            assert marks.count() == (1 if job["warnings"] else 0), job["name"]
+        assert page.locator(f'tr[data-job="{fine}"] td').nth(1).text_content() == "succeeded"
+        page.goto(f"{service.url}/#/jobs/{fine}")
+        page.wait_for_selector(".job-head .status-line .badge.succeeded")
+        assert page.locator("#job-warnings").count() == 0
+    finally:
+        for job in (job_id, fine):
+            httpx.delete(f"{service.url}/jobs/{job}", headers=service.headers,
+                         timeout=30).raise_for_status()

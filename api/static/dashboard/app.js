@@ -60,6 +60,18 @@ function statusBadge(status) {
   return h("span", { class: `badge ${status}` }, status);
 }
 
+// The job's status, marked when its result carries warnings (job.warnings).
+function jobStatus(job) {
+  const warnings = job.warnings || [];
+  if (!warnings.length) return statusBadge(job.status);
+  const text = warnings.map((w) => w.message).join("\n");
+  return h("span", { class: "status-warned" }, statusBadge(job.status), " ",
+    h("span", { class: "warn-mark", title: text, role: "img", "aria-label": `${warnings.length} warning(s): ${text}` }, "⚠"));
+}
+
+// The dataset's name: the built-in's or the upload's ("(deleted)" once the upload is gone).
+const datasetName = (job) => job.dataset_name ?? (job.dataset_id ? shortId(job.dataset_id) : job.dataset);
+
 function progressBar(job) {
   const value = Math.round((job.progress || 0) * 100);
   const label = job.phase ? `${job.phase} ${job.epoch}/${job.epochs}` : job.status;
@@ -86,9 +98,9 @@ async function inlineSvg(path, signal) {
   const response = await blob(path, { signal });
   const doc = new DOMParser().parseFromString(await response.text(), "image/svg+xml");
   const svg = document.importNode(doc.documentElement, true);
-  // Scaled to the page, but never below 3/4 of its size (the box scrolls instead), so that
-  // the ops on the edges stay readable.
-  svg.style.minWidth = `${Math.round(0.75 * Number(svg.getAttribute("width")))}px`;
+  // Scaled down to its box by its viewBox (the cells are drawn one above the other, so a
+  // laptop's width shows them near their own size), never up beyond it.
+  svg.style.maxWidth = `${Number(svg.getAttribute("width"))}px`;
   svg.removeAttribute("width");
   svg.removeAttribute("height");
   svg.classList.add("diagram");
@@ -201,9 +213,9 @@ function jobsTable(jobs, refresh) {
       .map((c, i) => h("th", { scope: "col", class: i >= 4 && i <= 6 ? "num" : null }, c)))),
     h("tbody", {}, jobs.map((j) => h("tr", { dataset: { job: j.id } },
       h("td", {}, h("a", { href: `#/jobs/${j.id}` }, j.name || shortId(j.id))),
-      h("td", {}, statusBadge(j.status)),
+      h("td", {}, jobStatus(j)),
       h("td", {}, progressBar(j)),
-      h("td", {}, j.dataset.length > 20 ? shortId(j.dataset) : j.dataset),
+      h("td", { title: j.dataset_id || null }, datasetName(j)),
       h("td", { class: "num" }, pct(j.best_val_acc)),
       h("td", { class: "num" }, pct(j.final?.test_acc)),
       h("td", { class: "num" }, fmt(j.final?.params)),
@@ -253,6 +265,14 @@ function finalCharts(epochs) {
     ]));
   }
   return out;
+}
+
+function warningBanner(job) {
+  const warnings = job.warnings || [];
+  if (!warnings.length) return null;
+  return h("div", { class: "banner warn", id: "job-warnings", role: "alert" },
+    h("strong", {}, job.status === "succeeded" ? "Succeeded, with a warning: do not use this model as it is." : "Warning"),
+    h("ul", {}, warnings.map((w) => h("li", { dataset: { code: w.code } }, w.message))));
 }
 
 function summaryCards(job) {
@@ -330,7 +350,8 @@ async function jobView(id) {
     main.querySelector("h1").textContent = job.name || `Job ${shortId(id)}`;
     document.title = `${job.name || shortId(id)} · enas-service`;
     rerender(header, ...[
-      h("p", { class: "status-line" }, statusBadge(job.status), " ", h("span", { class: "muted" }, `${job.id} · dataset ${job.dataset} · created ${when(job.created_at)}${job.finished_at ? ` · finished ${when(job.finished_at)}` : ""}`)),
+      h("p", { class: "status-line" }, jobStatus(job), " ", h("span", { class: "muted" }, `${job.id} · dataset ${datasetName(job)} · created ${when(job.created_at)}${job.finished_at ? ` · finished ${when(job.finished_at)}` : ""}`)),
+      warningBanner(job),
       progressBar(job),
       job.error ? h("p", { class: "error" }, job.error) : null,
       h("div", { class: "toolbar" }, jobActions(job, (gone) => { if (gone) location.hash = "#/jobs"; else refreshJob(); })),
@@ -342,15 +363,23 @@ async function jobView(id) {
     const f = finalCharts(epochs);
     final.replaceChildren(...(f.length ? f : [h("p", { class: "muted" }, "Final training starts when the search ends.")]));
   };
+  // The card shows what GET /jobs/{id}/architecture answers (the top-k's rank 1 once the
+  // search has ended, the best so far before): its text, and its picture by its rank. The
+  // epochs only say when to ask again; the last answer asked for is the one drawn.
+  let bestAsked = 0;
   const drawBest = async () => {
-    const best = [...epochs].reverse().find((e) => e.best)?.best;
-    const text = best ? JSON.stringify(best.arch) : null;
-    const key = `${text}|${job?.status}`;
-    if ((!best && !FINAL.includes(job?.status)) || key === drawnBest) return;
-    drawnBest = key;
+    const seen = [...epochs].reverse().find((e) => e.best)?.best;
+    if (!seen && !FINAL.includes(job?.status)) return;
+    const asked = ++bestAsked;
     try {
-      const svg = await inlineSvg(`/jobs/${id}/architecture.svg`, signal);
-      arch.replaceChildren(svg, h("p", { class: "mono" }, (best?.arch?.conv_text ? `conv ${best.arch.conv_text} · reduce ${best.arch.reduce_text}` : best?.arch?.text) || ""));
+      const best = await request(`/jobs/${id}/architecture`, { signal });
+      const key = `${best.rank}|${best.val_acc}|${JSON.stringify(best.arch)}`;
+      if (asked !== bestAsked || key === drawnBest) return;
+      const svg = await inlineSvg(`/jobs/${id}/architecture.svg?rank=${best.rank}`, signal);
+      if (asked !== bestAsked) return;
+      drawnBest = key;
+      const a = best.arch;
+      arch.replaceChildren(svg, h("p", { class: "mono" }, a.conv_text ? `conv ${a.conv_text} · reduce ${a.reduce_text}` : a.text || ""));
     } catch (err) {
       if (!signal.aborted && !(err instanceof ApiError && err.status === 409)) arch.replaceChildren(errorBox(err));
     }
@@ -498,6 +527,11 @@ function field(name, prop) {
     h("span", { id: `${id}-error`, class: "field-error", role: "alert" }));
 }
 
+// An upload as the New job form lists it: two of one file differ in date, size or id.
+function datasetLabel(d) {
+  return `${d.name} · ${when(d.created_at)} · ${d.num_samples} images, ${fmt(d.size_bytes)}B · ${shortId(d.id)}`;
+}
+
 async function submitView() {
   const signal = view("New job", h("p", { class: "muted" }, "Loading the job options…"));
   let schema;
@@ -515,7 +549,7 @@ async function submitView() {
   props.preset = { enum: (presetHelp.match(/: (.*)\./)?.[1] || "quick").split(", ").map((p) => p.trim()), description: presetHelp };
   const source = h("select", { id: "f-dataset", name: "dataset", "aria-describedby": "f-dataset-error" },
     h("optgroup", { label: "Built-in" }, BUILTIN.map((d) => h("option", { value: d }, d))),
-    datasets.length ? h("optgroup", { label: "Uploaded" }, datasets.map((d) => h("option", { value: d.id }, `${d.name} (${d.num_samples} images)`))) : null,
+    datasets.length ? h("optgroup", { label: "Uploaded" }, datasets.map((d) => h("option", { value: d.id }, datasetLabel(d)))) : null,
     h("option", { value: "__upload__" }, "Upload a file…"));
   const file = h("input", { id: "f-file", type: "file", accept: ".npz,.csv,.zip,.gz", "aria-describedby": "f-file-error" });
   const fileField = h("div", { class: "field", hidden: true, dataset: { field: "file" } }, h("label", { for: "f-file" }, "Dataset file"), file,
