@@ -1,21 +1,38 @@
 # Two commands on a fresh machine: `make run` (set up, start the embedded service and submit a
-# quick search on bundled real digits) and `make test`. `make search` runs the same search from
-# the CLI alone. Torch comes from the pinned versions this project is built against.
+# demo search on bundled real digits) and `make test`. `make search` runs the quick search from
+# the CLI alone.
+#
+# The install needs a package index (pip's: PyPI, or the mirror pip is configured with). Torch
+# comes in the pinned versions this project is built against, from that index (on Linux PyPI's
+# torch is the CUDA build, with gigabytes of NVIDIA libraries), or from TORCH_INDEX, e.g.
+# PyTorch's CPU-only build where that index is reachable:
+#   make run TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# `make run` installs what the service and the client need; `make test` and `make setup-dev` add
+# the tests' and tools' extras (dev: pytest, ruff, onnxruntime, ...; mlflow).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.14.1 torchvision==0.29.1
+TORCH_INDEX ?=
 
-.PHONY: setup run search test lint bench
+.PHONY: setup setup-dev run search test lint bench
 
+# The service, and the client: `enas jobs ...`, enas_client and the README's client script (its
+# `all` extra: numpy, pandas, onnxruntime).
 $(BIN)/enas: pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH)
+	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e './clients/python[all]'
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/enas
 	$(BIN)/pip install -q -e '.[dev,mlflow]'
-	$(BIN)/pip install -q -e './clients/python[all]'  # the client: `enas jobs ...`, enas_client
-	touch $(BIN)/enas
+	touch $@
 
 setup: $(BIN)/enas
+
+setup-dev: $(VENV)/.dev-installed
 
 run: setup
 	$(BIN)/enas serve --demo
@@ -23,10 +40,10 @@ run: setup
 search: setup
 	$(BIN)/enas search --preset quick --dataset digits --output runs/quick
 
-test: setup
+test: setup-dev
 	$(BIN)/python -m pytest -q
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check .
 
 bench: setup

@@ -4,9 +4,7 @@ resumed after a dropped connection."""
 
 from __future__ import annotations
 
-import json
 import threading
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -364,43 +362,6 @@ def test_events_reconnect_with_last_event_id_after_a_drop(live_url, live_keys, d
     first_id = next(e.id for e in events if e.event == "epoch")
     assert any(f"last-event-id: {first_id}".encode() in r.lower() for r in proxy.requests)
     assert events[-1].final and events[-1].data["status"] == "succeeded"
-
-
-# -- the README's script ------------------------------------------------------------------------
-
-
-def readme_script() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("<!-- client-script -->")
-    block = text[start:].split("```python\n", 1)[1].split("```", 1)[0]
-    return block
-
-
-def run_readme_script(url: str, key: str, folder: Path, digits_npz: Path) -> str:
-    """Run the README's client script (on TINY_JOB's options) in a fresh interpreter against
-    the service at `url`; returns its output."""
-    import subprocess
-    import sys
-
-    script = readme_script()
-    line = next(ln for ln in script.splitlines() if ln.startswith("options = "))
-    script = script.replace(line, f"options = {json.dumps(TINY_JOB)}")
-    (folder / "session.py").write_text(script)
-    (folder / "digits.npz").write_bytes(digits_npz.read_bytes())
-    env = {"ENAS_URL": url, "ENAS_KEY": key, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": CLIENT_SRC}
-    done = subprocess.run([sys.executable, "session.py"], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "succeeded" in done.stdout and "predicted" in done.stdout
-    assert (folder / "model.onnx").stat().st_size > 1000
-    assert "epoch" in done.stderr  # the progress bar
-    return done.stdout
-
-
-def test_the_readme_client_script_runs_end_to_end(live_url, live_keys, worker, tmp_path,
-                                                  digits_npz):
-    run_readme_script(live_url, token(live_keys["alice"]), tmp_path, digits_npz)
 
 
 def test_the_client_imports_no_torch_and_nothing_of_the_service(live_url, live_keys):

@@ -112,11 +112,7 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
             totals = http.get("/usage", headers=headers).json()
             assert totals["jobs"] >= 1 and totals["devices"][0]["device"] == "cpu"
 
-        # The README's client script, a data scientist's session, against the same service.
-        from tests.client.test_client import run_readme_script
-
-        (tmp_path / "client").mkdir()
-        run_readme_script(f"http://127.0.0.1:{port}", key, tmp_path / "client", digits_npz)
+        # (The README's client script runs against `enas serve` in test_readme_session.)
         assert (data_dir / "enas.db").is_file()
         assert (data_dir / "broker").is_dir()
         assert (data_dir / "jobs" / job["id"] / "model.pt").is_file()
