@@ -468,7 +468,8 @@ class JobPublic(BaseModel):
     )
     epoch: int = Field(description="Last finished epoch of `phase` (1-based; 0 before any).")
     epochs: int = Field(description="Epochs in `phase`.")
-    progress: float = Field(description="0..1 over the whole job.")
+    progress: float = Field(description="0..1 over the whole job, its epochs weighted by "
+                            "their work (a search epoch does more than a training one).")
     best_val_acc: float | None = Field(description="Best validation accuracy found so far.")
     attempts: int = Field(description="Times a worker took the job (each run, and each "
                           "resume after a failure, a lost worker or a retry).")

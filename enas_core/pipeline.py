@@ -21,6 +21,7 @@ from .constraints import limits_dict
 from .data import Splits
 from .export import atomic_save, save_model
 from .metrics import EpochMetrics
+from .progress import epoch_work
 from .runtime import Cancelled, StopFn, never
 from .search import Searcher
 from .spaces import arch_from_json, network_config_for
@@ -122,6 +123,24 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
         meter.end()
 
 
+def _progress_scale(config: RunConfig, data: Splits) -> Callable[..., float]:
+    """`at(search_epochs, training_epochs=0)`: the job's progress (0..1) after that many epochs
+    of the search and of final training (and the baseline's), each epoch weighted by its work
+    (`progress.epoch_work`), so the rate of progress stays that of the time."""
+    trainings = 2 if config.baseline == "random" else 1
+    train = data.train
+    search, final = epoch_work(config, (train.channels, *train.image_shape[:2]),
+                               train.num_classes, train.num_samples, data.val.num_samples)
+    total = config.search.epochs * search + trainings * config.train.epochs * final
+    if total <= 0:  # nothing to do
+        search = final = total = 1.0
+
+    def at(search_epochs: float, training_epochs: float = 0) -> float:
+        return (search_epochs * search + training_epochs * final) / total
+
+    return at
+
+
 def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: Runtime,
              on_epoch: Callable[[EpochMetrics], None] | None,
              should_stop: StopFn | None, resume_from: str | Path | None,
@@ -132,14 +151,13 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
     report = on_epoch or (lambda m: None)
     announce = on_phase or (lambda phase, **where: None)
     state = load_checkpoint(resume_from) if resume_from else None
-    trainings = 2 if config.baseline == "random" else 1
-    total = config.search.epochs + trainings * config.train.epochs
+    at = _progress_scale(config, data)
     base = {"config": to_dict(config)}
 
     cons = config.search.constraints
     if state is None or state["phase"] == "search":
         done = state["searcher"]["epoch"] if state is not None else 0
-        announce("preparing", epoch=done, epochs=config.search.epochs, progress=done / total)
+        announce("preparing", epoch=done, epochs=config.search.epochs, progress=at(done))
         meter.begin("search")
         searcher = Searcher(config.search, data, runtime=runtime, seed=config.seed,
                             target=config.train.model, latency_cache_dir=latency_cache_dir)
@@ -150,13 +168,13 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
         if limit is not None:
             searcher.deadline = time.monotonic() + max(limit - searcher.elapsed, 0.0)
         announce("search", epoch=searcher.epoch, epochs=config.search.epochs,
-                 progress=searcher.epoch / total)
+                 progress=at(searcher.epoch))
         searcher.on_progress = lambda f: announce(
             "search", epoch=searcher.epoch, epochs=config.search.epochs,
-            progress=(searcher.epoch + f) / total)
+            progress=at(searcher.epoch + f))
         while searcher.epoch < config.search.epochs and not searcher.out_of_time():
             metrics = searcher.run_epoch(should_stop)
-            metrics.progress = searcher.epoch / total
+            metrics.progress = at(searcher.epoch)
             searcher.history[-1] = metrics.to_dict()
             path = _checkpoint(out_dir, "search", searcher.epoch,
                                base | {"phase": "search", "searcher": searcher.state_dict()})
@@ -182,7 +200,7 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
     else:
         search = state["search"]
 
-    def train(phase: str, candidate: dict[str, Any], done_before: int,
+    def train(phase: str, candidate: dict[str, Any], trained_before: int,
               extra: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
         """Train `candidate` from scratch with the final-training config, checkpointing each
         epoch as `phase`; returns its report, its history and the saved model's path."""
@@ -194,11 +212,11 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
         if state is not None and state["phase"] == phase:
             trainer.load_state_dict(state["trainer"])
         announce(phase, epoch=trainer.epoch, epochs=config.train.epochs,
-                 progress=(done_before + trainer.epoch) / total)
+                 progress=at(config.search.epochs, trained_before + trainer.epoch))
         while trainer.epoch < config.train.epochs:
             metrics = trainer.run_epoch(should_stop)
             metrics.phase = phase
-            metrics.progress = (done_before + trainer.epoch) / total
+            metrics.progress = at(config.search.epochs, trained_before + trainer.epoch)
             trainer.history[-1] = metrics.to_dict()
             path = _checkpoint(out_dir, phase, trainer.epoch, base | extra | {
                 "phase": phase, "search": search, "trainer": trainer.state_dict()})
@@ -220,14 +238,13 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
     if state is not None and state["phase"] == "baseline":
         final, final_history, model_path = state["final"]
     elif config.train.epochs > 0 and search["best"] is not None:
-        final, final_history, model_path = train("final", search["best"],
-                                                 config.search.epochs, {})
+        final, final_history, model_path = train("final", search["best"], 0, {})
 
     baseline = None
     random_best = search.get("random_best")
     if config.baseline == "random" and final is not None and random_best is not None:
         result, history, path = train(
-            "baseline", random_best, config.search.epochs + config.train.epochs,
+            "baseline", random_best, config.train.epochs,
             {"final": [final, final_history, model_path]})
         final_history = final_history + history
         baseline = random_best | {"final": result, "model_path": path}

@@ -1,5 +1,5 @@
-"""How long a run has to go: one estimate for the `enas` progress bar, the API's
-`eta_seconds` (from what the worker records) and so what the demo and `enas jobs` print.
+"""How far a job is and how long it has to go: one estimate for the `enas` progress bar, the
+API's `eta_seconds` (from what the worker records) and so what the demo and `enas jobs` print.
 Torch-free.
 
 The estimate is the rate of progress measured from a reference point, the first progress
@@ -8,11 +8,21 @@ left. Before the reference the run prepares (the data, latency tables: a minute 
 CPU) and takes its first, slow steps: a rate over that stretch, against the 1% of progress it
 moved, once said "2.4 h" for a job that took 6.7 minutes. Until `MIN_PROGRESS` has been
 measured past the reference there is no estimate.
+
+For a rate to hold, progress moves with the work done, not the epochs counted (`epoch_work`,
+used by `pipeline.run_job`): a search epoch of the demo does about twice the work of a
+final-training epoch (and took about three times as long); counted as equal, the search's
+rate applied to the faster final training made ETAs up to 3.5x too long
+(tests/enas_core/test_progress.py replays a recorded run).
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from .config import RunConfig, SearchConfig, TrainConfig, train_batch_size
 
 MIN_PROGRESS = 0.05  # progress measured past the reference before there is an estimate
 
@@ -65,3 +75,44 @@ def format_duration(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def search_epoch_images(config: SearchConfig, train_samples: int,
+                        val_samples: int) -> tuple[int, int, int]:
+    """What one search epoch puts through the network, in images of forward passes: its
+    shared-weight steps (a training image counts 3 times: forward and backward), its controller
+    steps' reward batches, and the validation batches of its best candidate."""
+    steps = config.steps_per_epoch or max(1, train_samples // config.batch_size)
+    evaluated = -(-val_samples // config.eval_batch_size)
+    if config.eval_batches is not None:
+        evaluated = min(evaluated, config.eval_batches)
+    rewards = config.controller.train_steps * config.controller.num_aggregate
+    return (3 * steps * config.batch_size, rewards * config.eval_batch_size,
+            evaluated * config.eval_batch_size)
+
+
+def final_epoch_images(config: TrainConfig, train_samples: int, val_samples: int) -> int:
+    """The same for one epoch of final training: its steps (3 an image) and the validation."""
+    batch = train_batch_size(config, train_samples)
+    steps = config.steps_per_epoch or max(1, train_samples // batch)
+    return 3 * steps * batch + val_samples
+
+
+def epoch_work(config: RunConfig, input_shape: Sequence[int], num_classes: int,
+               train_samples: int, val_samples: int) -> tuple[float, float]:
+    """The work of one search epoch and of one final-training epoch, in multiply-adds: their
+    images times the multiply-adds of an image through a typical architecture (the mean of a
+    few random ones, priced torch-free) in the search network and in the final network."""
+    from .costs import count_flops
+    from .spaces import get_space, network_config_for
+
+    search = config.search.model
+    space = get_space(search.space)
+    rng = random.Random(0)
+    archs = [space.random(search, rng) for _ in range(4)]
+    shape = tuple(input_shape)
+    per_search = sum(count_flops(a, search, shape, num_classes) for a in archs)
+    per_final = sum(count_flops(a, network_config_for(a, config.train.model), shape,
+                                num_classes) for a in archs)
+    return (sum(search_epoch_images(config.search, train_samples, val_samples)) * per_search,
+            final_epoch_images(config.train, train_samples, val_samples) * per_final)

@@ -30,6 +30,7 @@ from .constraints import (
 from .costs import CostModel, Costs
 from .data import DeviceLoader, Splits
 from .metrics import EpochMetrics
+from .progress import search_epoch_images
 from .reinforce import Reinforce
 from .report import search_report
 from .runtime import (
@@ -137,6 +138,7 @@ class Searcher:
         self.reward_loader = DeviceLoader(data.val, batch_size=config.eval_batch_size, **loader)
         self.eval_loader = DeviceLoader(data.val, batch_size=config.eval_batch_size,
                                         shuffle=False, drop_last=False, **loader)
+        self.train_samples, self.val_samples = train.num_samples, data.val.num_samples
         self.shares = self.epoch_shares()
         self.epoch = 0
         self.best: Candidate | None = None
@@ -225,19 +227,12 @@ class Searcher:
     def epoch_shares(self) -> tuple[float, float]:
         """The parts of an epoch's progress its shared-weight steps and its controller steps
         stand for (the candidate's evaluation is the rest), in proportion to the images each
-        puts through the network: a training batch counts 3 times (forward and backward), the
-        controller's reward batches and the candidate's validation batches once. The demo
-        preset on the bundled digits: 48%, 50% and 2%, against 39%, 58% and 3% of its first
-        epoch's time on a loaded 2-core CPU; the fixed 70/30 split before made the rate of its
-        shared steps promise the epoch in about half its time (an ETA off by 2x)."""
-        cfg = self.config
-        shared = 3 * (cfg.steps_per_epoch or len(self.train_loader)) * cfg.batch_size
-        controller = cfg.controller.train_steps * cfg.controller.num_aggregate
-        evaluated = len(self.eval_loader)
-        if cfg.eval_batches is not None:
-            evaluated = min(evaluated, cfg.eval_batches)
-        total = shared + (controller + evaluated) * cfg.eval_batch_size
-        return shared / total, controller * cfg.eval_batch_size / total
+        puts through the network (`progress.search_epoch_images`). The demo preset on the
+        bundled digits: 48%, 50% and 2%, against 39%, 58% and 3% of its first epoch's time on
+        a loaded 2-core CPU; the fixed 70/30 split before made the rate of its shared steps
+        promise the epoch in about half its time (an ETA off by 2x)."""
+        parts = search_epoch_images(self.config, self.train_samples, self.val_samples)
+        return parts[0] / sum(parts), parts[1] / sum(parts)
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline

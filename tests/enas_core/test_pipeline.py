@@ -6,6 +6,7 @@ import torch
 from enas_core.config import replace
 from enas_core.export import load_model
 from enas_core.pipeline import Cancelled, run_job
+from enas_core.progress import epoch_work
 from enas_core.spaces import arch_from_json
 from tests.enas_core.conftest import tiny_run
 
@@ -18,7 +19,8 @@ def stable(history):
 
 def test_search_runs_end_to_end_on_real_digits(digits, tmp_path):
     seen = []
-    result = run_job(tiny_run(search_epochs=3), digits, out_dir=tmp_path, on_epoch=seen.append)
+    config = tiny_run(search_epochs=3)
+    result = run_job(config, digits, out_dir=tmp_path, on_epoch=seen.append)
     arch = arch_from_json(result.best["arch"])  # valid: the strict parser accepts it
     assert arch.nodes == 3
     assert [(m.phase, m.epoch) for m in seen] == [("search", 1), ("search", 2), ("search", 3),
@@ -28,7 +30,12 @@ def test_search_runs_end_to_end_on_real_digits(digits, tmp_path):
     assert all(len(m.sampled) == 2 * 3 for m in search)  # train_steps x num_aggregate
     assert all(0.0 <= s["reward"] <= 1.0 for m in search for s in m.sampled)
     assert all(m.entropy > 0 and m.baseline is not None for m in search)
-    assert [m.progress for m in seen] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    # Progress moves with the work of each epoch (progress.epoch_work), not their count.
+    train = digits.train
+    search, final = epoch_work(config, (train.channels, *train.image_shape[:2]),
+                               train.num_classes, train.num_samples, digits.val.num_samples)
+    assert [m.progress for m in seen] == pytest.approx(
+        [k * search / (3 * search + final) for k in (1, 2, 3)] + [1.0])
     # The best is ranked on validation data: the top-k list is sorted, best first.
     accs = [c["val_acc"] for c in result.top_k]
     assert accs == sorted(accs, reverse=True) and result.best == result.top_k[0]
