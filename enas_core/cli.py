@@ -414,6 +414,7 @@ def _print_result(best: dict[str, Any], final: dict[str, Any] | None, out: Path)
             where = f" ({c['device']}, batch {c['batch_size']})" if "device" in c else ""
             lines.append(f"max_{c['name']} {c['limit']:,.6g} ({c['mode']}): measured "
                          f"{c['value']:,.6g}{where}, {mark}")
+        lines += [f"WARNING: {w['message']}" for w in final.get("warnings", [])]
     lines.append(f"written: {out / 'result.json'}" + (f", {out / 'model.pt'}" if final else ""))
     print("\n".join(lines))
 

@@ -185,3 +185,15 @@ def test_the_progress_bar_says_what_it_does_where_it_stands_still():
          "loss=0.500, best_val=0.9000, val=0.9300"),
     ]
     progress.close()
+
+
+def test_the_result_shows_a_trained_networks_warnings(tmp_path, capsys):
+    from enas_core.cli import _print_result
+    from enas_core.spaces import get_space
+
+    arch = get_space("micro").parse("1 0 1 4", "0 0 1 0").to_json()
+    final = {"test_acc": 0.11, "params": 1000, "flops": 2000, "latency_ms": 0.5,
+             "latency_batch_size": 1, "device": "cpu",
+             "warnings": [{"code": "val_acc_at_chance", "message": "scores 0.111 ..."}]}
+    _print_result({"arch": arch, "val_acc": 0.5}, final, tmp_path)
+    assert "WARNING: scores 0.111 ..." in capsys.readouterr().out.splitlines()
