@@ -471,6 +471,8 @@ def follow_demo_job(url: str, key: str, job_id: str, *, poll_s: float = 2.0,
     if final.get("test_acc") is not None:
         print(f"  demo: test accuracy {final['test_acc']:.4f}, {final.get('params')} params",
               file=out, flush=True)
+    for warning in job.get("warnings") or []:
+        print(f"  demo: WARNING: {warning['message']}", file=out, flush=True)
     if job.get("error"):
         print(f"  demo: {job['error']}", file=out, flush=True)
     print(f"  demo: finished in {format_duration(clock() - started)} ({job['status']})",

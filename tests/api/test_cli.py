@@ -103,7 +103,8 @@ def test_the_demo_says_what_the_job_does_and_how_long_it_took():
         job("running", "search", 4, 4, 4 / 6, best_val_acc=0.91, eta_seconds=100.0),
         job("running", "final", 2, 2, 1.0, best_val_acc=0.91),
         job("succeeded", "final", 2, 2, 1.0, best_val_acc=0.91,
-            final={"test_acc": 0.944, "params": 12345}),
+            final={"test_acc": 0.944, "params": 12345},
+            warnings=[{"code": "val_acc_at_chance", "message": "scores 0.111 ..."}]),
     ])
 
     class Jobs(BaseHTTPRequestHandler):
@@ -140,5 +141,6 @@ def test_the_demo_says_what_the_job_does_and_how_long_it_took():
         "(testing the network, exporting it)",
         "  demo: succeeded final     epoch 2/2  100%  best val_acc 0.910",
         "  demo: test accuracy 0.9440, 12345 params",
+        "  demo: WARNING: scores 0.111 ...",
         "  demo: finished in 6 min 43 s (succeeded)",
     ]
