@@ -66,8 +66,7 @@ class Trainer:
         }
         # Training images as evaluation sees them (no augmentation), in a fixed order: the
         # batch-norm statistics are recomputed from them before every evaluation.
-        self.stats_loader = DeviceLoader(train, batch_size=config.batch_size, shuffle=False,
-                                         drop_last=False, **loader)
+        self.stats_loader = self.train_loader.in_order()
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
 

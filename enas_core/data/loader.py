@@ -8,6 +8,7 @@ tensor ops, so nothing per batch waits on the host.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -103,6 +104,14 @@ class DeviceLoader:
                 idx = order[lo:hi]
                 xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
             yield self._transform(xb), yb
+
+    def in_order(self) -> DeviceLoader:
+        """The same split as evaluation reads it (no augmentation, no shuffling, every sample),
+        sharing this loader's tensors: no second copy of the data on the device."""
+        other = copy.copy(self)
+        other.augment, other._draws = AugmentConfig(), 0
+        other.shuffle, other.drop_last = False, False
+        return other
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One random batch (distinct samples), e.g. for a controller reward."""
