@@ -29,6 +29,7 @@ from .options import build_config as build_options
 from .presets import PRESETS, preset_config
 from .progress import ProgressClock, format_duration
 from .spaces import arch_from_json, get_space, network_config_for, space_names
+from .threads import THREADS_ENV, configure_threads, parse_threads, passive_wait_policy
 
 if TYPE_CHECKING:
     from .metrics import EpochMetrics
@@ -113,10 +114,23 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
                    default="auto",
                    help="tensor layout: auto is channels_last on the CPU, where it is about "
                         "twice as fast, and contiguous elsewhere (default: %(default)s)")
+    p.add_argument("--threads", type=_threads_type, default=None, metavar="N",
+                   help=f"CPU threads torch uses (default: {THREADS_ENV} if set, else "
+                        "OMP_NUM_THREADS, else the cores this process may use: its CPU "
+                        "affinity and cgroup quota). Idle threads sleep "
+                        "(OMP_WAIT_POLICY=PASSIVE unless set): on a busy machine 1 is often "
+                        "fastest")
     p.add_argument("--recompute", action="store_true",
                    help="search: recompute each cell's activations in the backward pass, "
                         "about 20x less activation memory for about 35%% more time "
                         "(default: off)")
+
+
+def _threads_type(text: str) -> int:
+    try:
+        return parse_threads(text, source="")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _make_parser() -> argparse.ArgumentParser:
@@ -263,6 +277,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .pipeline import checkpoint_order, run_job
     from .usage import summary as usage_summary
 
+    configure_threads(args.threads)
     config = build_config(args)
     data = _load(args, config.seed)
     resume = None
@@ -350,6 +365,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .export import save_model
     from .train import Trainer
 
+    configure_threads(args.threads)
     config = build_config(args)
     arch = _parse_arch(args, config.train.model.space)
     train_cfg = replace(config.train, model=network_config_for(arch, config.train.model))
@@ -420,6 +436,7 @@ def _print_result(best: dict[str, Any], final: dict[str, Any] | None, out: Path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    passive_wait_policy()  # before anything loads torch (and its OpenMP) in this process
     parser = _make_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

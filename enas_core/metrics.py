@@ -15,7 +15,6 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
-from torch.utils.flop_counter import FlopCounterMode
 
 from .costs import Memory
 
@@ -66,6 +65,10 @@ def measure_params(model: nn.Module) -> int:
 def measure_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Multiply-adds of one forward pass of a built network for one image, counted as it runs
     (FlopCounterMode counts 2 per MAC); `costs.count_flops` predicts them."""
+    # Imported here: torch.utils.flop_counter loads triton (~77 MiB of RSS with the CUDA
+    # wheel), which a worker that never measures FLOPs in this process need not carry.
+    from torch.utils.flop_counter import FlopCounterMode
+
     was_training = model.training
     model.eval()
     p = next(model.parameters())

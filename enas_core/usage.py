@@ -1,5 +1,5 @@
-"""What a run costs: device time per phase, the device it ran on, peak device memory, and the
-images that went through the networks.
+"""What a run costs: device time (wall) and the process's CPU time (all its threads) per phase,
+the device it ran on, peak device memory, and the images that went through the networks.
 
 The caller may hand `run_job` a `UsageMeter` and read it afterwards, also after a failure or a
 cancel (the phase timers stop in `finally`); `run_job` puts a snapshot in each epoch's metrics
@@ -10,7 +10,6 @@ process's peak resident memory on the CPU.
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 import time
@@ -22,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
+
+from .threads import available_cpus, threads_word
 
 
 @dataclass
@@ -46,7 +47,7 @@ def cpu_model() -> str:
 
 def describe_device(device: str | torch.device) -> dict[str, Any]:
     """{"type", "device", "name"} and, for a GPU, its memory; for the CPU, the model, the
-    threads torch uses and the cores the process may run on."""
+    threads torch uses and the cores the process may use (affinity and cgroup quota)."""
     dev = torch.device(device)
     if dev.type == "cuda":
         index = dev.index if dev.index is not None else torch.cuda.current_device()
@@ -54,9 +55,8 @@ def describe_device(device: str | torch.device) -> dict[str, Any]:
         return {"type": "cuda", "device": f"cuda:{index}", "name": props.name,
                 "memory_bytes": int(props.total_memory)}
     if dev.type == "cpu":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         return {"type": "cpu", "device": "cpu", "name": cpu_model(),
-                "threads": torch.get_num_threads(), "cores": cores or os.cpu_count()}
+                "threads": torch.get_num_threads(), "cores": available_cpus()}
     return {"type": dev.type, "device": str(dev), "name": dev.type}
 
 
@@ -179,18 +179,28 @@ class UsageMeter:
 
 
 def summary(usage: dict[str, Any] | None) -> str:
-    """One line: "cost: 4.2 CPU-minutes on AMD EPYC (2 threads): search 3.1, final 1.1; ..."."""
+    """One line. On the CPU the process's CPU time, all threads, next to the wall time: "cost:
+    6.8 CPU-minutes in 3.8 minutes on AMD EPYC (2 threads): search 5.1, final 1.7; ...". On a
+    GPU the time it held the device, and the CPU time after it."""
     if not usage or not usage.get("phases"):
         return "cost: not measured"
     device = usage.get("device") or {}
-    kind = "GPU" if device.get("type") == "cuda" else "CPU" if device.get("type") == "cpu" \
-        else str(device.get("type", "device"))
     where = device.get("name") or device.get("device") or "?"
     if device.get("threads"):
-        where += f" ({device['threads']} threads)"
-    phases = ", ".join(f"{name} {p['seconds'] / 60:.1f}" for name, p in usage["phases"].items())
-    line = (f"cost: {usage['seconds'] / 60:.1f} {kind}-minutes on {where}: {phases}; "
-            f"{usage['images']:,} images")
+        where += f" ({threads_word(device['threads'])})"
+    cpu_minutes = usage.get("cpu_seconds", 0.0) / 60
+    if device.get("type") == "cpu":
+        phases = ", ".join(f"{name} {p.get('cpu_seconds', 0.0) / 60:.1f}"
+                           for name, p in usage["phases"].items())
+        line = (f"cost: {cpu_minutes:.1f} CPU-minutes in {usage['seconds'] / 60:.1f} minutes "
+                f"on {where}: {phases}")
+    else:
+        kind = "GPU" if device.get("type") == "cuda" else str(device.get("type", "device"))
+        phases = ", ".join(f"{name} {p['seconds'] / 60:.1f}"
+                           for name, p in usage["phases"].items())
+        line = (f"cost: {usage['seconds'] / 60:.1f} {kind}-minutes on {where}: {phases}; "
+                f"{cpu_minutes:.1f} CPU-minutes")
+    line += f"; {usage['images']:,} images"
     if usage.get("peak_memory_bytes"):
         line += f"; peak memory {usage['peak_memory_bytes'] / 2**20:,.0f} MiB"
     return line

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     reaper_interval_s: float = Field(30.0, gt=0)
     visibility_timeout_s: int = Field(7 * 24 * 3600, ge=60, description="Longer than any job.")
     worker_pool: Literal["prefork", "solo", "threads"] = "prefork"
+    torch_threads: int | None = Field(
+        None, ge=1, le=4096,
+        description="CPU threads torch uses in a worker; empty: OMP_NUM_THREADS if set, else "
+        "the cores the worker may use (its CPU affinity and cgroup quota). Idle threads sleep "
+        "(OMP_WAIT_POLICY=PASSIVE unless set).",
+    )
     max_queued_jobs_per_owner: int = Field(
         100, ge=0, le=1_000_000, description="A submission while the owner has this many "
         "jobs waiting in the queue is refused with 429 and Retry-After (0: no limit).")

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from enas_core.threads import THREADS_ENV, parse_threads, passive_wait_policy
+
 log = logging.getLogger("enas.service")
 
 
@@ -26,12 +28,30 @@ def _apply_env(args: argparse.Namespace) -> None:
     data_dir = getattr(args, "data_dir", None)
     if data_dir:
         os.environ["ENAS_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        os.environ[THREADS_ENV] = str(threads)
     get_settings.cache_clear()
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", help="where datasets, checkpoints and models go (ENAS_DATA_DIR)"
+    )
+
+
+def _threads_type(text: str) -> int:
+    try:
+        return parse_threads(text, source="")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads", type=_threads_type, default=None, metavar="N",
+        help=f"CPU threads torch uses in the worker ({THREADS_ENV}; default: OMP_NUM_THREADS "
+        "if set, else the cores the worker may use: its CPU affinity and cgroup quota)",
     )
 
 
@@ -70,6 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default=None, help="default ENAS_API_HOST (127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="default ENAS_API_PORT (8000)")
     serve.add_argument("--no-worker", action="store_true", help="the API only")
+    _add_threads(serve)
     _add_verbose(serve)
     serve.add_argument(
         "--demo", action="store_true",
@@ -93,6 +114,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pool", choices=["prefork", "solo", "threads"], default=None,
         help="default ENAS_WORKER_POOL (prefork, one child)",
     )
+    _add_threads(worker)
     worker.add_argument(
         "--reaper", action="store_true",
         help="also re-queue stale jobs from a thread (when no Celery beat runs)",
@@ -260,6 +282,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # broker carries JSON only (no pickle), which is what the warning is about.
         warnings.filterwarnings("ignore", category=SecurityWarning)
     if not args.beat:
+        from enas_core.threads import configure_threads
+
+        configure_threads(settings.torch_threads)  # loads torch; its children inherit this
         import enas_core.pipeline  # noqa: F401 - load torch and the engine before the first job
 
     if args.reaper:  # a process: this one forks the pool's children next
@@ -543,6 +568,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    passive_wait_policy()  # before anything loads torch (and its OpenMP) in this process
     parser = argparse.ArgumentParser(prog="enas", description="enas-service commands")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register(subparsers)

@@ -12,9 +12,14 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
+from enas_core.threads import passive_wait_policy
 from enas_service.db import get_engine
 from enas_service.queue import get_celery
 from worker import tasks  # noqa: F401 - registers the tasks under their names
+
+# `celery -A worker.celery_app worker` imports this before torch: idle OpenMP threads of its
+# jobs sleep instead of spinning (enas_core.threads).
+passive_wait_policy()
 
 __all__ = ["get_celery"]
 

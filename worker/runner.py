@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from enas_core.threads import configure_threads, threads_word
 from enas_service import artifacts, exports, repository
 from enas_service.db import after_commit, session_scope
 from enas_service.models import JobStatus, utcnow
@@ -146,7 +147,11 @@ def execute_job(job_id: uuid.UUID) -> str:
         log.info("job %s is not queued (done, cancelled, deleted or taken); skipping", job_id)
         return "skipped"
     settings = get_settings()
-    log.info("job %s: attempt %d (lease %d)", job_id, claimed.attempt, claimed.lease)
+    # Here, not at start-up only: a prefork child or a plain `celery -A worker.celery_app
+    # worker` runs jobs without `enas worker`'s set-up.
+    threads = configure_threads(settings.torch_threads)
+    log.info("job %s: attempt %d (lease %d, %s)", job_id, claimed.attempt, claimed.lease,
+             threads_word(threads))
     monitor = LeaseMonitor(job_id, claimed.lease, settings).start()
     meter = usage.new_meter(settings.resolve_device())
     tracker = JobRun.open(job_id, settings)  # None unless the job logs to MLflow

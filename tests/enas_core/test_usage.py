@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from enas_core.pipeline import Cancelled, run_job
-from enas_core.usage import UsageMeter, describe_device
+from enas_core.usage import UsageMeter, describe_device, summary
 from tests.enas_core.conftest import tiny_run
 
 
@@ -67,3 +67,65 @@ def test_a_meter_counts_the_images_of_a_models_calls():
     with meter.phase("search"):  # phases add up
         model(torch.zeros(9, 4))
     assert meter.snapshot()["phases"]["search"]["images"] == 10
+
+
+def _rusage_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def test_cpu_seconds_are_the_process_cpu_time_not_the_wall_time():
+    """Checked against the process's own counters: the kernel's (getrusage) and Python's
+    (process_time), with work on 2 threads, and a phase that only waits."""
+    import time
+
+    meter = UsageMeter("cpu")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a = torch.randn(384, 384)
+        c0, r0 = time.process_time(), _rusage_cpu()
+        with meter.phase("search"):
+            while time.process_time() - c0 < 0.5:
+                a = torch.tanh(a @ a)
+        c1, r1 = time.process_time(), _rusage_cpu()
+    finally:
+        torch.set_num_threads(before)
+    with meter.phase("final"):
+        time.sleep(0.3)
+    usage = meter.snapshot()
+    search, final = usage["phases"]["search"], usage["phases"]["final"]
+    assert search["cpu_seconds"] == pytest.approx(c1 - c0, abs=0.02)
+    assert search["cpu_seconds"] == pytest.approx(r1 - r0, abs=0.05)  # tick resolution
+    assert search["cpu_seconds"] >= 0.45
+    # Waiting takes wall time, not CPU time.
+    assert final["seconds"] >= 0.3 and final["cpu_seconds"] < 0.1
+    assert usage["cpu_seconds"] == pytest.approx(search["cpu_seconds"] + final["cpu_seconds"])
+
+
+CPU_USAGE = {"device": {"type": "cpu", "device": "cpu", "name": "AMD EPYC", "threads": 2},
+             "phases": {"search": {"seconds": 180.0, "cpu_seconds": 330.0, "images": 900},
+                        "final": {"seconds": 48.0, "cpu_seconds": 78.5, "images": 100}},
+             "seconds": 228.0, "cpu_seconds": 408.5, "images": 1000,
+             "peak_memory_bytes": 900 * 2**20}
+
+
+def test_the_cost_line_counts_cpu_minutes_in_cpu_time():
+    """A run of 3.8 wall minutes on 2 threads that used 408.5 CPU-seconds (what `time -v`
+    reported for the demo search) costs 6.8 CPU-minutes, not 3.8."""
+    line = summary(CPU_USAGE)
+    assert line == ("cost: 6.8 CPU-minutes in 3.8 minutes on AMD EPYC (2 threads): "
+                    "search 5.5, final 1.3; 1,000 images; peak memory 900 MiB")
+    one = CPU_USAGE | {"device": CPU_USAGE["device"] | {"threads": 1}}
+    assert "on AMD EPYC (1 thread):" in summary(one)
+    gpu = CPU_USAGE | {"device": {"type": "cuda", "device": "cuda:0", "name": "NVIDIA H100"}}
+    assert summary(gpu) == ("cost: 3.8 GPU-minutes on NVIDIA H100: search 3.0, final 0.8; "
+                            "6.8 CPU-minutes; 1,000 images; peak memory 900 MiB")
+
+
+def test_the_cpu_is_described_by_the_cores_the_process_may_use():
+    from enas_core.threads import available_cpus
+
+    assert describe_device("cpu")["cores"] == available_cpus()

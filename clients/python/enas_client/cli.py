@@ -160,6 +160,11 @@ def _minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _cpu_minutes(seconds: float | None) -> str:
+    """The worker process's CPU time (all its threads), which is not the wall time."""
+    return "" if not seconds else f"{seconds / 60:.1f} CPU-min, "
+
+
 def describe_usage(usage: dict[str, Any] | None) -> list[str]:
     if not usage:
         return []
@@ -167,7 +172,7 @@ def describe_usage(usage: dict[str, Any] | None) -> list[str]:
     device = usage.get("device") or {}
     where = device.get("name") or device.get("type") or "?"
     if device.get("threads"):
-        where += f", {device['threads']} threads"
+        where += f", {device['threads']} thread" + ("" if device["threads"] == 1 else "s")
     if device.get("memory_bytes"):
         where += f", {device['memory_bytes'] / 2**30:.0f} GiB"
     lines.append(f"device:    {device.get('device', '?')} ({where})")
@@ -177,7 +182,7 @@ def describe_usage(usage: dict[str, Any] | None) -> list[str]:
             peak = part.get("peak_memory_bytes")
             lines.append(
                 f"{phase + ':':<10} {_minutes(part.get('seconds'))} device time, "
-                f"{part.get('images', 0):,} images"
+                f"{_cpu_minutes(part.get('cpu_seconds'))}{part.get('images', 0):,} images"
                 + (f", peak memory {peak / 2**20:.0f} MiB" if peak else "")
             )
     return lines
@@ -358,7 +363,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
     print(f"jobs      {usage.get('jobs', 0)}")
     for phase, part in (usage.get("phases") or {}).items():
         print(f"{phase + ':':<10}{_minutes(part.get('seconds'))} device time, "
-              f"{part.get('images', 0):,} images")
+              f"{_cpu_minutes(part.get('cpu_seconds'))}{part.get('images', 0):,} images")
     for device in usage.get("devices") or []:
         print(f"on {device.get('device')} ({device.get('name')}): "
               f"{_minutes(device.get('seconds'))}, {device.get('jobs')} job(s)")
