@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from functools import cache
+from typing import Any, Literal, get_args, get_type_hints
 
 Space = str  # a registered search space's name (enas_core.spaces)
 Sharing = Literal["edge", "node", "cell"]
@@ -308,23 +309,26 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     unknown = set(data) - set(known)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
+    nested = _nested(cls)
     kwargs = {}
     for name, value in data.items():
-        sub = _NESTED.get((cls.__name__, name))
+        sub = nested.get(name)
         kwargs[name] = from_dict(sub, value) if sub and isinstance(value, dict) else value
     return cls(**kwargs)
 
 
-_NESTED: dict[tuple[str, str], type] = {
-    ("SearchConfig", "model"): ModelConfig,
-    ("SearchConfig", "controller"): ControllerConfig,
-    ("SearchConfig", "augment"): AugmentConfig,
-    ("SearchConfig", "constraints"): ConstraintConfig,
-    ("TrainConfig", "model"): ModelConfig,
-    ("TrainConfig", "augment"): AugmentConfig,
-    ("RunConfig", "search"): SearchConfig,
-    ("RunConfig", "train"): TrainConfig,
-}
+@cache
+def _nested(cls: type) -> dict[str, type]:
+    """The fields of `cls` that hold a config dataclass (`X` or `X | None`), read from its type
+    hints: a new nested config needs no entry anywhere else, and none can be left out."""
+    hints = get_type_hints(cls)
+    out = {}
+    for f in fields(cls):
+        members = [t for t in get_args(hints[f.name]) or (hints[f.name],) if t is not type(None)]
+        if len(members) == 1 and isinstance(members[0], type) and is_dataclass(members[0]):
+            out[f.name] = members[0]
+    return out
+
 
 __all__ = [
     "LIMITS",
