@@ -274,11 +274,36 @@ def train_batch_size(config: TrainConfig, train_samples: int) -> int:
 
 
 @dataclass(frozen=True)
+class SelectConfig:
+    """The selection stage between the search and the final training (`enas_core.selection`):
+    the search's best `candidates` (half the controller's, half the uniform control group's)
+    trained alone, briefly, at the search network's size, halved successively until the last
+    ones have trained `epochs` epochs; the best of those is trained in full. 0 turns it off:
+    the shared weights' best is trained, as in the paper."""
+
+    candidates: int = 0
+    epochs: int = 2  # the epochs the last round's candidates reach (one cosine over them)
+
+    def __post_init__(self) -> None:
+        if self.candidates < 0 or self.candidates == 1:
+            raise ConfigError("select candidates must be 0 (off) or at least 2, got "
+                              f"{self.candidates}", field="candidates")
+        if self.epochs < 1:
+            raise ConfigError(f"select epochs must be positive, got {self.epochs}",
+                              field="epochs")
+
+    @property
+    def active(self) -> bool:
+        return self.candidates > 1
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole job: search, then train the best architecture from scratch."""
 
     search: SearchConfig = field(default_factory=SearchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
     seed: int = 0
     # "random": also train the best of the random candidates ranked after the search, with the
     # same final-training budget, so the result shows what the search bought.
@@ -342,6 +367,7 @@ __all__ = [
     "RunConfig",
     "Runtime",
     "SearchConfig",
+    "SelectConfig",
     "Sharing",
     "Space",
     "SharedSampling",

@@ -18,7 +18,7 @@ from torch.utils._pytree import tree_leaves
 
 from .costs import Memory
 
-Phase = Literal["search", "final", "baseline"]
+Phase = Literal["search", "select", "final", "baseline"]
 Clock = Literal["wall", "thread"]
 
 

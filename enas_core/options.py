@@ -140,6 +140,7 @@ GROUPS = {
     "space": "the search space",
     "search": "the search",
     "controller": "the controller (REINFORCE)",
+    "select": "selection: the best candidates trained alone briefly, halved successively",
     "final": "final training of the best architecture",
     "constraints": "limits on the final network's costs; none is set by default",
     "run": "the run",
@@ -214,6 +215,16 @@ _OPTIONS: tuple[Option, ...] = (
     Option("controller_num_aggregate", ("search.controller.num_aggregate",), int,
            "architectures sampled per controller update", minimum=1, maximum=1000,
            group="controller", aliases=("--controller-aggregate",)),
+    # -- the selection stage
+    Option("select_candidates", ("select.candidates",), int,
+           "candidates trained alone after the search (half the search's best, half the "
+           "uniform control group's), the better half going on each round; the best is "
+           "trained in full, and the job reports how far the shared weights' ranking agreed "
+           "(Kendall tau). 0: off, the shared weights' best is trained", minimum=0,
+           maximum=64, group="select"),
+    Option("select_epochs", ("select.epochs",), int,
+           "selection: the epochs the last round's candidates reach (rounds double them from "
+           "1)", minimum=1, maximum=100, group="select"),
     # -- final training
     Option("final_epochs", ("train.epochs",), int,
            "epochs training the best architecture from scratch (0: search only)",

@@ -21,16 +21,17 @@ from .constraints import limits_dict
 from .data import Splits
 from .export import atomic_save, save_model
 from .metrics import EpochMetrics
-from .progress import epoch_work
+from .progress import epoch_work, select_epoch_work
 from .runtime import Cancelled, StopFn, never
 from .search import Searcher
+from .selection import Selection, pool, rounds
 from .spaces import arch_from_json, network_config_for
 from .train import Trainer
 from .usage import UsageMeter
 
 __all__ = ["Cancelled", "JobResult", "checkpoint_order", "run_job"]
 
-PHASES = ("search", "final", "baseline")  # in the order a job runs them
+PHASES = ("search", "select", "final", "baseline")  # in the order a job runs them
 KEEP_CHECKPOINTS = 2  # the newest and the one before: a caller may not have recorded the newest
 
 
@@ -123,20 +124,34 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
         meter.end()
 
 
+def select_epochs(config: RunConfig) -> int:
+    """The epochs the selection stage trains in all (each candidate's, added up)."""
+    if not config.select.active:
+        return 0
+    plan = rounds(config.select.candidates, config.select.epochs)
+    return sum(n * (e - before) for (n, e), before in zip(plan, [0] + [e for _, e in plan],
+                                                              strict=False))
+
+
 def _progress_scale(config: RunConfig, data: Splits) -> Callable[..., float]:
-    """`at(search_epochs, training_epochs=0)`: the job's progress (0..1) after that many epochs
-    of the search and of final training (and the baseline's), each epoch weighted by its work
-    (`progress.epoch_work`), so the rate of progress stays that of the time."""
+    """`at(search_epochs, training_epochs=0, select_epochs=0)`: the job's progress (0..1)
+    after that many epochs of the search, of final training (and the baseline's) and of the
+    selection stage, each epoch weighted by its work (`progress.epoch_work`), so the rate of
+    progress stays that of the time."""
     trainings = 2 if config.baseline == "random" else 1
     train = data.train
-    search, final = epoch_work(config, (train.channels, *train.image_shape[:2]),
-                               train.num_classes, train.num_samples, data.val.num_samples)
-    total = config.search.epochs * search + trainings * config.train.epochs * final
+    shape = (train.channels, *train.image_shape[:2])
+    sizes = (train.num_classes, train.num_samples, data.val.num_samples)
+    search, final = epoch_work(config, shape, *sizes)
+    select = select_epoch_work(config, shape, *sizes) if config.select.active else 0.0
+    total = (config.search.epochs * search + trainings * config.train.epochs * final
+             + select_epochs(config) * select)
     if total <= 0:  # nothing to do
-        search = final = total = 1.0
+        search = final = select = total = 1.0
 
-    def at(search_epochs: float, training_epochs: float = 0) -> float:
-        return (search_epochs * search + training_epochs * final) / total
+    def at(search_epochs: float, training_epochs: float = 0, select_epochs: float = 0) -> float:
+        return min((search_epochs * search + training_epochs * final
+                    + select_epochs * select) / total, 1.0)
 
     return at
 
@@ -194,11 +209,22 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
             } if cons.active else None,
             "report": searcher.report,
             "random_best": searcher.random_best.to_dict() if searcher.random_best else None,
+            "pool": pool([c.to_dict() for c in searcher.ranked],
+                         [c.to_dict() for c in searcher.control_ranked],
+                         config.select.candidates) if config.select.active else [],
         }
         del searcher
         meter.end()
     else:
         search = state["search"]
+
+    if (config.select.active and search["best"] is not None and len(search["pool"]) > 1
+            and search.get("selection") is None):
+        search = _select(config, data, search, out_dir=out_dir, runtime=runtime,
+                         state=state if state is not None and state["phase"] == "select"
+                         else None, base=base, at=at, report=report, announce=announce,
+                         should_stop=should_stop, meter=meter)
+    select_done = select_epochs(config) if search.get("selection") else 0
 
     def train(phase: str, candidate: dict[str, Any], trained_before: int,
               extra: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
@@ -212,11 +238,13 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
         if state is not None and state["phase"] == phase:
             trainer.load_state_dict(state["trainer"])
         announce(phase, epoch=trainer.epoch, epochs=config.train.epochs,
-                 progress=at(config.search.epochs, trained_before + trainer.epoch))
+                 progress=at(config.search.epochs, trained_before + trainer.epoch,
+                             select_done))
         while trainer.epoch < config.train.epochs:
             metrics = trainer.run_epoch(should_stop)
             metrics.phase = phase
-            metrics.progress = at(config.search.epochs, trained_before + trainer.epoch)
+            metrics.progress = at(config.search.epochs, trained_before + trainer.epoch,
+                                  select_done)
             trainer.history[-1] = metrics.to_dict()
             path = _checkpoint(out_dir, phase, trainer.epoch, base | extra | {
                 "phase": phase, "search": search, "trainer": trainer.state_dict()})
@@ -258,3 +286,37 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
     )
     (out_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result
+
+
+def _select(config: RunConfig, data: Splits, search: dict[str, Any], *, out_dir: Path,
+            runtime: Runtime, state: dict[str, Any] | None, base: dict[str, Any],
+            at: Callable[..., float], report: Callable[[EpochMetrics], None],
+            announce: Callable[..., None], should_stop: StopFn,
+            meter: UsageMeter) -> dict[str, Any]:
+    """The selection stage (`enas_core.selection`) over the search's pool, checkpointed after
+    each candidate it trains; the search's results with its pick as the best, its report in
+    the search report (`"selection"`) and its steps in the history."""
+    meter.begin("select")
+    selection = Selection(search["pool"], config, data, runtime=runtime, seed=config.seed)
+    if state is not None:
+        selection.load_state_dict(state["selection"])
+    announce("select", epoch=selection.step, epochs=selection.steps,
+             progress=at(config.search.epochs, 0, selection.epochs_trained))
+    while not selection.done:
+        metrics = selection.run_step(should_stop)
+        metrics.progress = at(config.search.epochs, 0, selection.epochs_trained)
+        selection.history[-1] = metrics.to_dict()
+        path = _checkpoint(out_dir, "select", selection.step, base | {
+            "phase": "select", "search": search, "selection": selection.state_dict()})
+        metrics.checkpoint = str(path)
+        metrics.usage = meter.snapshot()
+        report(metrics)
+    result = selection.report()
+    picked = {k: v for k, v in selection.candidates[result["picked"]].items() if k != "source"}
+    meter.end()
+    return search | {
+        "best": picked,
+        "selection": result,
+        "report": (search["report"] or {}) | {"selection": result},
+        "history": search["history"] + selection.history,
+    }

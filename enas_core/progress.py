@@ -116,3 +116,19 @@ def epoch_work(config: RunConfig, input_shape: Sequence[int], num_classes: int,
                                 num_classes) for a in archs)
     return (sum(search_epoch_images(config.search, train_samples, val_samples)) * per_search,
             final_epoch_images(config.train, train_samples, val_samples) * per_final)
+
+
+def select_epoch_work(config: RunConfig, input_shape: Sequence[int], num_classes: int,
+                      train_samples: int, val_samples: int) -> float:
+    """The work of one epoch of the selection stage (`enas_core.selection`): a final-training
+    epoch of a network of the search network's size."""
+    from .costs import count_flops
+    from .selection import selection_train_config
+    from .spaces import get_space
+
+    space = get_space(config.search.model.space)
+    rng = random.Random(0)
+    archs = [space.random(config.search.model, rng) for _ in range(4)]
+    per_image = sum(count_flops(a, selection_train_config(config, a.to_json()).model,
+                                tuple(input_shape), num_classes) for a in archs)
+    return final_epoch_images(config.train, train_samples, val_samples) * per_image

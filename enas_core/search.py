@@ -118,6 +118,10 @@ class Searcher:
         self.derive_closest: Costs | None = None
         self.report: dict[str, Any] | None = None  # controller vs random, after `derive`
         self.random_best: Candidate | None = None  # the best random candidate, after `derive`
+        # After `derive`, best first: every candidate ranked, and the uniform control group's
+        # distinct draws (the selection stage's pool)
+        self.ranked: list[Candidate] = []
+        self.control_ranked: list[Candidate] = []
         self.seed = seed
         torch.manual_seed(seed)
         model = build_search_model(config.model, train.channels, train.num_classes)
@@ -448,6 +452,8 @@ class Searcher:
                 self.evaluate_candidate(arch)
 
         self.random_best = max(control, key=lambda c: c.score) if control else None
+        distinct = {str(c.arch): c for c in control}
+        self.control_ranked = sorted(distinct.values(), key=lambda c: -c.score)
         entropy = [h["entropy"] for h in self.history if h.get("entropy") is not None]
         self.report = search_report(
             self.config.strategy,
@@ -456,6 +462,7 @@ class Searcher:
             top_k=self.config.top_k, seed=self.seed, entropy=entropy,
         )
         order = sorted(ranked.values(), key=lambda c: -c.score)
+        self.ranked = order
         return order[: self.config.top_k]
 
     def _draw_group(self, draw: Draw, rejected: dict[str, tuple[Architecture, Costs]],

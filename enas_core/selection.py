@@ -1,0 +1,254 @@
+"""The selection stage: the search's best candidates trained alone, briefly, halved successively.
+
+Shared weights rank architectures poorly against how they train alone (Yu et al. 2020, "How to
+train your super-net"; bench/README.md, "Ranking signals" for this space), while a short
+stand-alone training is the field's most dependable cheap signal. So, between the search and
+the final training, the pool (half the controller's best candidates, half the uniform control
+group's, by shared-weight score) is trained alone at the search network's size with the final
+training's optimiser, and halved after each round (successive halving, Jamieson & Talwalkar
+2016; Li et al. 2017): e.g. 8 candidates for 1 epoch, the best 4 on to 2 epochs, one cosine over
+the 2. The best of the last round is the one trained in full.
+
+It also says how far the search's own ranking can be trusted: Kendall tau between the
+candidates' shared-weight validation accuracy and their stand-alone one after the first round,
+which no shared-weight NAS tool reports.
+
+One step trains one candidate to its round's epoch; `state_dict` after any step resumes there.
+Only one network is built at a time: the others wait as state dicts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from itertools import combinations
+from typing import Any
+
+from .config import RunConfig, Runtime, TrainConfig
+from .data import Splits
+from .metrics import EpochMetrics
+from .runtime import StopFn, never
+from .spaces import arch_from_json, network_config_for
+
+HALVING = 2  # each round keeps the best 1/HALVING
+
+# Kendall tau from which a ranking is called trustworthy / of some use; below, no better than
+# chance at the sizes a job ranks (with 8 candidates tau's 95% band under no correlation is
+# about +-0.57, so a single job's figure is a hint, and the words say so).
+TRUST_LEVELS = ((0.6, "high"), (0.3, "some"))
+
+
+def rounds(candidates: int, epochs: int) -> list[tuple[int, int]]:
+    """[(candidates trained, epoch they reach)] per round: the epochs double up to `epochs`
+    and the candidates halve, while more than one would go on; (8, 2) -> [(8, 1), (4, 2)],
+    (8, 4) -> [(8, 1), (4, 2), (2, 4)], (3, 4) -> [(3, 2), (2, 4)], (2, 4) -> [(2, 4)]."""
+    targets = [epochs]
+    while targets[0] > 1:
+        targets.insert(0, targets[0] // HALVING)
+    sizes = [candidates]
+    while len(sizes) < len(targets) and math.ceil(sizes[-1] / HALVING) > 1:
+        sizes.append(math.ceil(sizes[-1] / HALVING))
+    return list(zip(sizes, targets[len(targets) - len(sizes):], strict=True))
+
+
+def kendall_tau(a: list[float], b: list[float]) -> float | None:
+    """Kendall's tau-b of two paired lists (ties counted as neither concordant nor discordant,
+    and normalised as scipy's `kendalltau`); None when either list is constant."""
+    concordant = discordant = ties_a = ties_b = 0
+    for i, j in combinations(range(len(a)), 2):
+        da, db = a[i] - a[j], b[i] - b[j]
+        if da == 0 and db == 0:
+            continue
+        if da == 0:
+            ties_a += 1
+        elif db == 0:
+            ties_b += 1
+        elif (da > 0) == (db > 0):
+            concordant += 1
+        else:
+            discordant += 1
+    n = concordant + discordant
+    denominator = math.sqrt((n + ties_a) * (n + ties_b))
+    return (concordant - discordant) / denominator if denominator else None
+
+
+def trust(tau: float | None) -> str:
+    """Words for a tau: "high", "some" or "none"; "unknown" without one."""
+    if tau is None:
+        return "unknown"
+    return next((word for level, word in TRUST_LEVELS if tau >= level), "none")
+
+
+def selection_train_config(config: RunConfig, arch_json: dict[str, Any]) -> TrainConfig:
+    """The final training's optimiser and data settings on the search network's size, for
+    `select.epochs` epochs, without drop-path or an auxiliary head."""
+    arch = arch_from_json(arch_json)
+    size = replace(config.search.model, aux_head=False, drop_path=0.0)
+    return replace(config.train, model=network_config_for(arch, size),
+                   epochs=config.select.epochs)
+
+
+def pool(ranked: list[dict[str, Any]], control: list[dict[str, Any]],
+         size: int) -> list[dict[str, Any]]:
+    """The candidates that enter: the best of `ranked` (the strategy's, by score) and of
+    `control` (uniform draws), alternately, distinct, `size` at most; each marked with its
+    `source`. With random search both lists are the same draws."""
+    out: dict[str, dict[str, Any]] = {}
+    lists = [[c | {"source": "search"} for c in ranked],
+             [c | {"source": "random"} for c in control]]
+    while len(out) < size and any(lists):
+        for group in lists:
+            while group:
+                cand = group.pop(0)
+                key = str(cand["arch"])
+                if key not in out:
+                    out[key] = cand
+                    break
+            if len(out) == size:
+                break
+    return list(out.values())
+
+
+class Selection:
+    def __init__(self, candidates: list[dict[str, Any]], config: RunConfig, data: Splits, *,
+                 runtime: Runtime | None = None, seed: int = 0) -> None:
+        self.candidates = candidates
+        self.config = config
+        self.data = data
+        self.runtime = runtime or Runtime()
+        self.seed = seed
+        self.plan = rounds(len(candidates), config.select.epochs)
+        self.steps = sum(n for n, _ in self.plan)
+        self.step = 0
+        # val_acc alone after each round a candidate took part in
+        self.alone: list[list[float]] = [[] for _ in candidates]
+        self.states: dict[int, dict[str, Any]] = {}  # trainers of the candidates still in
+        self.epochs_trained = 0
+        self.seconds = 0.0
+        self.history: list[dict[str, Any]] = []  # one EpochMetrics dict per step
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.steps
+
+    def _where(self) -> tuple[int, int]:
+        """(round, place in it) of the next step."""
+        left = self.step
+        for r, (n, _) in enumerate(self.plan):
+            if left < n:
+                return r, left
+            left -= n
+        raise IndexError("the selection is done")
+
+    def entrants(self, r: int) -> list[int]:
+        """The candidates of round `r`: all at first, then the best of the round before by
+        stand-alone val_acc times the soft limits' factor (ties: the shared-weight score)."""
+        if r == 0:
+            return list(range(len(self.candidates)))
+        before = self.entrants(r - 1)
+        order = sorted(before, key=lambda i: (-self._score(i, r - 1),
+                                              -self.candidates[i].get("score", 0.0), i))
+        return sorted(order[: self.plan[r][0]])
+
+    def _score(self, i: int, r: int) -> float:
+        cand = self.candidates[i]
+        acc = self.alone[i][r]
+        val, score = cand.get("val_acc") or 0.0, cand.get("score")
+        factor = score / val if score is not None and val > 0 else 1.0
+        return acc * factor
+
+    def run_step(self, should_stop: StopFn = never) -> EpochMetrics:
+        """Train the next candidate of the running round to the round's epoch."""
+        from .train import Trainer  # torch-heavy; this module's helpers are not
+
+        r, place = self._where()
+        i = self.entrants(r)[place]
+        target = self.plan[r][1]
+        cand = self.candidates[i]
+        cfg = selection_train_config(self.config, cand["arch"])
+        t0 = time.perf_counter()
+        trainer = Trainer(arch_from_json(cand["arch"]), cfg, self.data, runtime=self.runtime,
+                          seed=self.seed)
+        if i in self.states:
+            trainer.load_state_dict(self.states[i])
+        last = None
+        while trainer.epoch < target:
+            last = trainer.run_epoch(should_stop)
+            self.epochs_trained += 1
+        self.alone[i].append(trainer.history[-1]["val_acc"])
+        if r + 1 < len(self.plan):
+            self.states[i] = trainer.state_dict()
+        self.step += 1
+        if self.step in (sum(n for n, _ in self.plan[: k + 1]) for k in range(len(self.plan))):
+            # a round ended: the candidates that do not go on need no weights
+            keep = set(self.entrants(r + 1)) if r + 1 < len(self.plan) else set()
+            self.states = {k: v for k, v in self.states.items() if k in keep}
+        seconds = time.perf_counter() - t0
+        self.seconds += seconds
+        row = trainer.history[-1]
+        metrics = EpochMetrics(
+            phase="select", epoch=self.step, epochs=self.steps, progress=0.0,
+            train_loss=row["train_loss"], train_acc=row["train_acc"], val_acc=row["val_acc"],
+            val_loss=row.get("val_loss"), lr=last.lr if last else row["lr"], seconds=seconds,
+            best={"arch": cand["arch"], "val_acc": row["val_acc"], "round": r + 1,
+                  "epochs": target},
+        )
+        self.history.append(metrics.to_dict())
+        return metrics
+
+    def picked(self) -> int:
+        """The index of the winner: the best of the last round."""
+        last = len(self.plan) - 1
+        return min(self.entrants(last), key=lambda i: (-self._score(i, last),
+                                                      -self.candidates[i].get("score", 0.0), i))
+
+    def report(self) -> dict[str, Any]:
+        """What the stage did and how far the shared weights' ranking agreed with it."""
+        first = [a[0] for a in self.alone]
+        shared = [c["val_acc"] for c in self.candidates]
+        tau = kendall_tau(shared, first)
+        win = self.picked()
+        by_shared = max(range(len(shared)), key=lambda i: (self.candidates[i].get("score", 0.0),
+                                                           -i))
+        place = sorted(range(len(first)), key=lambda i: -first[i]).index(by_shared) + 1
+        model = selection_train_config(self.config, self.candidates[win]["arch"]).model
+        return {
+            "rounds": [{"candidates": n, "epochs": e} for n, e in self.plan],
+            "network": {"layers": model.layers, "channels": model.channels},
+            "candidates": [
+                {"arch": c["arch"], "source": c.get("source"), "shared_val_acc": c["val_acc"],
+                 "alone_val_acc": self.alone[k], "picked": k == win}
+                for k, c in enumerate(self.candidates)],
+            "picked": win,
+            "changed_pick": win != by_shared,
+            "kendall_tau": tau,
+            "trust": trust(tau),
+            "shared_pick_place": place,
+            "epochs_trained": self.epochs_trained,
+            "seconds": self.seconds,
+            "summary": summary_line(tau, len(first), place),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "alone": self.alone, "states": self.states,
+                "epochs_trained": self.epochs_trained, "seconds": self.seconds,
+                "history": self.history}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = state["step"]
+        self.alone = [list(a) for a in state["alone"]]
+        self.states = dict(state["states"])
+        self.epochs_trained = state["epochs_trained"]
+        self.seconds = state["seconds"]
+        self.history = list(state["history"])
+
+
+def summary_line(tau: float | None, n: int, place: int) -> str:
+    """One sentence for people on whether the search's ranking held up."""
+    if tau is None:
+        return f"the {n} candidates trained alone all scored the same: no ranking to compare"
+    word = {"high": "can be trusted", "some": "agreed only in part",
+            "none": "did not agree"}[trust(tau)]
+    return (f"the shared weights' ranking {word} with {n} candidates trained alone "
+            f"(Kendall tau {tau:+.2f}); its pick placed {place} of {n} alone")
