@@ -22,6 +22,11 @@ HW = tuple[int, int]
 # trains, but its reductions see one pixel and its accuracy stays near chance.
 REDUCTIONS = 2
 MIN_IMAGE_SIDE = 2**REDUCTIONS
+# Activations grow with the pixels: at batch 32 the cheapest network of the smallest preset
+# (3 layers, 16 channels) holds 1.9 GB for inference on 256x256 images, 7.8 GB on 512x512 and
+# 31 GB on 1024x1024 (`costs.peak_memory`), and training keeps several times that: past 512
+# pixels a side no search fits one 80 GB GPU.
+MAX_IMAGE_SIDE = 512
 
 
 def too_small(hw: HW) -> str | None:
@@ -33,6 +38,18 @@ def too_small(hw: HW) -> str | None:
         f"the images are {w}x{h} pixels, too small for the networks, which halve the "
         f"resolution {REDUCTIONS} times: each side must be at least {MIN_IMAGE_SIDE} pixels "
         "(upscale the images, e.g. to 28x28)"
+    )
+
+
+def too_large(hw: HW) -> str | None:
+    """Why images of `hw` (height, width) are too large for any search to train on, or None."""
+    h, w = hw
+    if max(h, w) <= MAX_IMAGE_SIDE:
+        return None
+    return (
+        f"the images are {w}x{h} pixels; the networks train on at most {MAX_IMAGE_SIDE} "
+        f"pixels a side (the maximum image side; beyond it no search fits one GPU's memory): "
+        "downscale the images"
     )
 
 

@@ -19,16 +19,31 @@ from .dataset import DatasetError, ImageDataset
 FORMAT = "enas-dataset/1"
 
 
-def save_canonical(path: str | Path, train: ImageDataset,
-                   test: ImageDataset | None = None) -> Path:
-    """Write `train` (and `test`) to `path` atomically."""
-    path = Path(path)
+# Bytes of a member besides its data, at most: the .npy header (padded to 64 or 128 bytes),
+# the zip's local header and its central directory entry with a zip64 extra field.
+_MEMBER_OVERHEAD = 512
+
+
+def _arrays(train: ImageDataset, test: ImageDataset | None) -> dict[str, np.ndarray]:
     arrays = {"format": np.array(FORMAT), "name": np.array(train.name),
               "classes": np.array(train.classes), "x": train.x, "y": train.y}
     if test is not None:
         if test.classes != train.classes:
             raise DatasetError("the test set's classes differ from the training set's")
         arrays |= {"x_test": test.x, "y_test": test.y}
+    return arrays
+
+
+def canonical_size(train: ImageDataset, test: ImageDataset | None = None) -> int:
+    """An upper bound of what `save_canonical` writes, known before it writes anything."""
+    return sum(a.nbytes + _MEMBER_OVERHEAD for a in _arrays(train, test).values())
+
+
+def save_canonical(path: str | Path, train: ImageDataset,
+                   test: ImageDataset | None = None) -> Path:
+    """Write `train` (and `test`) to `path` atomically."""
+    path = Path(path)
+    arrays = _arrays(train, test)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)

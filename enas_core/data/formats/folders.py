@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ...layout import MAX_IMAGE_SIDE
 from ..dataset import DatasetError, ImageDataset
 from . import safety
 from .idx import read_idx
@@ -111,36 +112,33 @@ def load_image_folders(
             "least two (one folder per class, e.g. cat/001.png, dog/001.png)"
         )
     classes = sorted(by_class)
-    arrays: list[np.ndarray] = []
-    labels: list[int] = []
+    order = [(label, path) for label, cls in enumerate(classes) for path in sorted(by_class[cls])]
+    # Decoded straight into one array (no list of images stacked into a copy), its size
+    # checked before it is allocated: each image's header is read before its pixels.
+    x: np.ndarray | None = None
     first = ""
-    for label, cls in enumerate(classes):
-        for path in sorted(by_class[cls]):
-            img = _decode_image(files[path](), path, source)
-            if not arrays:
-                first = path
-                # Same-size images: the first one bounds the decoded total (RGB at worst).
-                total = len(images) * img.shape[0] * img.shape[1] * 3
-                limit = safety.max_uncompressed_bytes()
-                if total > limit:
-                    raise safety.DatasetTooLarge(
-                        f"{source} decodes to about {total} bytes of pixels, more than the "
-                        f"limit of {limit}; use fewer or smaller images"
-                    )
-            elif img.shape[:2] != arrays[0].shape[:2]:
-                h, w = img.shape[:2]
-                h0, w0 = arrays[0].shape[:2]
-                raise DatasetError(
-                    f"{path} is {w}x{h} pixels but {first} is {w0}x{h0}; all images must "
-                    "have the same size. Resize them to one size"
-                )
-            arrays.append(img)
-            labels.append(label)
-    if any(a.ndim == 3 for a in arrays):  # any colour image: all become RGB
-        arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
-    return ImageDataset.from_arrays(
-        np.stack(arrays), np.asarray(labels), classes=classes, name=name
-    )
+    for i, (_, path) in enumerate(order):
+        img = _decode_image(files[path](), path, source)
+        if x is None:
+            first = path
+            safety.check_decoded(len(order) * img.nbytes, source)
+            x = np.empty((len(order), *img.shape), np.uint8)
+        elif img.shape[:2] != x.shape[1:3]:
+            h, w = img.shape[:2]
+            h0, w0 = x.shape[1:3]
+            raise DatasetError(
+                f"{path} is {w}x{h} pixels but {first} is {w0}x{h0}; all images must "
+                "have the same size. Resize them to one size"
+            )
+        if img.ndim == 3 and x.ndim == 3:  # the first colour image: all become RGB
+            safety.check_decoded(len(order) * img.nbytes, source)
+            x = np.repeat(x[..., None], 3, axis=3)
+        elif img.ndim == 2 and x.ndim == 4:
+            img = np.repeat(img[..., None], 3, axis=2)
+        x[i] = img
+    assert x is not None  # two classes, none empty
+    labels = np.asarray([label for label, _ in order])
+    return ImageDataset.from_arrays(x, labels, classes=classes, name=name)
 
 
 def _decode_image(data: bytes, path: str, source: str) -> np.ndarray:
@@ -149,12 +147,18 @@ def _decode_image(data: bytes, path: str, source: str) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
-                w, h = img.size
+                w, h = img.size  # from the header: nothing is decoded yet
                 cap = safety.MAX_IMAGE_PIXELS
                 if w * h > cap:
                     raise DatasetError(
                         f"{path} in {source} is {w}x{h}, more than {cap} pixels; "
                         "downscale the images"
+                    )
+                if max(w, h) > MAX_IMAGE_SIDE:
+                    raise DatasetError(
+                        f"{path} in {source} is {w}x{h} pixels; the networks train on at most "
+                        f"{MAX_IMAGE_SIDE} pixels a side (the maximum image side): downscale "
+                        "the images"
                     )
                 img = img if img.mode == "L" else img.convert("RGB")
                 return np.asarray(img, dtype=np.uint8)

@@ -26,6 +26,9 @@ from typing import IO
 from ..dataset import DatasetError
 
 MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
+# What a dataset's images may decode to (a PNG of one colour is a few bytes per megapixel):
+# checked from the images' headers before any is decoded.
+MAX_DECODED_BYTES = 4 * 1024**3
 MAX_IMAGE_PIXELS = 4096 * 4096
 # Real datasets compress 1x (PNG, stored .npy) to about 15x (CSV text, savez_compressed of
 # MNIST); deflate's ceiling is about 1030x, which zip bombs use.
@@ -34,10 +37,15 @@ RATIO_CHECK_AFTER_BYTES = 16 * 1024**2  # a small member may compress well; a bo
 CHUNK_BYTES = 1 << 20
 
 _MAX_BYTES: ContextVar[int | None] = ContextVar("enas_max_uncompressed_bytes", default=None)
+_MAX_DECODED: ContextVar[int | None] = ContextVar("enas_max_decoded_bytes", default=None)
 
 
 class DatasetTooLarge(DatasetError):
     """The data decompresses to more than the limit (a service answers 413)."""
+
+
+class DecodedTooLarge(DatasetTooLarge):
+    """The images decode to more than the decoded-bytes limit (`max_decoded_bytes`)."""
 
 
 class DecompressionBomb(DatasetError):
@@ -54,14 +62,34 @@ def max_uncompressed_bytes() -> int:
     return MAX_UNCOMPRESSED_BYTES if override is None else override
 
 
+def max_decoded_bytes() -> int:
+    """What one file's images may decode to: `limited()`'s, else the module's."""
+    override = _MAX_DECODED.get()
+    return MAX_DECODED_BYTES if override is None else override
+
+
+def check_decoded(nbytes: int, source: str) -> None:
+    """Refuse images that decode to more than `max_decoded_bytes()`, before decoding them."""
+    limit = max_decoded_bytes()
+    if nbytes > limit:
+        raise DecodedTooLarge(
+            f"{source} decodes to {_size(nbytes)} of pixels, more than the limit of "
+            f"{_size(limit)}; use fewer or smaller images"
+        )
+
+
 @contextmanager
-def limited(max_bytes: int) -> Iterator[None]:
-    """Files read inside the block may decompress to at most `max_bytes` each (this thread
-    or task only): a service's per-upload memory bound."""
+def limited(max_bytes: int, *, decoded_bytes: int | None = None) -> Iterator[None]:
+    """Files read inside the block may decompress to at most `max_bytes` each, and their
+    images decode to at most `decoded_bytes` (this thread or task only): a service's
+    per-upload memory bound."""
     token = _MAX_BYTES.set(min(max_bytes, MAX_UNCOMPRESSED_BYTES))
+    decoded = _MAX_DECODED.set(
+        MAX_DECODED_BYTES if decoded_bytes is None else min(decoded_bytes, MAX_DECODED_BYTES))
     try:
         yield
     finally:
+        _MAX_DECODED.reset(decoded)
         _MAX_BYTES.reset(token)
 
 
