@@ -126,7 +126,9 @@ class DatasetPublic(BaseModel):
     id: uuid.UUID
     name: str
     filename: str
-    size_bytes: int
+    size_bytes: int = Field(
+        description="Bytes stored: the uploaded file and its validated copy, which jobs read "
+        "(counted against ENAS_MAX_STORAGE_BYTES_PER_OWNER)")
     num_samples: int
     image_shape: list[int] = Field(description="[height, width, channels]")
     channels: int

@@ -92,6 +92,14 @@ def list_datasets(
     return rows, count
 
 
+def storage_used(session: Session, *, owner: str) -> int:
+    """The bytes the owner's datasets take on disk, as their rows record them."""
+    return int(
+        session.scalar(select(func.coalesce(func.sum(Dataset.size_bytes), 0))
+                       .where(Dataset.owner == owner)) or 0
+    )
+
+
 def dataset_in_use(session: Session, *, dataset_id: uuid.UUID) -> bool:
     """Whether a queued or running job reads the dataset."""
     return bool(

@@ -38,6 +38,23 @@ class Settings(BaseSettings):
         description="What one upload may decompress to (zip members, gzip streams): with the "
         "compression-ratio check, the bound on an upload's memory while it is validated.",
     )
+    max_decoded_bytes: int = Field(
+        1024**3, ge=1,
+        description="What one dataset's images may decode to (its pixels in memory, as stored "
+        "and as a job loads them): a zip of images is refused from their headers, before "
+        "they are decoded.",
+    )
+    max_storage_bytes_per_owner: int = Field(
+        20 * 1024**3, ge=0,
+        description="What one owner's datasets may take on disk (each upload's file and its "
+        "validated copy): an upload that would pass it is refused with 413 before its data "
+        "is written (0: no limit).",
+    )
+    upload_parsers: int = Field(
+        2, ge=1, le=64,
+        description="Uploads validated at once by one API process, each in a child process "
+        "that exits after it (so its memory goes back to the system); the others wait.",
+    )
     max_attempts: int = Field(
         3, ge=1, le=100, description="A job whose own code raised this many times fails."
     )

@@ -19,6 +19,7 @@ from api.schemas import PLAIN_TEXT_PATTERN, DatasetPublic, DatasetsPublic, Probl
 from api.services import datasets as service
 from api.services.errors import InvalidInput
 from api.uploads import receive_upload
+from enas_core.data import preview
 from enas_core.data.formats import describe as describe_formats
 from enas_service import artifacts
 
@@ -64,9 +65,13 @@ UPLOAD_BODY = {
     openapi_extra=UPLOAD_BODY,
     responses={
         **PROBLEMS,
-        413: {"model": Problem, "description": "The file is over ENAS_MAX_UPLOAD_BYTES"},
+        413: {"model": Problem, "description": "The file is over ENAS_MAX_UPLOAD_BYTES, "
+              "decompresses or decodes to more than ENAS_MAX_DECOMPRESSED_BYTES or "
+              "ENAS_MAX_DECODED_BYTES, or would pass your ENAS_MAX_STORAGE_BYTES_PER_OWNER"},
         415: {"model": Problem, "description": "Not a supported file type"},
-        422: {"model": Problem, "description": "The file is corrupt or not a valid dataset"},
+        422: {"model": Problem, "description": "The file is corrupt, not a valid dataset, "
+              "or one no search can train on (the message names the limit: image sides, "
+              "channels, classes, samples per class)"},
     },
 )
 async def upload_dataset(
@@ -92,7 +97,24 @@ async def upload_dataset(
     return DatasetPublic.model_validate(dataset)
 
 
-@router.get("", response_model=DatasetsPublic, summary="List your datasets", responses=PROBLEMS)
+# A listing names the first classes of each dataset (as many as its sample grid shows), so a
+# page's size does not grow with the datasets' classes; GET /datasets/{id} names them all.
+LISTED_CLASSES = preview.MAX_CLASSES
+
+
+def _listed(dataset: DatasetPublic) -> DatasetPublic:
+    if len(dataset.classes) <= LISTED_CLASSES:
+        return dataset
+    classes = dataset.classes[:LISTED_CLASSES]
+    counts = {c: dataset.class_counts[c] for c in classes if c in dataset.class_counts}
+    return dataset.model_copy(update={"classes": classes, "class_counts": counts})
+
+
+@router.get(
+    "", response_model=DatasetsPublic, summary="List your datasets", responses=PROBLEMS,
+    description=f"Newest first. Each names its first {LISTED_CLASSES} classes in `classes` "
+    "and `class_counts` (`num_classes` counts them all; GET /datasets/{id} lists them all).",
+)
 def list_datasets(
     session: SessionDep,
     owner: OwnerDep,
@@ -100,7 +122,8 @@ def list_datasets(
     offset: OffsetQuery = 0,
 ) -> DatasetsPublic:
     rows, count = service.list_datasets(session, owner=owner, limit=limit, offset=offset)
-    return DatasetsPublic(data=[DatasetPublic.model_validate(r) for r in rows], count=count)
+    return DatasetsPublic(data=[_listed(DatasetPublic.model_validate(r)) for r in rows],
+                          count=count)
 
 
 @router.get(

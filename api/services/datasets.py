@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -18,13 +17,13 @@ from api.services.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from enas_core.data import DatasetError, load_canonical, preview, save_canonical
+from enas_core.data import DatasetError, load_canonical, preview
 from enas_core.data.formats import describe as describe_formats
-from enas_core.data.formats import load_file_with_test, upload_suffixes
-from enas_core.data.formats.safety import DatasetTooLarge, limited
-from enas_core.layout import too_small
+from enas_core.data.formats import upload_suffixes
+from enas_core.data.formats.safety import DatasetTooLarge, DecodedTooLarge
 from enas_service import artifacts, repository
 from enas_service.db import after_commit, after_rollback
+from enas_service.ingest import Ingested, ParserLost, QuotaExceeded, ingest_in_child
 from enas_service.models import Dataset
 from enas_service.settings import get_settings
 
@@ -68,38 +67,84 @@ def user_message(message: str, tmp_path: Path, filename: str) -> str:
     return message if message.startswith(name) else f"{name}: {message}"
 
 
+def _bytes(n: int) -> str:
+    return f"{n:,} bytes" + (f" ({n / 1024**3:.1f} GiB)" if n >= 1024**3 else "")
+
+
+def _over_quota(filename: str, needed: int, used: int, quota: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"{Path(filename).name}: storing it takes {_bytes(needed)} (the file and its "
+        f"validated copy), and you use {_bytes(used)} of your storage quota of {_bytes(quota)} "
+        "(ENAS_MAX_STORAGE_BYTES_PER_OWNER); delete datasets you no longer need "
+        "(DELETE /datasets/{id})"
+    )
+
+
+def _ingest(
+    tmp_path: Path, canonical: Path, *, filename: str, size: int, used: int, quota: int
+) -> Ingested:
+    """The upload validated and its canonical form written (`enas_service.ingest`), or the
+    4xx that says why not."""
+    settings = get_settings()
+    try:
+        return ingest_in_child(
+            parsers=settings.upload_parsers, upload=tmp_path, canonical=canonical,
+            name=Path(artifacts.safe_filename(filename)).stem, upload_bytes=size,
+            max_decompressed_bytes=settings.max_decompressed_bytes,
+            max_decoded_bytes=settings.max_decoded_bytes,
+            room=quota - used if quota else None,
+        )
+    except DatasetTooLarge as exc:
+        setting = ("ENAS_MAX_DECODED_BYTES" if isinstance(exc, DecodedTooLarge)
+                   else "ENAS_MAX_DECOMPRESSED_BYTES")
+        message = user_message(str(exc), tmp_path, filename)
+        raise PayloadTooLarge(f"{message} ({setting})") from exc
+    except DatasetError as exc:
+        raise InvalidInput(user_message(str(exc), tmp_path, filename), field="file") from exc
+    except QuotaExceeded as exc:
+        raise _over_quota(filename, exc.needed, used, quota) from exc
+    except ParserLost as exc:
+        raise PayloadTooLarge(
+            f"{filename}: validating it stopped before it finished ({exc}); it needs more "
+            "memory than this server gives one upload: upload a smaller dataset"
+        ) from exc
+
+
 def create_dataset(
     session: Session, *, owner: str, tmp_path: Path, filename: str, size: int, name: str | None
 ) -> Dataset:
     """Validate the file at `tmp_path`, move it under DATA_DIR/datasets/<id>/ and write the
     validated data next to it in the engine's trusted form, which is what jobs read: the
-    user's file is parsed once, here.
+    user's file is parsed once, here, in a child process (`enas_service.ingest`), so that the
+    memory it takes goes back to the system.
 
-    Nothing is left behind on failure: an invalid file raises before anything is stored, and a
-    rollback of the request's transaction removes the stored files.
+    The owner's storage quota is checked before anything is written: against the file's size
+    first, then, in the child, against what the file and its validated copy take together.
+    (Two uploads at the same instant may both pass: the quota bounds what an owner stores,
+    not the last byte.) Nothing is left behind on failure: a rollback of the request's
+    transaction removes the stored files.
     """
     check_names(filename, name)
     check_suffix(filename)
-    try:
-        # Decompression is metered: this upload holds at most about this much in memory.
-        with limited(get_settings().max_decompressed_bytes):
-            train, test = load_file_with_test(tmp_path)
-    except DatasetTooLarge as exc:
-        raise PayloadTooLarge(f"{filename}: {exc} (ENAS_MAX_DECOMPRESSED_BYTES)") from exc
-    except DatasetError as exc:
-        raise InvalidInput(user_message(str(exc), tmp_path, filename), field="file") from exc
-    small = too_small(train.image_shape[:2])
-    if small is not None:
-        raise InvalidInput(f"{Path(filename).name}: {small}", field="file")
-    train = replace(train, name=Path(artifacts.safe_filename(filename)).stem)
-    summary = train.summary()
+    settings = get_settings()
+    quota = settings.max_storage_bytes_per_owner
+    used = repository.storage_used(session, owner=owner) if quota else 0
+    if quota and used + size > quota:
+        raise _over_quota(filename, size, used, quota)
     dataset_id = uuid.uuid4()
     stored_name = artifacts.safe_filename(filename)
     folder = artifacts.dataset_dir(dataset_id)
     after_rollback(session, lambda: artifacts.remove_tree(folder))
     folder.mkdir(parents=True)
+    canonical = artifacts.canonical_dataset(dataset_id)
+    try:
+        ingested = _ingest(tmp_path, canonical, filename=filename, size=size, used=used,
+                           quota=quota)
+    except BaseException:
+        artifacts.remove_tree(folder)
+        raise
     os.replace(tmp_path, folder / stored_name)
-    canonical = save_canonical(artifacts.canonical_dataset(dataset_id), train, test)
+    summary = ingested.summary
     return repository.add_dataset(
         session,
         dataset=Dataset(
@@ -108,7 +153,7 @@ def create_dataset(
             name=name or Path(filename).name,
             filename=stored_name,
             path=artifacts.relative(canonical),
-            size_bytes=size,
+            size_bytes=size + ingested.canonical_bytes,
             num_samples=summary["num_samples"],
             image_shape=list(summary["image_shape"]),
             channels=summary["channels"],

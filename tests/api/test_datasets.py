@@ -188,3 +188,47 @@ def test_unknown_dataset_is_404(client, alice):
     response = client.get("/datasets/6a1f2a9e-0000-4000-8000-000000000000", headers=alice)
     assert response.status_code == 404
     assert client.get("/datasets/not-a-uuid", headers=alice).status_code == 422
+
+
+def _arrays_npz(x: np.ndarray, y: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, x=x, y=y)
+    return buf.getvalue()
+
+
+UNTRAINABLE = [
+    # (x, y, the message's words naming the limit)
+    (np.zeros((20, 8, 8), np.uint8), np.arange(20),
+     "class '0' has 1 sample (and 19 more classes); each class needs at least 2 (one to "
+     "train on, one to validate it)"),
+    (np.zeros((4, 8, 8, 20), np.uint8), np.arange(4) % 2,
+     "the images have 20 channels; at most 16"),
+    (np.zeros((2002, 4, 4), np.uint8), np.arange(2002) % 1001,
+     "the data has 1001 classes; at most 1000"),
+    (np.zeros((4, 600, 8), np.uint8), np.arange(4) % 2,
+     "the images are 8x600 pixels; the networks train on at most 512 pixels a side"),
+    (np.zeros((4, 8, 8), np.uint8), np.array(["a" * 101, "b", "a" * 101, "b"]),
+     "is 101 characters long; at most 100"),
+]
+
+
+@pytest.mark.parametrize("x,y,words", UNTRAINABLE)
+def test_datasets_no_search_can_train_on_are_422_naming_the_limit(client, db_session, alice,
+                                                                  x, y, words):
+    response = client.post("/datasets", files={"file": ("odd.npz", _arrays_npz(x, y))},
+                           headers=alice)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("file: odd.npz: ")
+    assert words in response.json()["detail"]
+    assert _stored(db_session) == (0, [])
+
+
+def test_the_listing_names_the_first_20_classes_of_each_dataset(client, alice):
+    payload = _arrays_npz(np.zeros((60, 4, 4), np.uint8), np.arange(60) % 30)
+    one = client.post("/datasets", files={"file": ("many.npz", payload)}, headers=alice).json()
+    assert one["num_classes"] == 30 and len(one["classes"]) == len(one["class_counts"]) == 30
+    listed = client.get("/datasets", headers=alice).json()["data"][0]
+    assert listed["num_classes"] == 30
+    assert listed["classes"] == one["classes"][:20]
+    assert listed["class_counts"] == dict.fromkeys(one["classes"][:20], 2)
+    assert client.get(f"/datasets/{one['id']}", headers=alice).json() == one

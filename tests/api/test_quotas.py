@@ -1,6 +1,9 @@
-"""Per-owner quota: at most ENAS_MAX_QUEUED_JOBS_PER_OWNER queued jobs; then 429."""
+"""Per-owner quotas: at most ENAS_MAX_QUEUED_JOBS_PER_OWNER queued jobs (then 429), and at most
+ENAS_MAX_STORAGE_BYTES_PER_OWNER bytes of datasets (then 413, before anything is stored)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -48,3 +51,58 @@ def test_a_replayed_submission_is_not_counted(client, alice, two_queued):
     client.post("/jobs", json={"dataset": "digits"}, headers=alice)
     replay = client.post("/jobs", json={"dataset": "digits"}, headers=headers)
     assert replay.status_code == 202 and replay.json()["id"] == first.json()["id"]
+
+
+def _npz(n: int = 40) -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, x=np.zeros((n, 8, 8), np.uint8), y=np.arange(n) % 2)
+    return buf.getvalue()
+
+
+def test_uploads_past_the_storage_quota_are_413_before_anything_is_stored(
+        client, db_session, alice, bob, monkeypatch):
+    from enas_service import artifacts
+    from enas_service.settings import get_settings
+
+    payload = _npz()
+    post = lambda headers: client.post(  # noqa: E731
+        "/datasets", files={"file": ("d.npz", payload)}, headers=headers)
+    first = post(alice).json()
+    stored = first["size_bytes"]
+    # Room for the second file, not for its validated copy: refused by what it would store.
+    monkeypatch.setenv("ENAS_MAX_STORAGE_BYTES_PER_OWNER", str(stored + len(payload) + 100))
+    get_settings.cache_clear()
+    refused = post(alice)
+    assert refused.status_code == 413, refused.text
+    quota = stored + len(payload) + 100
+    detail = refused.json()["detail"]
+    needed = int(re.match(r"d\.npz: storing it takes ([\d,]+) bytes", detail)[1].replace(",", ""))
+    assert stored < needed <= stored + 5 * 512  # known before writing: an upper bound
+    assert detail.endswith(
+        f" (the file and its validated copy), and you use {stored:,} bytes of your storage "
+        f"quota of {quota:,} bytes (ENAS_MAX_STORAGE_BYTES_PER_OWNER); delete datasets you no "
+        "longer need (DELETE /datasets/{id})")
+    assert db_session.scalar(select(func.count()).select_from(Dataset)) == 1
+    assert [p.name for p in artifacts.datasets_dir().iterdir()] == [first["id"]]
+    # Another owner has a quota of their own; a deleted dataset makes room.
+    assert post(bob).status_code == 201
+    assert client.delete(f"/datasets/{first['id']}", headers=alice).status_code == 204
+    assert post(alice).status_code == 201
+
+
+def test_a_full_quota_refuses_an_upload_by_its_file_size(client, db_session, alice, monkeypatch):
+    from enas_service.settings import get_settings
+
+    monkeypatch.setenv("ENAS_MAX_STORAGE_BYTES_PER_OWNER", "1000")
+    get_settings.cache_clear()
+    payload = _npz()
+    refused = client.post("/datasets", files={"file": ("d.npz", payload)}, headers=alice)
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["detail"].startswith(
+        f"d.npz: storing it takes {len(payload):,} bytes (the file and its validated copy), "
+        "and you use 0 bytes of your storage quota of 1,000 bytes")
+    assert db_session.scalar(select(func.count()).select_from(Dataset)) == 0
