@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     AliasChoices,
     AliasPath,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     computed_field,
     create_model,
 )
@@ -38,7 +40,7 @@ ARCH_EXAMPLE = {
 
 
 def _not_a_bool(value: Any) -> Any:
-    """Lax number fields would read `true` as 1; a limit of `true` is a mistake."""
+    """A limit of `true` is a mistake: said so (strict numbers' own message is less clear)."""
     if isinstance(value, bool):
         raise ValueError("Input should be a number, not a boolean")
     return value
@@ -55,19 +57,28 @@ def plain_text_problem(value: str) -> str | None:
     """Why `value` is not plain text, or None when it is."""
     bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
     if bad is None:
-        return None
+        # "\ud800" in JSON decodes to a lone surrogate, which UTF-8 (and so Postgres) cannot
+        # store: it was a 500 from the database driver.
+        lone = next((c for c in value if 0xD800 <= ord(c) <= 0xDFFF), None)
+        if lone is None:
+            return None
+        return (f"must be valid Unicode text (found the lone surrogate U+{ord(lone):04X}; "
+                "encode characters outside the BMP as a surrogate pair or as UTF-8)")
     what = "NUL" if bad == "\x00" else f"U+{ord(bad):04X}"
     return f"must not contain control characters such as NUL or line breaks (found {what})"
 
 
-def _plain_text(value: str) -> str:
-    problem = plain_text_problem(value)
-    if problem:
-        raise PydanticCustomError("plain_text", problem)
+def _plain_text(value: Any) -> Any:
+    # Before pydantic's own str check, which refuses a lone surrogate with a less clear
+    # message when the field has bounds (and passes it when not).
+    if isinstance(value, str):
+        problem = plain_text_problem(value)
+        if problem:
+            raise PydanticCustomError("plain_text", problem)
     return value
 
 
-PlainText = Annotated[str, AfterValidator(_plain_text)]
+PlainText = Annotated[str, BeforeValidator(_plain_text)]
 
 COSTS_EXAMPLE = {"params": 41234, "flops": 5120000, "latency_ms": 2.1, "memory_mb": 1.9}
 
@@ -228,16 +239,18 @@ def _option_field(option: Option) -> tuple[Any, Any]:
         bounds["gt" if option.exclusive_minimum else "ge"] = option.minimum
     if option.maximum is not None:
         bounds["lt" if option.exclusive_maximum else "le"] = option.maximum
+    # Strict: JSON numbers and booleans as such; the string "7" for an integer, or 1 for
+    # true, is a client's mistake, not a value (a float field still takes an integer).
     annotation: Any
     if option.allowed() is not None:
         annotation = Literal[option.allowed()] | None  # type: ignore[valid-type]
     elif option.type is bool:
-        annotation = bool | None
+        annotation = StrictBool | None
     elif option.type is float:
-        annotation = Annotated[float | None, NoBool]
+        annotation = Annotated[StrictFloat | None, NoBool]
         bounds["allow_inf_nan"] = False
     else:
-        annotation = Annotated[int | None, NoBool]
+        annotation = Annotated[StrictInt | None, NoBool]
     return annotation, Field(None, description=text, **bounds)
 
 
@@ -463,8 +476,9 @@ class JobPublic(BaseModel):
     name: str | None
     dataset_id: uuid.UUID | None
     status: JobStatus
-    phase: Literal["preparing", "search", "final", "baseline"] | None = Field(
-        description="preparing (data, pricing tables), search, final (training the best "
+    phase: Literal["preparing", "search", "select", "final", "baseline"] | None = Field(
+        description="preparing (data, pricing tables), search, select (with "
+        "select_candidates: the best candidates trained alone briefly), final (training the best "
         "architecture from scratch), or baseline (training the best random candidate the "
         "same way, when the job asked for `baseline: random`)."
     )
@@ -592,7 +606,7 @@ class EpochPublic(BaseModel):
         },
     )
 
-    phase: Literal["search", "final", "baseline"]
+    phase: Literal["search", "select", "final", "baseline"]
     epoch: int
     epochs: int
     progress: float
@@ -692,6 +706,44 @@ class DifferencePublic(BaseModel):
     bootstrap: int = Field(description="Bootstrap resamples.")
 
 
+class SelectionSummaryPublic(BaseModel):
+    """The selection stage (option `select_candidates`): the search's best candidates trained
+    alone briefly, halved successively, and how far the shared weights' ranking agreed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kendall_tau: float | None = Field(
+        description="Kendall tau between the candidates' validation accuracy with the shared "
+        "weights and trained alone (first round): 1 the same order, 0 none, -1 reversed.")
+    trust: Literal["high", "some", "none", "unknown"] = Field(
+        description="The tau in words: high (>= 0.6), some (>= 0.3), none, or unknown.")
+    summary: str = Field(description="The agreement in one sentence.")
+    changed_pick: bool = Field(
+        description="True when the architecture trained in full is not the shared weights' best.")
+    shared_pick_place: int = Field(
+        description="Where the shared weights' best placed among the candidates trained alone.")
+    rounds: list[dict[str, int]] = Field(
+        description="Per round: the candidates trained and the epoch they reached.")
+    epochs_trained: int = Field(description="Stand-alone epochs trained in all.")
+
+
+class SelectionCandidatePublic(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    arch: dict[str, Any]
+    source: Literal["search", "random"] | None = Field(
+        description="Whether it came from the search's ranking or the uniform control group.")
+    shared_val_acc: float = Field(description="Validation accuracy with the shared weights.")
+    alone_val_acc: list[float] = Field(
+        description="Validation accuracy trained alone, after each round it took part in.")
+    picked: bool
+
+
+class SelectionPublic(SelectionSummaryPublic):
+    candidates: list[SelectionCandidatePublic]
+    picked: int = Field(description="The index of the candidate trained in full.")
+
+
 class SearchSummaryPublic(BaseModel):
     """What the search bought: the controller's candidates against as many drawn uniformly
     from the space, ranked on the same validation data with the same shared weights. Those
@@ -710,6 +762,9 @@ class SearchSummaryPublic(BaseModel):
     entropy: dict[str, float] | None = Field(
         None, description="The controller's mean entropy per architecture (nats), first and "
         "last search epoch: how far it moved from where it started.")
+    selection: SelectionSummaryPublic | None = Field(
+        None, description="With select_candidates: how far the shared weights' ranking agreed "
+        "with the candidates trained alone (the full table in GET /jobs/{id}/search-report).")
 
 
 class SearchReportPublic(SearchSummaryPublic):
@@ -737,6 +792,9 @@ class SearchReportPublic(SearchSummaryPublic):
     controller: CandidateGroupPublic | None = Field(
         description="The trained controller's samples; None for random search.")
     random: CandidateGroupPublic
+    selection: SelectionPublic | None = Field(
+        None, description="With select_candidates: every candidate trained alone, the rounds, "
+        "and how far the shared weights' ranking agreed with them.")
 
 
 class BaselinePublic(BaseModel):

@@ -212,7 +212,8 @@ class Progress:
     own would count the preparing and the slow first steps). `phase` is `run_job`'s
     `on_phase`, the instance its `on_epoch`."""
 
-    AFTER = {"search": "ranking the candidates", "final": "testing the network, saving it",
+    AFTER = {"search": "ranking the candidates", "select": "training the pick in full",
+             "final": "testing the network, saving it",
              "baseline": "testing the baseline, saving it"}
     FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
@@ -275,6 +276,7 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from .pipeline import checkpoint_order, run_job
+    from .selection import rounds
     from .usage import summary as usage_summary
 
     configure_threads(args.threads)
@@ -287,7 +289,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         if resume is None:
             log.warning("no checkpoint in %s: starting a new search", args.output)
     trainings = 2 if config.baseline == "random" else 1
-    progress = Progress(config.search.epochs + trainings * config.train.epochs)
+    select_steps = sum(n for n, _ in rounds(config.select.candidates, config.select.epochs)) \
+        if config.select.active else 0
+    progress = Progress(config.search.epochs + select_steps + trainings * config.train.epochs)
     try:
         result = run_job(config, data, out_dir=args.output, runtime=_runtime(args),
                          on_epoch=progress, on_phase=progress.phase, resume_from=resume)
@@ -318,6 +322,8 @@ def _print_comparison(report: dict[str, Any] | None, final: dict[str, Any] | Non
         rnd = report["random"]
         lines.append(f"random search: {rnd['n']} candidates, mean val_acc {rnd['mean']:.4f}, "
                      f"best {rnd['best']:.4f}")
+    if report.get("selection"):
+        lines.append(f"selection: {report['selection']['summary']}")
     if final and baseline and baseline.get("final"):
         lines.append(f"test_acc: {final['test_acc']:.4f} (search's best) against "
                      f"{baseline['final']['test_acc']:.4f} (best random candidate, same "

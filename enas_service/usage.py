@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from enas_service.models import Job, UsageRecord, utcnow
 
-PHASES = ("search", "final")
+PHASES = ("search", "select", "final")
 
 
 def record_usage(

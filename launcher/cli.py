@@ -117,7 +117,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_threads(worker)
     worker.add_argument(
         "--reaper", action="store_true",
-        help="also re-queue stale jobs from a thread (when no Celery beat runs)",
+        help="also re-queue stale jobs, from a separate reaper process that exits with this "
+        "one (when no Celery beat runs)",
     )
     worker.add_argument(
         "--queues", default=None,
@@ -434,7 +435,8 @@ def _print_demo(url: str, key: str) -> None:
 # the last epoch of a phase (the search ranks its candidates; a training is tested, and the
 # worker exports the trained network).
 _PREPARING = "preparing: the data, latency tables"
-_AFTER = {"search": "ranking the candidates", "final": "testing the network, exporting it",
+_AFTER = {"search": "ranking the candidates", "select": "training the pick in full",
+          "final": "testing the network, exporting it",
           "baseline": "testing the baseline, exporting it"}
 
 

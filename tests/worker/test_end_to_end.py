@@ -453,3 +453,34 @@ def test_every_job_reports_the_controller_against_random(http, live_keys, datase
     assert report["verdict"] in ("controller better", "random better", "no clear difference")
     assert "random" in report["summary"]
     assert http.get(f"/jobs/{job_id}", headers=alice).json()["baseline"] is None
+
+
+def test_a_job_with_a_selection_stage_reports_its_trust_figure(http, live_keys, dataset_id):
+    """`select_candidates` through the API and a real worker: the pool trained alone shows up
+    as `select` epochs, the job trains the selection's pick, and both the job and its search
+    report say how far the shared weights' ranking agreed (Kendall tau)."""
+    alice = live_keys["alice"]
+    job = {"dataset": dataset_id, **TINY_JOB, "select_candidates": 2, "select_epochs": 1}
+    response = http.post("/jobs", json=job, headers=alice)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    events = follow(http, alice, job_id)
+    assert [d["status"] for e, d in events if e == "status"][-1] == "succeeded"
+    phases = [(d["phase"], d["epoch"]) for e, d in events if e == "epoch"]
+    assert phases == [("search", 1), ("search", 2), ("select", 1), ("select", 2), ("final", 1)]
+
+    report = http.get(f"/jobs/{job_id}/search-report", headers=alice).json()["selection"]
+    assert report["rounds"] == [{"candidates": 2, "epochs": 1}]
+    assert len(report["candidates"]) == 2 and report["epochs_trained"] == 2
+    alone = [c["alone_val_acc"][0] for c in report["candidates"]]
+    shared = [c["shared_val_acc"] for c in report["candidates"]]
+    assert report["picked"] == max(range(2), key=lambda i: (alone[i], shared[i], -i))
+    tau = (None if alone[0] == alone[1] or shared[0] == shared[1]
+           else 1.0 if (alone[0] > alone[1]) == (shared[0] > shared[1]) else -1.0)
+    assert report["kendall_tau"] == tau
+    best = http.get(f"/jobs/{job_id}/architecture", headers=alice).json()
+    assert best["arch"] == report["candidates"][report["picked"]]["arch"]
+    got = http.get(f"/jobs/{job_id}", headers=alice).json()
+    summary = got["search_summary"]["selection"]
+    assert summary["kendall_tau"] == tau and summary["summary"] == report["summary"]
+    assert "select" in got["usage"]["phases"]

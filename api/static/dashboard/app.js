@@ -321,6 +321,22 @@ function comparisonSection(job, report) {
       parts.push(h("p", {}, `Difference of the means: ${(d.mean * 100).toFixed(1)} points, 95% interval [${(d.ci95[0] * 100).toFixed(1)}, ${(d.ci95[1] * 100).toFixed(1)}] (${d.bootstrap} bootstrap resamples): `, h("strong", {}, report.verdict || "")));
     }
   }
+  const sel = s?.selection;
+  if (sel) {
+    const trust = { high: "ok", some: "", none: "bad", unknown: "" }[sel.trust];
+    parts.push(h("p", { id: "selection-trust" }, h("strong", { class: trust || null }, `Can this search's ranking be trusted? ${sel.trust}. `),
+      `${sel.summary[0].toUpperCase()}${sel.summary.slice(1)}.`,
+      sel.changed_pick ? " The candidates trained alone changed the pick." : " The shared weights' pick held."));
+    if (report?.selection) {
+      const rounds = report.selection.rounds.map((r) => r.epochs);
+      parts.push(h("div", { class: "table-wrap" }, h("table", { id: "selection-table" },
+        h("thead", {}, h("tr", {}, ["Candidate", "from", "val_acc shared", ...rounds.map((e) => `alone, ${e} ep`)].map((x, i) => h("th", { scope: "col", class: i > 1 ? "num" : null }, x)))),
+        h("tbody", {}, report.selection.candidates.map((c, i) => h("tr", { class: c.picked ? "picked" : null },
+          h("td", {}, `${i + 1}${c.picked ? " (trained in full)" : ""}`), h("td", {}, c.source || ""),
+          h("td", { class: "num" }, pct(c.shared_val_acc)),
+          ...rounds.map((_, r) => h("td", { class: "num" }, c.alone_val_acc[r] === undefined ? "–" : pct(c.alone_val_acc[r])))))))));
+    }
+  }
   if (job.baseline?.final) {
     parts.push(h("p", {}, `Test accuracy: ${pct(job.final?.test_acc)} for the search's best, ${pct(job.baseline.final.test_acc)} for the best random candidate trained the same way.`));
   }

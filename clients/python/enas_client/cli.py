@@ -206,6 +206,8 @@ def _show(job: Job) -> None:
     if final:
         print(f"final     test_acc {_fmt(final.get('test_acc'))}, params "
               f"{final.get('params') or 0:,}, latency {_fmt(final.get('latency_ms'), '.2f')} ms")
+    if job.selection:
+        print(f"selection {job.selection['summary']}")
     for warning in job.warnings:
         print(f"WARNING   {warning['message']}")
     for line in describe_usage(job.usage):

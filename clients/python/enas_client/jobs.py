@@ -80,6 +80,12 @@ class JobFields:
         return list(self.data.get("warnings") or [])
 
     @property
+    def selection(self) -> dict[str, Any] | None:
+        """With `select_candidates`: how far the search's shared-weight ranking agreed with its
+        candidates trained alone ({"kendall_tau", "trust", "summary", ...}); None otherwise."""
+        return (self.data.get("search_summary") or {}).get("selection")
+
+    @property
     def config(self) -> dict[str, Any]:
         """The resolved engine config."""
         return self.data.get("config") or {}
