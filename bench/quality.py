@@ -1,4 +1,4 @@
-"""Does the search help? Four arms at an equal budget, on real data, several seeds:
+"""Does the search help? Arms at an equal budget, on real data, several seeds:
 
 - enas:   the search as a job runs it (controller, shared weights, candidates ranked on
           validation), then the best candidate trained from scratch;
@@ -9,7 +9,10 @@
           the same way;
 - hand:   a fixed hand-designed cell of the same space and network (sep convs with an identity
           skip in the normal cell, max pool and sep convs in the reduction cell), trained
-          with the same final budget and no search at all.
+          with the same final budget and no search at all;
+- enas-select, random-select: enas and random with the selection stage (`select_candidates`
+          8, `select_epochs` 2: the pool trained alone briefly, halved successively, the best
+          trained in full): the two get the same stage, so they compare at equal compute.
 
 Each row: test accuracy (mean and standard deviation over seeds), params, the search's
 controller-vs-random gap on validation (the job's search report), wall time.
@@ -40,7 +43,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ARMS = ("enas", "enas-uniform", "random", "hand")
+ARMS = ("enas", "enas-uniform", "random", "hand", "enas-select", "random-select")
+SELECT = {"candidates": 8, "epochs": 2}  # the -select arms' stage
 # The hand-designed cells, written as the API writes architectures (input, op, input, op per
 # node; ops 0 sep3x3, 1 sep5x5, 2 avg3x3, 3 max3x3, 4 identity; inputs 0/1 the two cell
 # inputs, 2.. earlier nodes): a normal cell of sep convs chained with identity skips, and a
@@ -67,6 +71,12 @@ PROFILES = {
                     "Fashion-MNIST: 5,000 train + 1,000 test images drawn stratified",
         datasets=("digits", "fashion-mnist"), preset="demo",
         fashion_train=5000, fashion_test=1000),
+    "cpu-quick": Profile(
+        description="the quick preset (6 search epochs of 20 controller updates, 3-layer "
+                    "16-channel search network, 3-layer 24-channel final network for 5 "
+                    "epochs) on the cpu profile's data",
+        datasets=("digits", "fashion-mnist"), preset="quick",
+        fashion_train=5000, fashion_test=1000),
     "gpu": Profile(
         description="the quick search on full Fashion-MNIST (55,000 / 5,000 / 10,000), then "
                     "the paper-style final network (8 layers, 36 channels, cutout, aux head) "
@@ -89,7 +99,7 @@ def load_data(name: str, profile: Profile, data_dir: Path, seed: int) -> Any:
 
 def run_config(profile: Profile, arm: str, seed: int) -> Any:
     from enas_core import preset_config
-    from enas_core.config import AugmentConfig, ModelConfig
+    from enas_core.config import AugmentConfig, ModelConfig, SelectConfig
 
     config = preset_config(profile.preset)
     train = config.train
@@ -100,9 +110,11 @@ def run_config(profile: Profile, arm: str, seed: int) -> Any:
                         model=ModelConfig(layers=8, channels=36, nodes=5, aux_head=True,
                                           drop_path=0.2),
                         augment=AugmentConfig(crop_padding=2, cutout=8))
-    search = replace(config.search, strategy="random" if arm == "random" else "enas",
-                     shared_sampling="uniform" if arm == "enas-uniform" else "controller")
-    return replace(config, search=search, train=train, seed=seed)
+    base = arm.removesuffix("-select")
+    search = replace(config.search, strategy="random" if base == "random" else "enas",
+                     shared_sampling="uniform" if base == "enas-uniform" else "controller")
+    select = SelectConfig(**SELECT) if arm.endswith("-select") else config.select
+    return replace(config, search=search, train=train, select=select, seed=seed)
 
 
 def run_arm(task: tuple[str, str, int, str, str, int]) -> dict[str, Any]:
@@ -139,7 +151,8 @@ def run_arm(task: tuple[str, str, int, str, str, int]) -> dict[str, Any]:
         final = result.final or {}
         row |= {"arch": result.best["arch"] if result.best else None,
                 "val_acc": result.best["val_acc"] if result.best else None,
-                "search_report": result.search_report}
+                "search_report": result.search_report,
+                "selection": (result.search_report or {}).get("selection")}
     row |= {"test_acc": final.get("test_acc"), "params": final.get("params"),
             "seconds": time.perf_counter() - t0,
             # CPU time: on a loaded machine, what the run would take alone on one core
@@ -171,6 +184,29 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "cpu_seconds_mean": statistics.fmean(r["cpu_seconds"] for r in group),
             })
     return table
+
+
+PAIRS = (("enas", "random"), ("enas-select", "random-select"))  # at equal compute
+
+
+def paired(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per dataset and pair of arms at equal compute: the mean over seeds of (a's test
+    accuracy - b's) with the same seed, and its 95% t interval."""
+    from scipy.stats import t as student
+
+    out = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        acc = {(r["arm"], r["seed"]): r["test_acc"] for r in rows if r["dataset"] == dataset}
+        for a, b in PAIRS:
+            diffs = [acc[a, s] - acc[b, s] for (arm, s) in acc if arm == a and (b, s) in acc]
+            if not diffs:
+                continue
+            mean = statistics.fmean(diffs)
+            half = (student.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs)
+                    / len(diffs) ** 0.5) if len(diffs) > 1 else None
+            out.append({"dataset": dataset, "a": a, "b": b, "seeds": len(diffs), "mean": mean,
+                        "ci95": [mean - half, mean + half] if half is not None else None})
+    return out
 
 
 def print_table(table: list[dict[str, Any]]) -> None:
@@ -237,6 +273,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 keep(future.result())
     table = summarise(rows)
     print_table(table)
+    pairs = paired(rows)
+    for p in pairs:
+        ci = (f" [{100 * p['ci95'][0]:+.2f}, {100 * p['ci95'][1]:+.2f}]" if p["ci95"] else "")
+        print(f"{p['dataset']:13s} {p['a']} - {p['b']}: {100 * p['mean']:+.2f} points{ci} "
+              f"(paired over {p['seeds']} seeds, 95% t interval)")
     wall = time.perf_counter() - t0
     cpu = sum(r["cpu_seconds"] for r in rows)
     print(f"\nwall time {wall / 60:.1f} min; CPU time {cpu / 60:.1f} min, i.e. about "
@@ -245,6 +286,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     out = {"profile": args.profile, "description": profile.description, "table": table,
+           "paired": pairs,
            "runs": rows, "wall_seconds": wall, "cpu_seconds": cpu,
            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                        "torch": torch.__version__},
