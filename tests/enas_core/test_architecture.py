@@ -3,27 +3,13 @@ import random
 import pytest
 
 from enas_core.architecture import (
-    PRIMITIVES,
     ArchitectureError,
     MacroArchitecture,
     MicroArchitecture,
     parse_cell,
 )
 from enas_core.spaces import arch_from_json
-
-CONV = "1 2 1 3 0 1 0 4 1 1 1 1 0 1 0 1 1 0 0 1"
-REDUCE = "0 1 0 4 1 0 2 0 0 3 1 1 0 0 0 0 4 1 1 0"
-
-
-def random_micro(rng: random.Random, nodes: int = 5) -> MicroArchitecture:
-    def cell() -> list[int]:
-        out = []
-        for node in range(nodes):
-            for _ in range(2):
-                out += [rng.randrange(node + 2), rng.randrange(len(PRIMITIVES))]
-        return out
-
-    return MicroArchitecture.parse(cell(), cell())
+from tests.enas_core.helpers import CONV, REDUCE, random_micro
 
 
 def test_issue_example_parses_and_prints_back():

@@ -11,7 +11,7 @@ import pytest
 from enas_core.options import build_config
 from enas_core.pipeline import Cancelled
 from enas_core.search import SAMPLE_CHUNK, Searcher
-from tests.enas_core.conftest import count_draws, tiny_run
+from tests.enas_core.helpers import count_draws, tiny_run
 
 
 def test_steps_per_epoch_bounds_the_controller_and_the_ranking():

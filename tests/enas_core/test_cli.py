@@ -9,11 +9,7 @@ from enas_core.cli import _make_parser as _parser
 from enas_core.cli import build_config, main
 from enas_core.options import OPTIONS
 from enas_core.spaces import arch_from_json
-
-TINY = ["--dataset", "digits", "--layers", "3", "--channels", "4", "--nodes", "2",
-        "--final-layers", "3", "--final-channels", "4", "--steps-per-epoch", "2",
-        "--controller-train-steps", "1", "--controller-num-aggregate", "2",
-        "--num-candidates", "2", "--final-steps-per-epoch", "2", "--device", "cpu"]
+from tests.enas_core.helpers import TINY
 
 
 def test_help_lists_every_option_with_its_default():
@@ -63,6 +59,7 @@ def test_out_of_bounds_flags_are_refused(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_search_writes_result_and_model(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["search", *TINY, "--search-epochs", "2", "--final-epochs", "1",
@@ -78,6 +75,7 @@ def test_search_writes_result_and_model(tmp_path, capsys):
     assert result["best"]["arch"]["conv_text"] in printed and "test_acc" in printed
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_newest_checkpoint(tmp_path):
     out = tmp_path / "run"
     assert main(["search", *TINY, "--search-epochs", "1", "--final-epochs", "0",
@@ -114,6 +112,7 @@ def test_bad_input_exits_2_with_a_message(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_random_strategy_and_baseline_from_the_cli(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["search", *TINY, "--search-epochs", "1", "--final-epochs", "1",

@@ -27,8 +27,7 @@ from enas_core.pipeline import run_job
 from enas_core.reinforce import Reinforce
 from enas_core.search import Searcher
 from enas_core.spaces import arch_from_json, arch_from_summary, build_network
-from tests.enas_core.conftest import tiny_run
-from tests.enas_core.test_cli import TINY
+from tests.enas_core.helpers import TINY, tiny_run
 
 FINAL = tiny_run().train.model  # the network the limits apply to
 SHAPE = (1, 28, 28)
@@ -128,6 +127,7 @@ def test_an_impossible_params_or_flops_limit_fails_before_searching(digits, tmp_
 # -- hard limits end to end ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_with_a_tight_max_params_every_returned_architecture_fits(digits, tmp_path):
     price = CostModel(FINAL, SHAPE, 10)
     rng = random.Random(0)
@@ -160,6 +160,7 @@ def test_with_a_tight_max_params_every_returned_architecture_fits(digits, tmp_pa
     assert saved["pareto"]["front"]
 
 
+@pytest.mark.slow
 def test_an_impossible_latency_limit_says_so_instead_of_returning_a_violator(digits, tmp_path,
                                                                              capsys):
     out = tmp_path / "run"
@@ -212,6 +213,7 @@ def search_latencies(digits, constraints: ConstraintConfig, monkeypatch) -> list
     return steps
 
 
+@pytest.mark.slow
 def test_a_soft_latency_limit_lowers_the_sampled_latency(digits, monkeypatch):
     free = search_latencies(digits, ConstraintConfig(), monkeypatch)
     table_mean = statistics.mean(x for step in free for x in step)

@@ -58,6 +58,7 @@ def test_a_fresh_controller_prefers_sep_convs_as_the_reference_does():
     assert conv == pytest.approx(0.40, abs=0.03) and reduce == pytest.approx(0.40, abs=0.03)
 
 
+@pytest.mark.slow
 def test_reinforce_raises_the_probability_of_the_rewarded_architecture():
     """A synthetic reward (the share of decisions that match a target) trains the controller
     with the reference settings to put its probability far above chance. The target avoids the

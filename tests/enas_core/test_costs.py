@@ -126,6 +126,7 @@ def cpu_table(tmp_path_factory):
 # by bench/constraints.py (50 architectures, Spearman and MAPE in bench/README.md), not here.
 
 
+@pytest.mark.slow
 def test_latency_tables_are_cached_per_device_and_batch_size(cpu_table, tmp_path_factory,
                                                               monkeypatch):
     from enas_core import latency

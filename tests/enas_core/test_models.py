@@ -9,7 +9,7 @@ from enas_core.metrics import measure_params
 from enas_core.model import FixedCell, MicroNetwork
 from enas_core.ops import OPS
 from enas_core.search_model import MicroSearchNetwork, SharedCell, stage_layout
-from tests.enas_core.test_architecture import CONV, REDUCE, random_micro
+from tests.enas_core.helpers import CONV, REDUCE, random_micro
 
 
 @pytest.mark.parametrize("name", PRIMITIVES)

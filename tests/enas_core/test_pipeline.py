@@ -8,15 +8,10 @@ from enas_core.export import load_model
 from enas_core.pipeline import Cancelled, run_job
 from enas_core.progress import epoch_work
 from enas_core.spaces import arch_from_json
-from tests.enas_core.conftest import tiny_run
-
-VOLATILE = {"seconds", "checkpoint"}
+from tests.enas_core.helpers import Interrupt, stable, tiny_run
 
 
-def stable(history):
-    return [{k: v for k, v in row.items() if k not in VOLATILE} for row in history]
-
-
+@pytest.mark.slow
 def test_search_runs_end_to_end_on_real_digits(digits, tmp_path):
     seen = []
     config = tiny_run(search_epochs=3)
@@ -49,10 +44,7 @@ def test_search_runs_end_to_end_on_real_digits(digits, tmp_path):
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
-class Interrupt(Exception):
-    pass
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("stop_after", [("search", 1), ("final", 1)])
 def test_interrupted_and_resumed_equals_uninterrupted(digits, tmp_path, stop_after):
     config = tiny_run(search_epochs=2, final_epochs=2)
@@ -101,6 +93,7 @@ def test_time_limit_ends_the_search_and_keeps_the_best(digits, tmp_path):
     assert result.final is None and result.model_path is None
 
 
+@pytest.mark.slow
 def test_same_seed_same_search(digits, tmp_path):
     config = tiny_run(search_epochs=1, final_epochs=0)
     a = run_job(config, digits, out_dir=tmp_path / "a")

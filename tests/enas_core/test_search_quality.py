@@ -16,8 +16,7 @@ from enas_core.report import bootstrap_difference, group_summary, search_report,
 from enas_core.search import SAMPLE_CHUNK, Searcher
 from enas_core.search_model import MicroSearchNetwork
 from enas_core.spaces import arch_from_json, build_network
-from tests.enas_core.conftest import count_draws, tiny_run
-from tests.enas_core.test_pipeline import stable
+from tests.enas_core.helpers import count_draws, stable, tiny_run
 
 
 def test_bootstrap_interval_brackets_a_known_difference():
@@ -89,6 +88,7 @@ def test_random_search_samples_uniformly_and_never_trains_the_controller(digits)
     assert report["random"]["n"] == config.num_candidates and report["verdict"] is None
 
 
+@pytest.mark.slow
 def test_random_search_resumes_exactly(digits, tmp_path):
     config = replace(tiny_run(search_epochs=2, final_epochs=0), search=replace(
         tiny_run().search, epochs=2, strategy="random"))
@@ -102,6 +102,7 @@ def test_random_search_resumes_exactly(digits, tmp_path):
     assert resumed.search_report == full.search_report
 
 
+@pytest.mark.slow
 def test_a_random_baseline_is_trained_with_the_same_budget(digits, tmp_path):
     config = replace(tiny_run(search_epochs=1, final_epochs=2), baseline="random")
     phases = []
@@ -126,6 +127,7 @@ def test_a_random_baseline_is_trained_with_the_same_budget(digits, tmp_path):
     assert (tmp_path / "baseline-model.pt").is_file()
 
 
+@pytest.mark.slow
 def test_a_job_interrupted_in_its_baseline_resumes_there(digits, tmp_path):
     config = replace(tiny_run(search_epochs=1, final_epochs=2), baseline="random")
     full = run_job(config, digits, out_dir=tmp_path / "full")
@@ -144,6 +146,7 @@ def test_a_job_interrupted_in_its_baseline_resumes_there(digits, tmp_path):
     assert stable(resumed.history) == stable(full.history)
 
 
+@pytest.mark.slow
 def test_under_hard_limits_the_random_control_is_drawn_among_those_that_meet_them(digits):
     base = tiny_run(search_epochs=1).search
     from enas_core.costs import CostModel

@@ -5,8 +5,7 @@ from scipy.stats import kendalltau
 from enas_core.config import SelectConfig, replace
 from enas_core.pipeline import run_job, select_epochs
 from enas_core.selection import kendall_tau, pool, rounds, trust
-from tests.enas_core.conftest import tiny_run
-from tests.enas_core.test_pipeline import Interrupt, stable
+from tests.enas_core.helpers import Interrupt, stable, tiny_run
 
 
 @pytest.mark.parametrize(("candidates", "epochs", "plan"), [

@@ -20,6 +20,9 @@ from enas_core.presets import preset_config
 from enas_core.spaces import network_config_for
 from enas_core.train import Trainer
 
+# A real final training on 1,000 images (minutes on two cores).
+pytestmark = pytest.mark.slow
+
 # The README's example architecture
 ARCH = MicroArchitecture.parse("1 2 1 3 0 1 0 4 1 1 1 1 0 1 0 1 1 0 0 1",
                                "0 1 0 4 1 0 2 0 0 3 1 1 0 0 0 0 4 1 1 0")

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from enas_core.architecture import MicroArchitecture
@@ -6,6 +7,7 @@ from enas_core.export import load_model, save_model
 from enas_core.train import Trainer
 
 
+@pytest.mark.slow
 def test_final_training_on_real_digits_beats_chance_by_far(digits, tmp_path):
     arch = MicroArchitecture.parse("1 0 1 4 0 0 2 4", "0 0 1 0 2 0 1 3")
     # Two epochs (0.91 with one thread, 0.93 with two; with the rate held per epoch instead of

@@ -162,6 +162,7 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "gzip-in-zip": gzip_in_zip_bomb(tmp / "gz.zip", 256 * MiB)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["zip", "gzip-in-zip"])
 def test_parsing_a_bomb_keeps_memory_bounded(bombs, kind):
     """Before: a zip of two 1 GiB members took the parser from 0.78 to 2.84 GB; a gzip in a

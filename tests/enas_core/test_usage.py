@@ -7,7 +7,7 @@ import torch
 
 from enas_core.pipeline import Cancelled, run_job
 from enas_core.usage import UsageMeter, describe_device, summary
-from tests.enas_core.conftest import tiny_run
+from tests.enas_core.helpers import tiny_run
 
 
 def test_the_cpu_is_described_by_model_and_threads():
@@ -17,6 +17,7 @@ def test_the_cpu_is_described_by_model_and_threads():
     assert device["cores"] >= 1
 
 
+@pytest.mark.slow
 def test_a_run_reports_its_cost_per_phase(digits, tmp_path):
     config = tiny_run(search_epochs=2, final_epochs=1)
     seen = []
