@@ -8,15 +8,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("enas_core", "enas_service", "api", "worker", "launcher")
+# Each package's folder: the client is a distribution of its own, under clients/python.
+WHERE = {"enas_client": ROOT / "clients" / "python"}
+PACKAGES = ("enas_core", "enas_service", "api", "worker", "launcher", "enas_client")
 
 
 def modules(packages: Iterable[str] = PACKAGES) -> dict[str, Path]:
     """Dotted module name -> file, for every module of `packages`."""
     found = {}
     for package in packages:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        base = WHERE.get(package, ROOT)
+        for path in sorted((base / package).rglob("*.py")):
+            parts = list(path.relative_to(base).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
             found[".".join(parts)] = path

@@ -1,5 +1,6 @@
 """Dependencies point inward: launcher -> api | worker -> enas_service -> enas_core. The API
-and the worker never import each other, nothing imports the launcher, and no module takes part
+and the worker never import each other, nothing imports the launcher, the client
+(`enas_client`, installed on its own) imports nothing of the service's, and no module takes part
 in an import cycle (function-local imports included: they only hide a cycle)."""
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ ALLOWED = {
     "api": {"api", "enas_service", "enas_core"},
     "worker": {"worker", "enas_service", "enas_core"},
     "launcher": set(PACKAGES),
+    "enas_client": {"enas_client"},
 }
 # Third-party code a package must not load: the worker and the shared code carry no HTTP.
 FORBIDDEN = {
     "enas_service": {"fastapi", "starlette", "uvicorn"},
     "worker": {"fastapi", "starlette", "uvicorn"},
+    # the client installs without the engine's or the service's dependencies
+    "enas_client": {"torch", "torchvision", "sqlalchemy", "celery", "fastapi", "starlette"},
 }
 
 
