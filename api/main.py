@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
+from api.bodies import BodyGuard
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.routes import api_router
@@ -36,6 +37,7 @@ def create_app() -> FastAPI:
         ],
     )
     install_error_handlers(app)
+    app.add_middleware(BodyGuard)  # bodies read (bounded, in time) before a database slot
     app.include_router(api_router)
     install_openapi(app)
     install_ui(app)

@@ -14,8 +14,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictFloat,
-    StrictInt,
     computed_field,
     create_model,
 )
@@ -39,14 +37,19 @@ ARCH_EXAMPLE = {
 }
 
 
-def _not_a_bool(value: Any) -> Any:
-    """A limit of `true` is a mistake: said so (strict numbers' own message is less clear)."""
-    if isinstance(value, bool):
-        raise ValueError("Input should be a number, not a boolean")
-    return value
+def _json_number(kind: str) -> BeforeValidator:
+    """Numbers as JSON numbers: lax fields read `true` as 1 and the string "7" as 7, both a
+    client's mistake. (10000000.0 stays an integer: JSON has one kind of number.)"""
 
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError("number_type", "Input should be a number, not a boolean")
+        if isinstance(value, str):
+            raise PydanticCustomError(f"{kind}_type", f"Input should be a valid {kind} (a JSON "
+                                      "number, not a string)")
+        return value
 
-NoBool = BeforeValidator(_not_a_bool)
+    return BeforeValidator(check)
 
 # Labels and names are stored as text: no NUL (Postgres text cannot hold one) and no other
 # control characters (a line break in a label breaks logs and listings).
@@ -239,18 +242,18 @@ def _option_field(option: Option) -> tuple[Any, Any]:
         bounds["gt" if option.exclusive_minimum else "ge"] = option.minimum
     if option.maximum is not None:
         bounds["lt" if option.exclusive_maximum else "le"] = option.maximum
-    # Strict: JSON numbers and booleans as such; the string "7" for an integer, or 1 for
-    # true, is a client's mistake, not a value (a float field still takes an integer).
+    # JSON numbers and booleans as such: the string "7" for an integer, or 1 for true, is a
+    # client's mistake, not a value.
     annotation: Any
     if option.allowed() is not None:
         annotation = Literal[option.allowed()] | None  # type: ignore[valid-type]
     elif option.type is bool:
         annotation = StrictBool | None
     elif option.type is float:
-        annotation = Annotated[StrictFloat | None, NoBool]
+        annotation = Annotated[float | None, _json_number("number")]
         bounds["allow_inf_nan"] = False
     else:
-        annotation = Annotated[StrictInt | None, NoBool]
+        annotation = Annotated[int | None, _json_number("integer")]
     return annotation, Field(None, description=text, **bounds)
 
 

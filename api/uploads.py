@@ -1,8 +1,11 @@
 """Streaming multipart parsing: the file part goes straight to a temp file under DATA_DIR with a
-size cap (413 as soon as it is exceeded), small text fields are kept in memory."""
+size cap (413 as soon as it is exceeded), small text fields are kept in memory. Everything read
+is bounded as it arrives, chunked bodies too: the whole body, the text fields together, the
+number of parts and each part's headers."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +15,19 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
+from api.schemas import plain_text_problem
 from api.services.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 MAX_FIELD_BYTES = 1024 * 1024
+MAX_FIELDS_BYTES = 1024 * 1024  # all text fields together (700 fields of 1 MB were read)
+MAX_PARTS = 16
+MAX_PART_HEADER_BYTES = 16 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
+MAX_BOUNDARY = 256  # python-multipart's limit (RFC 2046 allows 70)
+# The temp file keeps the upload's suffixes (the format is sniffed with them), only if plain.
+_SAFE_SUFFIX = re.compile(r"(\.[A-Za-z0-9_-]{1,10}){1,2}")
+# A 413 that leaves the rest of the body unread closes the connection (api.bodies).
+_CLOSE = {"Connection": "close"}
 
 
 @dataclass
@@ -45,11 +57,18 @@ async def receive_upload(
         raise UnsupportedMediaType(
             f"send multipart/form-data with the file in the field {file_field!r}"
         )
+    boundary = params[b"boundary"]
+    if not 1 <= len(boundary) <= MAX_BOUNDARY:
+        raise InvalidInput(
+            f"the multipart boundary is {len(boundary)} characters; it must be 1 to "
+            f"{MAX_BOUNDARY} (RFC 2046 recommends at most 70)"
+        )
+    max_body = max_bytes + MAX_FIELDS_BYTES + MULTIPART_OVERHEAD
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > max_bytes + MULTIPART_OVERHEAD:
+    if length and length.isdigit() and int(length) > max_body:
         raise PayloadTooLarge(
             f"the upload is {_mb(int(length))}; the limit is {_mb(max_bytes)} "
-            "(ENAS_MAX_UPLOAD_BYTES)"
+            "(ENAS_MAX_UPLOAD_BYTES)", headers=_CLOSE,
         )
 
     upload = Upload()
@@ -67,26 +86,45 @@ async def receive_upload(
         "on_header_end": _push("hend"),
         "on_headers_finished": _push("hdone"),
     }
-    parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     headers: dict[bytes, bytes] = {}
     hfield, hvalue = b"", b""
+    header_bytes = 0
     part_name: str | None = None
     part_is_file = False
     field_buf = bytearray()
+    fields_bytes = 0
+    parts = 0
+    received = 0
     fh = None
     try:
         async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_body:  # a chunked body has no Content-Length to check first
+                raise PayloadTooLarge(
+                    f"the upload is over the limit of {_mb(max_bytes)} (ENAS_MAX_UPLOAD_BYTES)",
+                    headers=_CLOSE,
+                )
             try:
                 parser.write(chunk)
             except FormParserError as exc:
                 raise InvalidInput(f"malformed multipart body: {exc}") from exc
             for kind, data in events:
                 if kind == "begin":
-                    headers, hfield, hvalue = {}, b"", b""
-                elif kind == "hfield":
-                    hfield += data
-                elif kind == "hvalue":
-                    hvalue += data
+                    parts += 1
+                    if parts > MAX_PARTS:
+                        raise InvalidInput(f"the multipart body has more than {MAX_PARTS} "
+                                           "parts; send the file and the fields once each")
+                    headers, hfield, hvalue, header_bytes = {}, b"", b"", 0
+                elif kind in ("hfield", "hvalue"):
+                    header_bytes += len(data)
+                    if header_bytes > MAX_PART_HEADER_BYTES:
+                        raise InvalidInput("a multipart part's headers are over "
+                                           f"{MAX_PART_HEADER_BYTES // 1024} KB")
+                    if kind == "hfield":
+                        hfield += data
+                    else:
+                        hvalue += data
                 elif kind == "hend":
                     headers[hfield.lower()] = hvalue
                     hfield, hvalue = b"", b""
@@ -105,7 +143,13 @@ async def receive_upload(
                         if upload.path is not None:
                             raise InvalidInput(f"send one file in {file_field!r}, not several")
                         upload.filename = filename.decode("utf-8", "replace")
-                        suffix = "".join(Path(upload.filename).suffixes[-2:])[:20]
+                        bad = plain_text_problem(upload.filename)
+                        if bad:  # before the name makes a path (NUL: "embedded null byte")
+                            raise InvalidInput(f"the file's name {bad}", field=file_field,
+                                               loc="form")
+                        suffix = "".join(Path(upload.filename).suffixes[-2:])
+                        if not _SAFE_SUFFIX.fullmatch(suffix):
+                            suffix = ""
                         upload.path = tmp_dir / f"upload-{uuid.uuid4().hex}{suffix}"
                         fh = open(upload.path, "wb")
                 elif kind == "data":
@@ -114,13 +158,19 @@ async def receive_upload(
                         if upload.size > max_bytes:
                             raise PayloadTooLarge(
                                 f"the file is larger than the limit of {_mb(max_bytes)} "
-                                "(ENAS_MAX_UPLOAD_BYTES)"
+                                "(ENAS_MAX_UPLOAD_BYTES)", headers=_CLOSE,
                             )
                         await run_in_threadpool(fh.write, data)  # type: ignore[union-attr]
                     else:
                         field_buf += data
+                        fields_bytes += len(data)
                         if len(field_buf) > MAX_FIELD_BYTES:
-                            raise PayloadTooLarge(f"the field {part_name!r} is over 1 MB")
+                            raise PayloadTooLarge(f"the field {part_name!r} is over 1 MB",
+                                                  headers=_CLOSE)
+                        if fields_bytes > MAX_FIELDS_BYTES:
+                            raise PayloadTooLarge(
+                                "the text fields are over 1 MB together; send the file, "
+                                "config and name once each", headers=_CLOSE)
                 elif kind == "end":
                     if part_is_file and fh is not None:
                         fh.close()

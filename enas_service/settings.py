@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     api_wait_s: float = Field(
         3.0, gt=0, le=600, description="How long a request waits for a database session "
         "before it is answered 503 (overloaded).")
+    # A request body is read before the request takes a database slot (api.bodies): these
+    # bound what a client that stalls or sends too much can hold (a socket, a buffer).
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="A JSON body not complete within this long, or an "
+        "upload that sends nothing for this long, is answered 408.")
+    max_json_bytes: int = Field(
+        1024 * 1024, ge=1024, le=1024**3,
+        description="The largest request body that is not an upload (413 past it).")
     sse_poll_s: float = Field(0.5, gt=0)
     mlflow_uri: str = Field(
         "", description="An MLflow tracking server: every job logs to it (needs the mlflow "

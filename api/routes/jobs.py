@@ -32,7 +32,7 @@ from api.schemas import (
 )
 from api.services import events, model_files, submission
 from api.services import jobs as service
-from api.services.errors import InvalidInput
+from api.services.errors import InvalidInput, UnsupportedMediaType
 from api.uploads import Upload, receive_upload
 from enas_core.data.formats import describe as describe_formats
 from enas_service import artifacts
@@ -90,9 +90,24 @@ def _validate(data: Any, *, loc: tuple[str, ...]) -> JobCreate:
         raise RequestValidationError(errors) from exc
 
 
+def _loads(raw: bytes | str) -> Any:
+    """JSON, or ValueError saying why not (also for nesting too deep to parse: json's
+    RecursionError was a 500)."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
+
+
 def _parse_json_body(raw: bytes) -> JobCreate:
     try:
-        data = json.loads(raw or b"null")
+        data = _loads(raw or b"null")
     except ValueError as exc:
         raise InvalidInput(f"the body is not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
@@ -105,7 +120,7 @@ def _parse_upload_config(upload: Upload) -> JobCreate:
     if upload.path is None:
         raise InvalidInput("send the dataset file in the multipart field 'file'", field="file")
     try:
-        config = json.loads(upload.fields.get("config") or "{}")
+        config = _loads(upload.fields.get("config") or "{}")
     except ValueError as exc:
         raise InvalidInput(f"not valid JSON ({exc})", field="config", loc="form") from exc
     if not isinstance(config, dict) or "dataset" in config:
@@ -170,11 +185,17 @@ async def submit_job(
             )
         finally:
             upload.cleanup()
-    else:
-        body = _parse_json_body(await request.body())
+    elif _is_json(content_type):
+        body = _parse_json_body(await request.body())  # read already: api.bodies
         job, created = await run_in_threadpool(
             submission.submit_job, session, owner=owner, body=body,
             idempotency_key=idempotency_key,
+        )
+    else:
+        raise UnsupportedMediaType(
+            f"the body is {content_type[:100] or 'without a Content-Type'}; send the config as "
+            "application/json (curl: -H 'Content-Type: application/json'), or the dataset "
+            "file and the config as multipart/form-data"
         )
     response.headers["Location"] = f"/jobs/{job.id}"
     if not created:

@@ -1,15 +1,33 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from api.deps import OwnerDep, SessionDep
 from api.schemas import Problem, UsagePublic
 from api.services import usage as service
 
 router = APIRouter(prefix="/usage", tags=["usage"])
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_8601(value: Any) -> Any:
+    """Only ISO 8601: pydantic also reads a number ("0.5", "1700000000") as Unix time, so a
+    mistyped date would silently become one in 1970."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise PydanticCustomError(
+            "iso_8601", "Input should be an ISO 8601 date or date-time, e.g. 2026-12-01 or "
+            "2026-12-01T08:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime | None, BeforeValidator(_iso_8601)]
 
 
 @router.get(
@@ -26,7 +44,7 @@ router = APIRouter(prefix="/usage", tags=["usage"])
 def get_usage(
     session: SessionDep,
     owner: OwnerDep,
-    since: Annotated[datetime | None, Query(description="From (inclusive)")] = None,
-    until: Annotated[datetime | None, Query(description="To (exclusive)")] = None,
+    since: Annotated[IsoDateTime, Query(description="From (inclusive)")] = None,
+    until: Annotated[IsoDateTime, Query(description="To (exclusive)")] = None,
 ) -> UsagePublic:
     return service.totals(session, owner=owner, since=since, until=until)

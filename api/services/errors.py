@@ -41,6 +41,15 @@ class PayloadTooLarge(DomainError):
     status, title = 413, "Payload too large"
 
 
+class RequestTimeout(DomainError):
+    """408: the client stopped sending its request body (answered with Connection: close)."""
+
+    status, title = 408, "Request timeout"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Connection": "close"})
+
+
 class UnsupportedMediaType(DomainError):
     status, title = 415, "Unsupported media type"
 

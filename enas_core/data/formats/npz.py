@@ -7,6 +7,7 @@ import math
 import zipfile
 import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -49,15 +50,7 @@ def _npz_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Path)
     than the member holds (numpy would allocate the claimed size before reading)."""
     try:
         with zf.open(info) as f:
-            version = npy_format.read_magic(f)
-            if version not in ((1, 0), (2, 0)):
-                raise ValueError(f"unsupported .npy version {version}")
-            read_header = (
-                npy_format.read_array_header_1_0
-                if version == (1, 0)
-                else npy_format.read_array_header_2_0
-            )
-            shape, _, dtype = read_header(f)
+            shape, dtype = _read_header(f, key, path)
             if dtype.hasobject:
                 raise DatasetError(
                     f"array {key!r} in {path.name} is an object (pickled) array, which is not "
@@ -72,6 +65,25 @@ def _npz_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Path)
         raise
     except (ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise DatasetError(f"array {key!r} in {path.name} is corrupt ({exc})") from exc
+
+
+def _read_header(f: IO[bytes], key: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """An .npy member's shape and dtype. numpy parses the header as a Python literal: its
+    errors quote it and the tokenizer (a tampered header showed them to the client, or was a
+    500 when the tokenizer's own error came through): one plain message for all."""
+    try:
+        version = npy_format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"unsupported .npy version {version}")
+        read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
+                       else npy_format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+    except Exception as exc:  # ValueError, SyntaxError, tokenize.TokenError (a 500), ...
+        raise DatasetError(
+            f"array {key!r} in {path.name} is corrupt: its .npy header cannot be read; save "
+            "the arrays again with np.savez(path, x=images, y=labels)"
+        ) from exc
+    return shape, dtype
 
 
 def _sniff(path: Path, head: bytes) -> int:
