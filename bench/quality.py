@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (processes)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", action="store_true",
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seeds = [int(s) for s in args.seeds.split(",")]
     arms = args.arms.split(",")
     jobs = max(1, args.jobs if profile.device == "cpu" else 1)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = max(1, args.threads)  # one a process: two on a busy 2-core box spin
     print(f"quality: profile {args.profile} ({profile.description}); datasets {datasets}, "
           f"seeds {seeds}, arms {arms}, {jobs} at once x {threads} threads", flush=True)
     kept = {(r["dataset"], r["arm"], r["seed"]) for r in done}
