@@ -118,8 +118,8 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
                    help=f"CPU threads torch uses (default: {THREADS_ENV} if set, else "
                         "OMP_NUM_THREADS, else the cores this process may use: its CPU "
                         "affinity and cgroup quota). Idle threads sleep "
-                        "(OMP_WAIT_POLICY=PASSIVE unless set): on a busy machine 1 is often "
-                        "fastest")
+                        "(OMP_WAIT_POLICY=PASSIVE unless set). 1 spends the least CPU time per "
+                        "step: the choice for a host shared with other work")
     p.add_argument("--recompute", action="store_true",
                    help="search: recompute each cell's activations in the backward pass, "
                         "about 20x less activation memory for about 35%% more time "
