@@ -8,6 +8,10 @@ is past it, for chunked bodies too) and within a deadline (`body_timeout_s`, els
 only then lets the request through; the route's `request.body()` gets the bytes already
 read. Uploads (multipart/form-data) are streamed to disk by api.uploads, which gives its slot
 back while it reads; each of their chunks must come within `body_timeout_s`.
+
+A client that goes away is routine (a closed tab, a cancelled upload): logged at info, without
+the traceback of an unhandled error. Caught here, around the app, rather than by an exception
+handler, which cannot answer once a response has started.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import asyncio
 import logging
 
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
@@ -57,7 +61,7 @@ class BodyGuard:
         timeout = settings.body_timeout_s
         headers = Headers(scope=scope)
         if headers.get("content-type", "").lower().startswith("multipart/form-data"):
-            await self.app(scope, _chunk_deadline(receive, timeout), send)
+            await self._app(scope, _chunk_deadline(receive, timeout), send)
             return
         limit = settings.max_json_bytes
         length = headers.get("content-length", "")
@@ -71,12 +75,22 @@ class BodyGuard:
             await _answer(scope, receive, send, 408, _timeout_detail(timeout))
             return
         except _Disconnected:
-            log.debug("client went away while sending %s %s", scope["method"], scope["path"])
+            _gone(scope)
             return
         if body is None:
             await _answer(scope, receive, send, 413, too_large_detail(limit))
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self._app(scope, _replay(body, receive), send)
+
+    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            _gone(scope)
+
+
+def _gone(scope: Scope) -> None:
+    log.info("client went away during %s %s", scope["method"], scope["path"])
 
 
 async def _read(receive: Receive, limit: int) -> bytes | None:
