@@ -1,6 +1,6 @@
 # Two commands on a fresh machine: `make run` (set up, start the embedded service and submit a
 # demo search on bundled real digits) and `make test`. `make search` runs the quick search from
-# the CLI alone.
+# the CLI alone; `make test-fast` the tests of the edit loop (under 2 minutes).
 #
 # The install needs a package index (pip's: PyPI, or the mirror pip is configured with). Torch
 # comes in the pinned versions this project is built against, from that index (on Linux PyPI's
@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.14.1 torchvision==0.29.1
 TORCH_INDEX ?=
 
-.PHONY: setup setup-dev run search test lint bench
+.PHONY: setup setup-dev run search test test-fast lint bench
 
 # The service, and the client: `enas jobs ...`, enas_client and the README's client script (its
 # `all` extra: numpy, pandas, onnxruntime).
@@ -42,6 +42,11 @@ search: setup
 
 test: setup-dev
 	$(BIN)/python -m pytest -q
+
+# The edit loop's tier: the engine's and the API's unit tests, without those marked `slow`
+# (trainings, real Celery workers, the browser, the README's sessions, subprocess start-ups).
+test-fast: setup-dev
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ is given; `make test` adds what the tests import."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -62,3 +63,21 @@ def test_make_test_installs_what_the_tests_import():
     for path in sorted((install.ROOT / "tests").rglob("*.py")):
         missing = install.third_party_imports(path.read_text()) - importable
         assert not missing, f"{path.name} imports {missing}, which `make test` does not install"
+
+
+def test_make_test_fast_leaves_the_slow_tests_out():
+    """`make test-fast`: what `make test` installs, then the tests not marked `slow`."""
+    assert pip_lines("test-fast") == pip_lines("test")
+    done = subprocess.run(["make", "-n", "test-fast"], cwd=install.ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    runs = [line for line in done.stdout.splitlines() if "pytest" in line]
+    assert len(runs) == 1 and runs[0].endswith('-m pytest -q -m "not slow"'), runs
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (install.ROOT / "README.md").read_text()
+    command = re.search(r"^(make test)\s+#", readme, re.M)
+    assert command, "the README names no test command"
+    ci = (install.ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == command.group(1)

@@ -61,6 +61,7 @@ def test_a_key_prefix_never_reads_as_a_flag(monkeypatch):
     assert key == "enas_ok" + "b" * 41 and stored["prefix"] == "okbbbbbb"
 
 
+@pytest.mark.slow
 def test_the_database_commands_run_without_torch(sqlite_env):
     """`enas keys create` writes a database row: the `enas` command (the engine's CLI, which
     the launcher's commands plug into) gets there with `import torch` failing."""

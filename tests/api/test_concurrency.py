@@ -84,6 +84,7 @@ def test_threads_must_cover_the_pool(monkeypatch):
         Settings()
 
 
+@pytest.mark.slow
 def test_the_api_process_does_not_import_torch():
     """Reads and uploads need no torch: importing it cost the API ~2 s at start and ~470 MB
     of MB per process (`enas api --workers N` multiplies both). Exports import it when asked."""

@@ -13,6 +13,9 @@ import pytest
 from launcher.cli import worker_argv
 from tests.conftest import ROOT
 
+# Each test starts the CLI or a worker in a fresh interpreter (seconds each).
+pytestmark = pytest.mark.slow
+
 
 def _run(*argv: str, tmp_path) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENAS_")}

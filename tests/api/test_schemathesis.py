@@ -5,6 +5,7 @@ the same treatment without a test of its own."""
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -21,6 +22,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES = 25  # per operation: the suite's time budget, not the search's depth
 
 
+@pytest.mark.slow  # every route, EXAMPLES cases each: tens of seconds
 def test_every_route_answers_as_documented(client, alice):
     """Through the test client's app (its database session is the test's, rolled back).
     Operations are driven by hand: schemathesis's pytest loader does not run on pytest 9."""

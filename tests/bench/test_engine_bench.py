@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
@@ -12,6 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.engine import ConvTally, main
 
 
+@pytest.mark.slow
 def test_quick_run_writes_a_complete_result(tmp_path) -> None:
     out = tmp_path / "engine.json"
     main([

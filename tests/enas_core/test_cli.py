@@ -131,6 +131,7 @@ def test_random_strategy_and_baseline_from_the_cli(tmp_path, capsys):
             f"{baseline['final']['test_acc']:.4f} (best random candidate") in printed
 
 
+@pytest.mark.slow
 def test_the_closing_summary_compares_the_controller_with_random(tmp_path, capsys):
     assert main(["search", *TINY, "--search-epochs", "1", "--final-epochs", "0",
                  "--output", str(tmp_path / "run")]) == 0

@@ -83,6 +83,7 @@ def test_should_stop_cancels_between_steps(digits, tmp_path):
     assert not (tmp_path / "result.json").exists()
 
 
+@pytest.mark.slow
 def test_time_limit_ends_the_search_and_keeps_the_best(digits, tmp_path):
     config = tiny_run(search_epochs=50, final_epochs=0)
     config = replace(config, search=replace(config.search, time_limit_s=0.5))

@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.slow
+# A real job of about 3 CPU-minutes; its subprocess may take up to 900 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def readme_blocks() -> tuple[str, str]:

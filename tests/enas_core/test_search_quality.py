@@ -48,6 +48,7 @@ def test_a_group_counts_every_draw_and_lists_distinct_architectures(digits):
     assert report["controller"] is None and report["difference"] is None
 
 
+@pytest.mark.slow
 def test_every_search_ranks_a_random_control_on_the_same_data(digits):
     config = tiny_run(search_epochs=1).search
     searcher = Searcher(config, digits, seed=0)

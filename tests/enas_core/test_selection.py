@@ -48,6 +48,7 @@ def selecting(candidates=4, epochs=2):
                    search=replace(config.search, num_candidates=4, top_k=4))
 
 
+@pytest.mark.slow
 def test_the_selection_stage_trains_the_pool_alone_and_picks_its_best(digits, tmp_path):
     seen = []
     config = selecting()
@@ -76,6 +77,7 @@ def test_the_selection_stage_trains_the_pool_alone_and_picks_its_best(digits, tm
     assert "select" in result.usage["phases"]
 
 
+@pytest.mark.slow
 def test_a_selection_cut_short_resumes_to_the_same_result(digits, tmp_path):
     config = selecting(candidates=3, epochs=2)
     full = run_job(config, digits, out_dir=tmp_path / "full")

@@ -137,6 +137,7 @@ def test_the_entry_points_make_idle_openmp_threads_sleep_before_torch_loads():
     assert chosen.splitlines()[-1] == "ACTIVE False"
 
 
+@pytest.mark.slow
 def test_the_engine_loads_no_flop_counter_until_it_counts():
     """torch.utils.flop_counter loads triton (~77 MiB with the CUDA wheel); a worker imports
     the pipeline without it, and measure_flops still counts."""

@@ -65,6 +65,7 @@ LOADS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", sorted(LOADS))
 def test_importing_loads_nothing_above(what):
     modules_, forbidden = LOADS[what]

@@ -18,6 +18,7 @@ from tests.conftest import TINY_JOB, WorkerProcess, free_port, wait_for
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(1200),  # waits up to 540 s for its jobs
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
 

@@ -61,6 +61,7 @@ def _left_behind(data_dir: Path) -> list[Path]:
     return paths
 
 
+@pytest.mark.slow
 def test_the_worker_exits_when_enas_serve_is_killed(tmp_path):
     left = _left_behind(tmp_path / "enas")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENAS_")}
