@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from enas_core.config import RunConfig
+from enas_core.config_migrations import shown
 from enas_core.options import OPTIONS, Option
 from enas_core.presets import PRESETS
 from enas_core.progress import eta_seconds
@@ -517,7 +518,9 @@ class JobPublic(BaseModel):
         None, description="With `baseline: random`, once trained: the best random candidate's "
         "test accuracy and costs, next to `final`.")
     request: dict[str, Any] = Field(description="The config as submitted.")
-    config: dict[str, Any] = Field(description="The resolved engine RunConfig.")
+    config: Annotated[dict[str, Any], BeforeValidator(shown)] = Field(
+        description="The resolved engine RunConfig (of a job stored by an earlier release: in "
+        "this release's form).")
     usage: JobUsagePublic | None = Field(
         None, description="What it has cost: device time per phase, the device, peak memory, "
         "images (from its first recorded epoch on)."

@@ -328,17 +328,20 @@ def _lists(value: Any) -> Any:
     return value
 
 
-def from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a (nested) config dataclass from `to_dict` output; unknown keys are errors."""
+def from_dict(cls: type, data: dict[str, Any], *, _at: str = "") -> Any:
+    """Rebuild a (nested) config dataclass from `to_dict` output; unknown keys are errors that
+    name their dotted path (`search.model.foo`)."""
     known = {f.name: f for f in fields(cls)}
-    unknown = set(data) - set(known)
+    unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(f"unknown {cls.__name__} field(s): "
+                          f"{', '.join(_at + name for name in unknown)}", field=unknown[0])
     nested = _nested(cls)
     kwargs = {}
     for name, value in data.items():
         sub = nested.get(name)
-        kwargs[name] = from_dict(sub, value) if sub and isinstance(value, dict) else value
+        kwargs[name] = (from_dict(sub, value, _at=f"{_at}{name}.")
+                        if sub and isinstance(value, dict) else value)
     return cls(**kwargs)
 
 

@@ -229,7 +229,7 @@ def _run(
     meter: Any,
     tracker: JobRun | None = None,
 ) -> str:
-    from enas_core.config import RunConfig, from_dict
+    from enas_core.config_migrations import StoredConfigError, load_stored
     from enas_core.data import DatasetError, prepare_data
     from enas_core.pipeline import Cancelled, run_job
     from enas_core.progress import ProgressClock
@@ -284,7 +284,10 @@ def _run(
         on_phase("preparing")
         if claimed.source is None:
             raise DatasetError("the job's dataset was deleted")
-        config = from_dict(RunConfig, claimed.config)
+        try:  # stored by this release or an earlier one, queued or paused over an upgrade
+            config = load_stored(claimed.config)
+        except StoredConfigError as exc:  # no retry makes it readable
+            raise JobRejected(str(exc)) from exc
         data = prepare_data(claimed.source, artifacts.cache_dir(), seed=config.seed)
         check_runnable(config, data)
         resume = artifacts.absolute(claimed.checkpoint) if claimed.checkpoint else None

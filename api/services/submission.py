@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from api.schemas import JobCreate
 from api.services import datasets, tracking
 from api.services.errors import Conflict, InvalidInput, TooManyRequests, Unavailable
-from enas_core.config import RunConfig, to_dict
+from enas_core.config import RunConfig
+from enas_core.config_migrations import stored
 from enas_core.data import BUILTIN_DATASETS, BUILTIN_SHAPES
 from enas_core.options import OptionError, build_config
 from enas_service import limits, repository
@@ -142,7 +143,7 @@ def submit_job(
         builtin_dataset=builtin,
         idempotency_key=idempotency_key,
         request=request,
-        config=to_dict(config),
+        config=stored(config),  # with its version: a later release migrates it
     )
     try:
         with session.begin_nested():

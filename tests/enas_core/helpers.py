@@ -4,7 +4,9 @@ stay in conftest.py; tests import helpers from here, never from another test mod
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -71,3 +73,15 @@ def count_draws(searcher: Any, monkeypatch: Any, *, train: bool = False) -> list
     if not train:
         searcher.model.forward = lambda x, arch: torch.zeros(x.shape[0], 10, requires_grad=True)
     return asked
+
+
+# What POST /jobs stored at commit 0814341, the last release before stored configs carried a
+# version, for {"dataset": "digits", "preset": "quick", "search_epochs": 3, "space": "micro",
+# "max_params": 200000, "constraint_mode": "soft", "baseline": "random", "strategy": "enas",
+# "shared_sampling": "uniform", "seed": 7} (api.services.submission.build_run_config).
+PREVIOUS = Path(__file__).resolve().parents[1] / "data" / "job_config_0814341.json"
+
+
+def previous_release_config() -> dict[str, Any]:
+    """A fresh copy of that stored config."""
+    return json.loads(PREVIOUS.read_text())
