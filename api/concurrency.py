@@ -27,6 +27,9 @@ from enas_service.settings import Settings
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
+_parsers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def slots(settings: Settings) -> asyncio.Semaphore:
@@ -79,3 +82,14 @@ async def db_slot(settings: Settings, *, wait_s: float | None = None) -> AsyncIt
         yield slot
     finally:
         slot.release()
+
+
+def parsers(settings: Settings) -> asyncio.Semaphore:
+    """A turn to parse an upload (`settings.upload_parsers` at once, as enas_service.ingest
+    runs them): taken before the parse's thread, so that uploads waiting for a parser wait
+    without a thread (and, see api.uploads.ingest_upload, without a database slot)."""
+    loop = asyncio.get_running_loop()
+    semaphore = _parsers.get(loop)
+    if semaphore is None:
+        semaphore = _parsers[loop] = asyncio.Semaphore(settings.upload_parsers)
+    return semaphore

@@ -40,10 +40,11 @@ async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
 
 @asynccontextmanager
 async def without_database(session: Session) -> AsyncIterator[None]:
-    """While a request waits on its client (an upload's body): its transaction so far
-    committed, its connection back in the pool and its database slot given back; the slot is
-    taken again after, waiting as long as it takes (the upload is not thrown away). An upload
-    that failed (too large, timed out, the client gone) does not wait for a slot to fail."""
+    """While a request waits on something other than the database (an upload's body from its
+    client, a parser for the upload, the parse): its transaction so far committed, its
+    connection back in the pool and its database slot given back; the slot is taken again
+    after, waiting as long as it takes (the upload is not thrown away). An upload that failed
+    (too large, timed out, the client gone, invalid) does not wait for a slot to fail."""
     await run_in_threadpool(session.commit)
     slot = session.info.get("db_slot")
     if slot is None:  # a session not from get_session (tests)

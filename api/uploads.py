@@ -1,7 +1,8 @@
 """Streaming multipart parsing: the file part goes straight to a temp file under DATA_DIR with a
 size cap (413 as soon as it is exceeded), small text fields are kept in memory. Everything read
 is bounded as it arrives, chunked bodies too: the whole body, the text fields together, the
-number of parts and each part's headers."""
+number of parts and each part's headers. `ingest_upload` then makes the file a dataset, holding
+no database session while it waits for a parser or is parsed."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ from pathlib import Path
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.concurrency import parsers
+from api.deps import without_database
 from api.schemas import plain_text_problem
+from api.services import datasets
 from api.services.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from enas_service.models import Dataset
+from enas_service.settings import Settings
 
 MAX_FIELD_BYTES = 1024 * 1024
 MAX_FIELDS_BYTES = 1024 * 1024  # all text fields together (700 fields of 1 MB were read)
@@ -190,3 +197,28 @@ async def receive_upload(
     if fh is not None:
         fh.close()
     return upload
+
+
+async def ingest_upload(
+    session: Session, upload: Upload, *, owner: str, settings: Settings
+) -> Dataset:
+    """The uploaded file as a dataset, in three steps: the checks that need the database
+    (names, type, the storage quota against the file's size) in the request's session; the
+    parse (which waits for one of ENAS_UPLOAD_PARSERS, then takes seconds) with the session's
+    transaction committed and its database slot given back, so that a burst of uploads
+    cannot take every slot and make other tenants' requests 503; then the row, in a slot
+    again, with the quota checked once more. What the parse wrote is removed if the dataset
+    is not stored."""
+    if upload.path is None:
+        raise InvalidInput("send the dataset file in the multipart field 'file'", field="file")
+    pending = await run_in_threadpool(
+        datasets.prepare_upload, session, owner=owner, tmp_path=upload.path,
+        filename=upload.filename or "upload", size=upload.size, name=upload.fields.get("name"),
+    )
+    try:
+        async with without_database(session), parsers(settings):
+            ingested = await run_in_threadpool(datasets.parse_upload, pending)
+        return await run_in_threadpool(datasets.store_dataset, session, pending, ingested)
+    except BaseException:
+        pending.discard()
+        raise

@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     upload_parsers: int = Field(
         2, ge=1, le=64,
         description="Uploads validated at once by one API process, each in a child process "
-        "that exits after it (so its memory goes back to the system); the others wait.",
+        "that exits after it (so its memory goes back to the system); the others wait, "
+        "holding no database connection (nor while they are parsed).",
     )
     max_attempts: int = Field(
         3, ge=1, le=100, description="A job whose own code raised this many times fails."

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     LimitQuery,
@@ -17,8 +16,7 @@ from api.deps import (
 )
 from api.schemas import PLAIN_TEXT_PATTERN, DatasetPublic, DatasetsPublic, Problem
 from api.services import datasets as service
-from api.services.errors import InvalidInput
-from api.uploads import receive_upload
+from api.uploads import ingest_upload, receive_upload
 from enas_core.data import preview
 from enas_core.data.formats import describe as describe_formats
 from enas_service import artifacts
@@ -84,13 +82,7 @@ async def upload_dataset(
             tmp_dir=artifacts.tmp_dir(),
         )
     try:
-        if upload.path is None:
-            raise InvalidInput("send the dataset file in the multipart field 'file'", field="file")
-        dataset = await run_in_threadpool(
-            service.create_dataset, session, owner=owner, tmp_path=upload.path,
-            filename=upload.filename or "upload", size=upload.size,
-            name=upload.fields.get("name"),
-        )
+        dataset = await ingest_upload(session, upload, owner=owner, settings=settings)
     finally:
         upload.cleanup()
     response.headers["Location"] = f"/datasets/{dataset.id}"

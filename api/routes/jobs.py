@@ -33,7 +33,7 @@ from api.schemas import (
 from api.services import events, model_files, submission
 from api.services import jobs as service
 from api.services.errors import InvalidInput, UnsupportedMediaType
-from api.uploads import Upload, receive_upload
+from api.uploads import Upload, ingest_upload, receive_upload
 from enas_core.data.formats import describe as describe_formats
 from enas_service import artifacts
 from enas_service.models import JobStatus
@@ -178,11 +178,18 @@ async def submit_job(
             )
         try:
             body = _parse_upload_config(upload)
-            job, created = await run_in_threadpool(
-                submission.submit_job_with_upload, session, owner=owner, body=body,
-                tmp_path=upload.path, filename=upload.filename or "upload", size=upload.size,
-                dataset_name=upload.fields.get("name"), idempotency_key=idempotency_key,
+            existing = await run_in_threadpool(
+                submission.check_upload_submission, session, owner=owner, body=body,
+                filename=upload.filename or "upload", idempotency_key=idempotency_key,
             )
+            if existing is not None:
+                job, created = existing, False
+            else:
+                dataset = await ingest_upload(session, upload, owner=owner, settings=settings)
+                job, created = await run_in_threadpool(
+                    submission.submit_job_with_upload, session, owner=owner, body=body,
+                    dataset=dataset, idempotency_key=idempotency_key,
+                )
         finally:
             upload.cleanup()
     elif _is_json(content_type):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -110,50 +111,82 @@ def _ingest(
         ) from exc
 
 
-def create_dataset(
-    session: Session, *, owner: str, tmp_path: Path, filename: str, size: int, name: str | None
-) -> Dataset:
-    """Validate the file at `tmp_path`, move it under DATA_DIR/datasets/<id>/ and write the
-    validated data next to it in the engine's trusted form, which is what jobs read: the
-    user's file is parsed once, here, in a child process (`enas_service.ingest`), so that the
-    memory it takes goes back to the system.
+@dataclass(frozen=True)
+class PendingUpload:
+    """An upload checked against what the database knows (its names, its type, its owner's
+    room), to be parsed without holding a database session (`parse_upload`), then stored in
+    a short one (`store_dataset`)."""
 
-    The owner's storage quota is checked before anything is written: against the file's size
-    first, then, in the child, against what the file and its validated copy take together.
-    (Two uploads at the same instant may both pass: the quota bounds what an owner stores,
-    not the last byte.) Nothing is left behind on failure: a rollback of the request's
-    transaction removes the stored files.
-    """
+    owner: str
+    tmp_path: Path
+    filename: str
+    size: int
+    name: str | None
+    dataset_id: uuid.UUID
+    used: int  # the owner's stored bytes when it was checked
+    quota: int  # ENAS_MAX_STORAGE_BYTES_PER_OWNER, 0: none
+
+    @property
+    def folder(self) -> Path:
+        return artifacts.dataset_dir(self.dataset_id)
+
+    def discard(self) -> None:
+        """Remove what parsing wrote, for an upload that is not stored after all."""
+        artifacts.remove_tree(self.folder)
+
+
+def prepare_upload(
+    session: Session, *, owner: str, tmp_path: Path, filename: str, size: int, name: str | None
+) -> PendingUpload:
+    """The checks that need no parse: the names, the type, and the owner's storage quota
+    against the file's size (one short query)."""
     check_names(filename, name)
     check_suffix(filename)
-    settings = get_settings()
-    quota = settings.max_storage_bytes_per_owner
+    quota = get_settings().max_storage_bytes_per_owner
     used = repository.storage_used(session, owner=owner) if quota else 0
     if quota and used + size > quota:
         raise _over_quota(filename, size, used, quota)
-    dataset_id = uuid.uuid4()
-    stored_name = artifacts.safe_filename(filename)
-    folder = artifacts.dataset_dir(dataset_id)
-    after_rollback(session, lambda: artifacts.remove_tree(folder))
-    folder.mkdir(parents=True)
-    canonical = artifacts.canonical_dataset(dataset_id)
+    return PendingUpload(owner=owner, tmp_path=tmp_path, filename=filename, size=size,
+                         name=name, dataset_id=uuid.uuid4(), used=used, quota=quota)
+
+
+def parse_upload(pending: PendingUpload) -> Ingested:
+    """Validate the upload and write its canonical form into the dataset's folder, in a child
+    process (`enas_service.ingest`, which waits for one of ENAS_UPLOAD_PARSERS). Needs no
+    session: the caller holds none while it waits. Leaves nothing behind on failure."""
+    pending.folder.mkdir(parents=True)
     try:
-        ingested = _ingest(tmp_path, canonical, filename=filename, size=size, used=used,
-                           quota=quota)
+        return _ingest(pending.tmp_path, artifacts.canonical_dataset(pending.dataset_id),
+                       filename=pending.filename, size=pending.size, used=pending.used,
+                       quota=pending.quota)
     except BaseException:
-        artifacts.remove_tree(folder)
+        pending.discard()
         raise
-    os.replace(tmp_path, folder / stored_name)
+
+
+def store_dataset(session: Session, pending: PendingUpload, ingested: Ingested) -> Dataset:
+    """The parsed upload's row, and its file moved next to its canonical form. The quota is
+    checked again against what the owner stores now (uploads stored while this one was
+    parsed count). A rollback of the transaction removes the files."""
+    after_rollback(session, pending.discard)
+    needed = pending.size + ingested.canonical_bytes
+    if pending.quota:
+        used = repository.storage_used(session, owner=pending.owner)
+        if used + needed > pending.quota:
+            pending.discard()
+            raise _over_quota(pending.filename, needed, used, pending.quota)
+    stored_name = artifacts.safe_filename(pending.filename)
+    os.replace(pending.tmp_path, pending.folder / stored_name)
     summary = ingested.summary
     return repository.add_dataset(
         session,
         dataset=Dataset(
-            id=dataset_id,
-            owner=owner,
-            name=name or Path(filename).name,
+            id=pending.dataset_id,
+            owner=pending.owner,
+            name=pending.name or Path(pending.filename).name,
             filename=stored_name,
-            path=artifacts.relative(canonical),
-            size_bytes=size + ingested.canonical_bytes,
+            path=artifacts.relative(artifacts.canonical_dataset(pending.dataset_id)),
+            size_bytes=needed,
             num_samples=summary["num_samples"],
             image_shape=list(summary["image_shape"]),
             channels=summary["channels"],
@@ -162,6 +195,28 @@ def create_dataset(
             class_counts={str(k): int(v) for k, v in summary["class_counts"].items()},
         ),
     )
+
+
+def create_dataset(
+    session: Session, *, owner: str, tmp_path: Path, filename: str, size: int, name: str | None
+) -> Dataset:
+    """Validate the file at `tmp_path`, move it under DATA_DIR/datasets/<id>/ and write the
+    validated data next to it in the engine's trusted form, which is what jobs read: the
+    user's file is parsed once, in a child process (`enas_service.ingest`), so that the
+    memory it takes goes back to the system.
+
+    All in `session`, for scripts and tests; the API's routes run the three steps themselves,
+    holding no database session while the upload waits for a parser or is parsed.
+
+    The owner's storage quota is checked before anything is written: against the file's size
+    first, then, in the child, against what the file and its validated copy take together,
+    and once more when the row is written. (Two uploads at the same instant may both pass:
+    the quota bounds what an owner stores, not the last byte.) Nothing is left behind on
+    failure: a rollback of the transaction removes the stored files.
+    """
+    pending = prepare_upload(session, owner=owner, tmp_path=tmp_path, filename=filename,
+                             size=size, name=name)
+    return store_dataset(session, pending, parse_upload(pending))
 
 
 def get_dataset(session: Session, *, owner: str, dataset_id: uuid.UUID) -> Dataset:

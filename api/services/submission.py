@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -183,28 +182,32 @@ def _enqueue_or_fail(session: Session, job_id: uuid.UUID) -> None:
         ) from exc
 
 
+def check_upload_submission(
+    session: Session, *, owner: str, body: JobCreate, filename: str,
+    idempotency_key: str | None,
+) -> Job | None:
+    """A one-request submission's checks before its file is parsed and stored: the job of a
+    replayed Idempotency-Key (then nothing is stored), the queued-jobs quota, the config, the
+    file's type."""
+    existing = find_idempotent(session, owner=owner, key=idempotency_key, request=None)
+    if existing is not None:
+        return existing
+    check_quota(session, owner=owner)
+    build_run_config(body)
+    datasets.check_suffix(filename)
+    return None
+
+
 def submit_job_with_upload(
     session: Session,
     *,
     owner: str,
     body: JobCreate,
-    tmp_path: Path,
-    filename: str,
-    size: int,
-    dataset_name: str | None,
+    dataset: Dataset,
     idempotency_key: str | None,
 ) -> tuple[Job, bool]:
-    """One request with the dataset file and the config: the config is checked before the
-    file is stored, and the request's rollback removes the file if anything fails later."""
-    existing = find_idempotent(session, owner=owner, key=idempotency_key, request=None)
-    if existing is not None:
-        return existing, False
-    check_quota(session, owner=owner)  # before the file is stored
-    build_run_config(body)
-    datasets.check_suffix(filename)
-    dataset = datasets.create_dataset(
-        session, owner=owner, tmp_path=tmp_path, filename=filename, size=size, name=dataset_name
-    )
+    """The job of a one-request submission, on the dataset its upload just stored (in the
+    same transaction: its rollback removes the dataset's files if anything fails later)."""
     body = body.model_copy(update={"dataset": str(dataset.id)})
     job, created = submit_job(session, owner=owner, body=body, idempotency_key=idempotency_key,
                               compare_request=False)

@@ -106,3 +106,41 @@ def test_a_full_quota_refuses_an_upload_by_its_file_size(client, db_session, ali
         f"d.npz: storing it takes {len(payload):,} bytes (the file and its validated copy), "
         "and you use 0 bytes of your storage quota of 1,000 bytes")
     assert db_session.scalar(select(func.count()).select_from(Dataset)) == 0
+
+
+def test_the_quota_is_checked_again_when_a_parsed_upload_is_stored(
+        db_session, monkeypatch, tmp_path):
+    """An upload is parsed holding no database session (api.uploads.ingest_upload), so
+    another upload of the same owner may be stored meanwhile: what the owner stores is read
+    again when the row is written, and an upload that no longer fits is 413, its files gone."""
+    from api.services import datasets
+    from api.services.errors import PayloadTooLarge
+    from enas_service import artifacts
+    from enas_service.settings import get_settings
+
+    payload = _npz()
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"upload-{i}.npz")
+        files[-1].write_bytes(payload)
+    first = datasets.prepare_upload(db_session, owner="alice", tmp_path=files[0],
+                                    filename="a.npz", size=len(payload), name=None)
+    one = len(payload) + datasets.parse_upload(first).canonical_bytes
+    first.discard()
+    # Room for one of the two: both pass the checks before their parse.
+    monkeypatch.setenv("ENAS_MAX_STORAGE_BYTES_PER_OWNER", str(one + one // 2))
+    get_settings.cache_clear()
+    first = datasets.prepare_upload(db_session, owner="alice", tmp_path=files[0],
+                                    filename="a.npz", size=len(payload), name=None)
+    second = datasets.prepare_upload(db_session, owner="alice", tmp_path=files[1],
+                                     filename="b.npz", size=len(payload), name=None)
+    parsed = [datasets.parse_upload(first), datasets.parse_upload(second)]
+    stored = datasets.store_dataset(db_session, first, parsed[0])
+    assert stored.size_bytes == one
+    with pytest.raises(PayloadTooLarge) as refused:
+        datasets.store_dataset(db_session, second, parsed[1])
+    assert str(refused.value).startswith(
+        f"b.npz: storing it takes {one:,} bytes (the file and its validated copy), and you "
+        f"use {one:,} bytes of your storage quota of {one + one // 2:,} bytes")
+    assert [p.name for p in artifacts.datasets_dir().iterdir()] == [str(stored.id)]
+    assert db_session.scalar(select(func.count()).select_from(Dataset)) == 1

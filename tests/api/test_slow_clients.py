@@ -1,6 +1,7 @@
 """Clients that stall or send too much hold no database slot and no unbounded buffer (issue 18,
 items 1 and 3): bodies are read before a request takes a slot, within ENAS_BODY_TIMEOUT_S
-(408), and bounded as they arrive, chunked ones too (413 naming the limit)."""
+(408), and bounded as they arrive, chunked ones too (413 naming the limit). Uploads hold no
+slot either while they wait for a parser or are parsed."""
 
 from __future__ import annotations
 
@@ -111,6 +112,72 @@ def test_stalled_bodies_hold_no_database_slot_and_are_answered_408(serve, live_k
         assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
         assert b"connection: close" in answer.lower()
         assert b"ENAS_BODY_TIMEOUT_S" in answer
+
+
+def _hold_parsers() -> list[object]:
+    """Take every turn to parse an upload in this process (enas_service.ingest's, which the
+    server in this process shares): uploads then wait for a parser until they are given back.
+    Returns what to release."""
+    from enas_service import ingest
+
+    semaphore = ingest._semaphore(1)  # the first call's size holds
+    held = []
+    while semaphore.acquire(blocking=False):
+        held.append(semaphore)
+    assert held
+    return held
+
+
+def _uploads_received(tmp_dir, count: int, size: int) -> None:
+    """Wait until `count` uploads of `size` bytes are in the staging folder (their bodies
+    read: each then waits for a parser)."""
+    deadline = time.monotonic() + 60
+    while sum(1 for f in tmp_dir.iterdir() if f.stat().st_size == size) < count:
+        assert time.monotonic() < deadline, "the uploads did not arrive"
+        time.sleep(0.05)
+
+
+@pytest.mark.timeout(180)
+def test_uploads_waiting_for_a_parser_hold_no_database_slot(serve, live_keys, digits_npz):
+    """Four uploads (three datasets, one job with its file) wait for the one parser, against a
+    pool of 2 connections: other requests are still answered 200 (each upload held its slot
+    and its transaction while it waited and while the child parsed: 503 after api_wait_s),
+    and the uploads are all stored once a parser comes free, leaving no staged file."""
+    from enas_service import artifacts
+
+    url = serve(db_pool_size="2", db_max_overflow="0", api_wait_s="1", upload_parsers="1")
+    alice = live_keys["alice"]
+    payload = digits_npz.read_bytes()
+    answers: dict[int, httpx.Response] = {}
+
+    def upload(i: int) -> None:
+        path, data = ("/jobs", {"config": "{}"}) if i == 3 else ("/datasets", {})
+        with httpx.Client(base_url=url, headers=alice, timeout=120) as http:
+            answers[i] = http.post(path, files={"file": (f"d{i}.npz", payload)}, data=data)
+
+    held = _hold_parsers()
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        _uploads_received(artifacts.tmp_dir(), 4, len(payload))
+        with httpx.Client(base_url=url, headers=live_keys["bob"], timeout=60) as http:
+            reads = [http.get("/jobs").status_code, http.get("/datasets").status_code,
+                     http.get("/usage").status_code]
+        assert reads == [200, 200, 200]
+        assert not answers  # the uploads were still waiting for the parser
+    finally:
+        for semaphore in held:
+            semaphore.release()  # type: ignore[attr-defined]
+        for thread in threads:
+            thread.join(timeout=120)
+    assert [answers[i].status_code for i in range(4)] == [201, 201, 201, 202], answers
+    assert {answers[i].json()["num_samples"] for i in range(3)} == {400}
+    with httpx.Client(base_url=url, headers=alice, timeout=60) as http:
+        job = answers[3].json()
+        assert http.get(f"/datasets/{job['dataset_id']}").json()["num_samples"] == 400
+        http.post(f"/jobs/{job['id']}/cancel")  # no worker runs it later in the session
+    assert not any(artifacts.tmp_dir().iterdir())
 
 
 def _app():
