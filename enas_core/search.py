@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from .architecture import Architecture
 from .config import ModelConfig, Runtime, SearchConfig
@@ -55,6 +54,7 @@ from .spaces import (
     network_config_for,
     random_architecture,
 )
+from .step import Tally, train_step
 
 
 @dataclass
@@ -296,9 +296,7 @@ class Searcher:
                 else self.sampler("train"))
         self.model.train()
         params = list(self.model.parameters())
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
-        seen = 0
+        tally = Tally(self.device)
         batches = cycle(self.train_loader)
         for step in range(steps):
             if should_stop():
@@ -312,21 +310,10 @@ class Searcher:
                 archs = iter(draw(min(SAMPLE_CHUNK, steps - step)))
             arch = next(archs)
             x, y = next(batches)
-            with autocast(self.runtime):
-                out = self.model(x, arch)
-                logits, aux = out if isinstance(out, tuple) else (out, None)
-                loss = F.cross_entropy(logits, y)
-                if aux is not None:
-                    loss = loss + cfg.aux_weight * F.cross_entropy(aux, y)
-            self.w_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
-            self.w_opt.step()
-            loss_sum += loss.detach() * y.shape[0]
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += y.shape[0]
-        seen = max(seen, 1)
-        return float(loss_sum) / seen, int(correct) / seen
+            tally.add(*train_step(self.model, (x, arch), y, self.w_opt, params,
+                                  aux_weight=cfg.aux_weight, grad_clip=cfg.grad_clip,
+                                  runtime=self.runtime), y)
+        return tally.means()
 
     def train_controller(self, should_stop: StopFn) -> dict[str, Any]:
         """The controller's REINFORCE updates on validation minibatch rewards. Random search

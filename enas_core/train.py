@@ -34,6 +34,7 @@ from .runtime import (
 )
 from .sanity import chance_accuracy, training_warnings
 from .spaces import build_network
+from .step import Tally, train_step
 
 
 class Trainer:
@@ -91,9 +92,7 @@ class Trainer:
         self.model.train()
         params = list(self.model.parameters())
         steps = cfg.steps_per_epoch or len(self.train_loader)
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
-        seen = 0
+        tally = Tally(self.device)
         for i, (x, y) in zip(range(steps), cycle(self.train_loader), strict=False):
             if should_stop():
                 raise Cancelled
@@ -102,26 +101,16 @@ class Trainer:
             # annealed (bench/README.md, "Search quality").
             set_lr(self.opt, cosine_lr(self.epoch + i / steps, cfg.epochs, cfg.lr_max,
                                        cfg.lr_min, cfg.lr_restart_period, cfg.lr_restart_mult))
-            with autocast(self.runtime):
-                out = self.model(x)
-                logits, aux = out if isinstance(out, tuple) else (out, None)
-                loss = F.cross_entropy(logits, y)
-                if aux is not None:
-                    loss = loss + cfg.aux_weight * F.cross_entropy(aux, y)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
-            self.opt.step()
-            loss_sum += loss.detach() * y.shape[0]
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += y.shape[0]
+            tally.add(*train_step(self.model, (x,), y, self.opt, params,
+                                  aux_weight=cfg.aux_weight, grad_clip=cfg.grad_clip,
+                                  runtime=self.runtime), y)
         self.recalibrate()
         val_loss, val_acc = self.evaluate("val")
         self.epoch += 1
-        seen = max(seen, 1)
+        train_loss, train_acc = tally.means()
         metrics = EpochMetrics(
             phase="final", epoch=self.epoch, epochs=cfg.epochs, progress=0.0,
-            train_loss=float(loss_sum) / seen, train_acc=int(correct) / seen, val_acc=val_acc,
+            train_loss=train_loss, train_acc=train_acc, val_acc=val_acc,
             val_loss=val_loss, lr=lr, seconds=time.perf_counter() - t0,
         )
         self.history.append(metrics.to_dict())
