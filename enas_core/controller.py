@@ -108,6 +108,19 @@ class LSTMController(nn.Module):
     def _run(self, n: int, decide: Decider) -> Samples:
         raise NotImplementedError
 
+    def _start(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """How `_run` starts for n samples: the LSTM's zero state (h, c) and its first input,
+        the learned `g_emb`."""
+        h = c = torch.zeros(n, self.config.hidden_size)
+        return h, c, self.g_emb.expand(n, -1)
+
+    def _attend(self, anchors_w1: list[torch.Tensor], h: torch.Tensor) -> torch.Tensor:
+        """Logits (n, anchors) of picking each anchor: the reference's attention over the
+        anchors' `w_attn_1` projections from the LSTM output `h`, squashed."""
+        query = torch.tanh(torch.stack(anchors_w1, 1) + self.w_attn_2(h)[:, None])
+        cfg = self.config
+        return squash(self.v_attn(query).squeeze(2), cfg.temperature, cfg.tanh_constant)
+
 
 class MicroController(LSTMController):
     def __init__(self, nodes: int, config: ControllerConfig) -> None:
@@ -136,8 +149,7 @@ class MicroController(LSTMController):
 
     def _run(self, n: int, decide: Decider) -> Samples:
         cfg = self.config
-        h = c = torch.zeros(n, cfg.hidden_size)
-        g_emb = self.g_emb.expand(n, -1)
+        h, c, g_emb = self._start(n)
         inputs = g_emb
         rows = torch.arange(n)
         op_tanh = cfg.tanh_constant / cfg.op_tanh_reduce if cfg.tanh_constant else None
@@ -154,10 +166,7 @@ class MicroController(LSTMController):
             for _ in range(self.nodes):
                 for _ in range(2):
                     h, c = self.lstm(inputs, (h, c))
-                    query = torch.tanh(torch.stack(anchors_w1, 1) + self.w_attn_2(h)[:, None])
-                    logits = squash(self.v_attn(query).squeeze(2), cfg.temperature,
-                                    cfg.tanh_constant)
-                    index = decide(logits)
+                    index = decide(self._attend(anchors_w1, h))
                     choices.append(index)
                     inputs = torch.stack(anchors, 1)[rows, index]
                 for _ in range(2):

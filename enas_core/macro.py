@@ -84,8 +84,7 @@ class MacroController(LSTMController):
 
     def _run(self, n: int, decide: Decider) -> MacroSamples:
         cfg = self.config
-        h = c = torch.zeros(n, cfg.hidden_size)
-        g_emb = self.g_emb.expand(n, -1)
+        h, c, g_emb = self._start(n)
         inputs = g_emb
         zeros = torch.zeros(n)
         target = torch.tensor([1.0 - cfg.skip_target, cfg.skip_target])
@@ -99,9 +98,7 @@ class MacroController(LSTMController):
             choices.append(op)
             h, c = self.lstm(self.op_emb(op), (h, c))
             if layer > 0:
-                query = torch.tanh(torch.stack(anchors_w1, 1) + self.w_attn_2(h)[:, None])
-                logits = squash(self.v_attn(query).squeeze(2), cfg.temperature,
-                                cfg.tanh_constant)  # (n, layer): skip logits
+                logits = self._attend(anchors_w1, h)  # (n, layer): skip logits
                 # Bernoulli(sigmoid(l)) as a two-way softmax over (0, l), so the Decider keeps
                 # the log-prob, the entropy and teacher forcing.
                 skips = [decide(torch.stack([zeros, logits[:, j]], 1)) for j in range(layer)]
@@ -176,6 +173,14 @@ class FactorizedReduction(nn.Module):
         return self.bn(torch.cat([self.conv1(even), self.conv2(odd)], dim=1))
 
 
+def skip_mean(out: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+    """A layer's output before its BN, in the search and the final networks alike: the mean of
+    its op's output and the states its skip connections read."""
+    for state in skips:
+        out = out + state
+    return out / (1 + len(skips)) if skips else out
+
+
 def _stem(in_channels: int, c: int, bn: BN) -> nn.Module:
     return nn.Sequential(nn.Conv2d(in_channels, c, 3, padding=1, bias=False), bn(c))
 
@@ -210,11 +215,7 @@ class MacroSearchNetwork(nn.Module):
         for i, (op, flags) in enumerate(zip(arch.ops, arch.skips, strict=True)):
             out = self.ops[i][op](states[i])
             reads = [j for j, flag in enumerate(flags) if flag]
-            for j in reads:
-                out = out + states[j]
-            if reads:
-                out = out / (1 + len(reads))
-            states.append(self.bns[i](out))
+            states.append(self.bns[i](skip_mean(out, [states[j] for j in reads])))
             if i in self.pool_at:
                 reduce = self.reductions[self.pool_at.index(i)]
                 kept = set(kept_states(arch, i))  # reduce only what later layers read
@@ -262,11 +263,7 @@ class MacroNetwork(nn.Module):
             out = op(states[i])
             if reads and self.training and self.drop_prob > 0:
                 out = drop_path(out, self.drop_prob)
-            for j in reads:
-                out = out + states[j]
-            if reads:
-                out = out / (1 + len(reads))
-            states.append(self.bns[i](out))
+            states.append(self.bns[i](skip_mean(out, [states[j] for j in reads])))
             if i in self.pool_at:
                 p = self.pool_at.index(i)
                 reduce, kept = self.reductions[p], self.kept[p]
