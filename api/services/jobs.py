@@ -85,11 +85,7 @@ def pareto(session: Session, *, owner: str, job_id: uuid.UUID) -> ParetoPublic:
     ends (also when no architecture met the hard limits)."""
     job = get_job(session, owner=owner, job_id=job_id)
     if not job.pareto:
-        if job.status in (JobStatus.queued, JobStatus.running):
-            why = f"the job is {job.status.value}; the front comes when the search ends"
-        else:
-            why = f"the job {job.status.value} before its search ended"
-        raise Conflict(f"no Pareto front yet: {why}")
+        raise _after_search(job, "Pareto front", "front")
     return projections.pareto_public(job)
 
 
@@ -97,12 +93,17 @@ def search_report(session: Session, *, owner: str, job_id: uuid.UUID) -> SearchR
     """The controller's candidates against random ones; stored when the search ends."""
     job = get_job(session, owner=owner, job_id=job_id)
     if not job.search_report:
-        if job.status in (JobStatus.queued, JobStatus.running):
-            why = f"the job is {job.status.value}; the report comes when the search ends"
-        else:
-            why = f"the job {job.status.value} before its search ended"
-        raise Conflict(f"no search report yet: {why}")
+        raise _after_search(job, "search report", "report")
     return SearchReportPublic.model_validate(job.search_report)
+
+
+def _after_search(job: Job, what: str, short: str) -> Conflict:
+    """The 409 for what a job stores when its search ends, asked for before that."""
+    if job.status in (JobStatus.queued, JobStatus.running):
+        why = f"the job is {job.status.value}; the {short} comes when the search ends"
+    else:
+        why = f"the job {job.status.value} before its search ended"
+    return Conflict(f"no {what} yet: {why}")
 
 
 # -- change -----------------------------------------------------------------------------------

@@ -251,6 +251,17 @@ def test_pareto_before_the_search_ended(client, alice, bob):
         f"/jobs/{job['id']}/pareto", headers=alice).json()["detail"]
 
 
+def test_the_search_report_before_the_search_ended_says_the_same(client, alice):
+    job = client.post("/jobs", json={"dataset": "digits"}, headers=alice).json()
+    url = f"/jobs/{job['id']}/search-report"
+    details = [client.get(url, headers=alice).json()["detail"]]
+    client.post(f"/jobs/{job['id']}/cancel", headers=alice)
+    details.append(client.get(url, headers=alice).json()["detail"])
+    assert details == [
+        "no search report yet: the job is queued; the report comes when the search ends",
+        "no search report yet: the job cancelled before its search ended"]
+
+
 def test_stored_costs_front_and_report_are_served(client, db_session, alice):
     """What the worker stores (see worker/runner.py) comes back through the API: the best
     architecture's costs while the search runs; then the top-k with costs, the trained
