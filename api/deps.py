@@ -16,7 +16,7 @@ from api.concurrency import db_slot
 from api.services.errors import Unauthorized
 from enas_service import repository
 from enas_service.apikeys import hash_key
-from enas_service.db import commit, new_session
+from enas_service.db import end, new_session
 from enas_service.settings import Settings, get_settings
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -33,9 +33,9 @@ async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
         try:
             yield session
         except BaseException:
-            await run_in_threadpool(_rollback_and_close, session)
+            await run_in_threadpool(end, session, ok=False)
             raise
-        await run_in_threadpool(_commit_and_close, session)
+        await run_in_threadpool(end, session)  # one thread hop: commit and close
 
 
 @asynccontextmanager
@@ -53,24 +53,6 @@ async def without_database(session: Session) -> AsyncIterator[None]:
     slot.release()
     yield
     await slot.acquire(math.inf)
-
-
-def _commit_and_close(session: Session) -> None:
-    """One thread hop for the end of a request: commit (and the after-commit hooks), close."""
-    try:
-        commit(session)
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def _rollback_and_close(session: Session) -> None:
-    try:
-        session.rollback()
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

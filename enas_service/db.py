@@ -74,18 +74,33 @@ def commit(session: Session) -> None:
         callback()
 
 
+def end(session: Session, *, ok: bool = True) -> None:
+    """The end of a unit of work (a task step here, a request in api.deps): commit it, with
+    its after-commit callbacks, or roll it back when not `ok` or when the commit fails; close
+    the session either way."""
+    try:
+        if not ok:
+            session.rollback()
+            return
+        try:
+            commit(session)
+        except BaseException:
+            session.rollback()
+            raise
+    finally:
+        session.close()
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session that commits once at the end, or rolls back on an exception."""
     session = new_session()
     try:
         yield session
-        commit(session)
     except BaseException:
-        session.rollback()
+        end(session, ok=False)
         raise
-    finally:
-        session.close()
+    end(session)
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
