@@ -1,7 +1,8 @@
 """Service commands for the `enas` CLI: serve, api, worker, db, keys.
 
 `register(subparsers)` is the `enas.commands` entry point the engine's CLI loads; each command
-sets `func(args) -> int`. `python -m launcher` runs the same commands on its own.
+sets `func(args) -> int`. `python -m launcher` runs the same commands on its own. `enas serve`
+keeps its worker running with launcher.supervisor, and `--demo` is the client in launcher.demo.
 """
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from enas_core.threads import THREADS_ENV, parse_threads, passive_wait_policy
+from launcher.supervisor import WorkerSupervisor
 
 log = logging.getLogger("enas.service")
 
@@ -337,176 +337,6 @@ def _first_start_key() -> str | None:
         return create_key(session, owner="default", name="created by enas serve")
 
 
-class WorkerSupervisor:
-    """Keeps one worker subprocess running (embedded mode): a worker that dies is started
-    again, and the reaper hands it back the job the dead one held."""
-
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.command, self.env = command, env
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.proc = subprocess.Popen(self.command, env=self.env)
-            if self._stop.is_set():  # stop() came while it was starting
-                self.proc.terminate()
-            code = self.proc.wait()
-            if self._stop.is_set():
-                return
-            log.warning("the worker exited (code %s); starting another in 2 s", code)
-            self._stop.wait(2)
-
-    def stop(self) -> None:
-        self._stop.set()
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # a warm shutdown waits for the job's step
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()  # its job stays "running" and is resumed at the next start
-                proc.wait()
-        self._thread.join(timeout=5)
-
-
-# The `demo` preset: the quick search cut to fit a 2-core CPU in a few minutes (README, Presets).
-DEMO_JOB = {"dataset": "digits", "preset": "demo", "name": "demo: a short search on digits"}
-
-
-def submit_demo_job(url: str, key: str, *, timeout_s: float = 60.0) -> str:
-    """Wait for the API, submit the demo job over HTTP like any client, return its id."""
-    import json
-    import time
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=2).close()
-            break
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    request = urllib.request.Request(
-        f"{url}/jobs", data=json.dumps(DEMO_JOB).encode(), method="POST",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)["id"]
-
-
-def dashboard_url(url: str, key: str | None, *, job: str | None = None) -> str:
-    """The dashboard's address; with a key, one that signs in by itself (the key rides in the
-    fragment, which the browser never sends to the server)."""
-    path = f"/jobs/{job}" if job else "/jobs"
-    return f"{url}/#{path}" + (f"?key={key}" if key else "")
-
-
-def _print_demo(url: str, key: str) -> None:
-    try:
-        job = submit_demo_job(url, key)
-    except Exception as exc:  # the service keeps running; only the demo failed
-        log.error("could not submit the demo job: %s", exc)
-        return
-    auth = f'-H "Authorization: Bearer {key}"'
-    print(
-        f"\n  Submitted a demo search on the bundled digits: job {job}\n"
-        f"  Follow it:    curl -N {auth} {url}/jobs/{job}/events\n"
-        f"  Status:       curl -s {auth} {url}/jobs/{job}\n"
-        f"  Architecture: curl -s {auth} {url}/jobs/{job}/architecture\n"
-        f"  Model:        curl -s {auth} -o model.pt {url}/jobs/{job}/model\n"
-        f"\n  Watch it in the dashboard: {dashboard_url(url, key, job=job)}\n",
-        flush=True,
-    )
-    try:
-        follow_demo_job(url, key, job)
-    except Exception as exc:  # only the printing stopped; the job runs on
-        log.warning("stopped following the demo job: %s", exc)
-
-
-# What a running job does where its progress stands still: before its first epoch, and after
-# the last epoch of a phase (the search ranks its candidates; a training is tested, and the
-# worker exports the trained network).
-_PREPARING = "preparing: the data, latency tables"
-_AFTER = {"search": "ranking the candidates", "select": "training the pick in full",
-          "final": "testing the network, exporting it",
-          "baseline": "testing the baseline, exporting it"}
-
-
-def _doing(job: dict) -> str | None:
-    """What a running job does between its progress reports, or None while epochs run."""
-    phase = job.get("phase")
-    if job.get("status") != "running" or phase is None:
-        return None
-    if phase == "preparing":
-        return _PREPARING
-    return _AFTER.get(phase) if (job.get("epoch") or 0) >= (job.get("epochs") or 1) else None
-
-
-def follow_demo_job(url: str, key: str, job_id: str, *, poll_s: float = 2.0,
-                    out=None, clock=None) -> dict:
-    """Print the demo job's progress (a line per phase, per finished epoch and per 5% within
-    one, with the ETA, and what it does where the progress stands still) until it ends, then
-    what the search found and how long it took; returns the last job read."""
-    import json
-    import sys
-    import time
-    import urllib.request
-
-    from enas_core.progress import format_duration
-
-    out = out or sys.stdout
-    clock = clock or time.monotonic
-    headers = {"Authorization": f"Bearer {key}"}
-
-    def get(path: str) -> dict:
-        request = urllib.request.Request(f"{url}{path}", headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
-
-    started = clock()
-    seen, shown = None, -1.0
-    while True:
-        job = get(f"/jobs/{job_id}")
-        where = (job["status"], job.get("phase"), job.get("epoch"))
-        progress = job.get("progress") or 0.0
-        if where != seen or progress >= shown + 0.05:  # and every 5% within an epoch
-            seen, shown = where, progress
-            eta = job.get("eta_seconds")
-            best = job.get("best_val_acc")
-            what = _doing(job)
-            print(f"  demo: {job['status']:9s} {job.get('phase') or '':9s} "
-                  f"epoch {job.get('epoch') or 0}/{job.get('epochs') or '?'}  "
-                  f"{100 * progress:3.0f}%"
-                  + (f"  best val_acc {best:.3f}" if best is not None else "")
-                  + (f"  ETA {format_duration(eta)}" if eta else "")
-                  + (f"  ({what})" if what else ""), file=out, flush=True)
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(poll_s)
-    summary = (job.get("search_summary") or {}).get("summary")
-    final = job.get("final") or {}
-    if summary:
-        print(f"  demo: the search: {summary}", file=out, flush=True)
-    if final.get("test_acc") is not None:
-        print(f"  demo: test accuracy {final['test_acc']:.4f}, {final.get('params')} params",
-              file=out, flush=True)
-    for warning in job.get("warnings") or []:
-        print(f"  demo: WARNING: {warning['message']}", file=out, flush=True)
-    if job.get("error"):
-        print(f"  demo: {job['error']}", file=out, flush=True)
-    print(f"  demo: finished in {format_duration(clock() - started)} ({job['status']})",
-          file=out, flush=True)
-    return job
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     _apply_env(args)
     verbose = _verbose(args)
@@ -515,6 +345,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from enas_service.migrate import upgrade
     from enas_service.settings import get_settings
+    from launcher.demo import dashboard_url, run_demo
     from worker.reaper import start_reaper_thread
 
     settings = get_settings()
@@ -556,7 +387,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"\n  export ENAS_KEY={key}", flush=True)
     print(flush=True)
     if args.demo and demo_key:
-        threading.Thread(target=_print_demo, args=(url, demo_key), daemon=True).start()
+        threading.Thread(target=run_demo, args=(url, demo_key), daemon=True).start()
     try:
         # Quiet: uvicorn's warnings and errors only (the URL is printed above); --verbose adds
         # its start-up lines and a line per request.

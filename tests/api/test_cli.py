@@ -90,7 +90,7 @@ def test_the_demo_says_what_the_job_does_and_how_long_it_took():
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from launcher.cli import follow_demo_job
+    from launcher.demo import follow_demo_job
 
     def job(status, phase, epoch, epochs, progress, **more):
         return {"status": status, "phase": phase, "epoch": epoch, "epochs": epochs,
