@@ -40,6 +40,37 @@ def test_pages_load_nothing_from_elsewhere(client, path, asset):
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
 
 
+IMPORT = re.compile(r"""^import\s[^;]*?from\s+"(\.{1,2}/[^"]+)";""", re.M)
+
+
+def test_every_dashboard_module_is_served_as_javascript(client):
+    """The page loads app.js, which imports the views and helpers: each module it reaches,
+    followed through their imports, is served from this server as JavaScript (a module that
+    404s or comes as text/plain stops the whole dashboard)."""
+    seen: set[str] = set()
+    todo = ["/static/dashboard/app.js"]
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        served = client.get(url)
+        assert served.status_code == 200, url
+        assert "javascript" in served.headers["content-type"], url
+        base = url.rsplit("/", 1)[0]
+        for relative in IMPORT.findall(served.text):
+            parts = [*base.split("/"), *relative.split("/")]
+            path: list[str] = []
+            for part in parts:
+                if part == "..":
+                    path.pop()
+                elif part != ".":
+                    path.append(part)
+            todo.append("/".join(path))
+    assert {"/static/dashboard/dom.js", "/static/dashboard/views/job.js",
+            "/static/dashboard/views/submit.js"} <= seen
+
+
 def test_the_docs_pages_are_not_operations(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert not {"/", "/docs", "/redoc"} & set(paths)
