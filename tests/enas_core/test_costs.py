@@ -43,7 +43,8 @@ def random_case(seed: int) -> tuple:
     return random_architecture(model, rng), model, shape, rng.choice([2, 10])
 
 
-@pytest.mark.parametrize("seed", range(0, 60, 6))
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=[pytest.mark.slow] if s >= 18 else [])
+                                  for s in range(0, 60, 6)])  # 18 cases in the fast tier
 def test_params_flops_and_memory_equal_the_built_network(seed):
     """60 random architectures (30 per space), in 10 tests of 6 each."""
     for case in range(seed, seed + 6):

@@ -43,6 +43,7 @@ def expected(path, images):
         return model(images)
 
 
+@pytest.mark.slow
 def test_torchscript_export_matches_pytorch(trained, tmp_path):
     path, images = trained
     with warnings.catch_warnings():
@@ -55,6 +56,7 @@ def test_torchscript_export_matches_pytorch(trained, tmp_path):
     assert torch.equal(got.argmax(1), want.argmax(1))
 
 
+@pytest.mark.slow
 def test_onnx_export_matches_pytorch(trained, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
@@ -69,6 +71,7 @@ def test_onnx_export_matches_pytorch(trained, tmp_path):
     torch.testing.assert_close(one, want[:1], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_exports_leave_no_warnings_in_the_job_log(trained, tmp_path):
     """Torch's notes on its exporters would end every job's log; they are kept out."""
     path, _ = trained
