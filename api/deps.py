@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -20,15 +20,16 @@ from enas_service.db import end, new_session
 from enas_service.settings import Settings, get_settings
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+SAFE_METHODS = frozenset({"GET", "HEAD"})  # no route writes the database on these
 
 
-async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
+async def get_session(request: Request, settings: SettingsDep) -> AsyncIterator[Session]:
     """A session for the route's work, in one of the process's database slots (api.concurrency;
     503 when none comes free in time). Commits once when the route returns, before the response
     is sent (a streamed body holds neither); rolls back on error. Tasks are enqueued from the
     session's after-commit hook, so only for committed rows."""
     async with db_slot(settings) as slot:
-        session = new_session()
+        session = new_session(read_only=request.method in SAFE_METHODS)
         session.info["db_slot"] = slot
         try:
             yield session

@@ -138,6 +138,56 @@ def get_job(session: Session, *, owner: str, job_id: uuid.UUID) -> Job | None:
         select(Job).options(WITH_DATASET).where(Job.id == job_id, Job.owner == owner))
 
 
+@dataclass(frozen=True)
+class JobVersion:
+    """What tells one stored state of a job from another, without its JSON columns: a job's
+    shown fields change only with `updated_at` (every write bumps it but heartbeats, the
+    broker's bookkeeping and, while it runs, usage) or `dataset_id` (set NULL when its
+    dataset is deleted)."""
+
+    id: uuid.UUID
+    status: JobStatus
+    updated_at: datetime
+    dataset_id: uuid.UUID | None
+
+
+_VERSION = (Job.id, Job.status, Job.updated_at, Job.dataset_id)
+
+
+def get_job_version(session: Session, *, owner: str, job_id: uuid.UUID) -> JobVersion | None:
+    row = session.execute(
+        select(*_VERSION).where(Job.id == job_id, Job.owner == owner)).one_or_none()
+    return JobVersion(*row) if row is not None else None
+
+
+def list_job_versions(
+    session: Session, *, owner: str, status: JobStatus | None, limit: int, offset: int
+) -> tuple[list[JobVersion], int]:
+    """A page of the owner's jobs, newest first, as versions, and how many jobs there are in
+    all: one query (the count as a window over the same rows) unless the page is empty."""
+    conditions = [Job.owner == owner]
+    if status is not None:
+        conditions.append(Job.status == status)
+    rows = session.execute(
+        select(*_VERSION, func.count().over())
+        .where(*conditions)
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    if rows:
+        return [JobVersion(*row[:4]) for row in rows], rows[0][4]
+    count = session.scalar(select(func.count()).select_from(Job).where(*conditions)) or 0
+    return [], count
+
+
+def get_jobs(session: Session, *, ids: Sequence[uuid.UUID]) -> list[Job]:
+    """The jobs of `ids` (those that still exist), with their datasets, in no set order."""
+    if not ids:
+        return []
+    return list(session.scalars(select(Job).options(WITH_DATASET).where(Job.id.in_(ids))))
+
+
 def get_job_by_id(session: Session, *, job_id: uuid.UUID) -> Job | None:
     return session.get(Job, job_id, populate_existing=True, options=[WITH_DATASET])
 
@@ -150,29 +200,6 @@ def count_jobs(session: Session, *, owner: str, status: JobStatus) -> int:
 
 def get_job_by_idempotency_key(session: Session, *, owner: str, key: str) -> Job | None:
     return session.scalar(select(Job).where(Job.owner == owner, Job.idempotency_key == key))
-
-
-def list_jobs(
-    session: Session,
-    *,
-    owner: str,
-    status: JobStatus | None,
-    limit: int,
-    offset: int,
-) -> tuple[Sequence[Job], int]:
-    conditions = [Job.owner == owner]
-    if status is not None:
-        conditions.append(Job.status == status)
-    count = session.scalar(select(func.count()).select_from(Job).where(*conditions)) or 0
-    rows = session.scalars(
-        select(Job)
-        .options(WITH_DATASET)
-        .where(*conditions)
-        .order_by(Job.created_at.desc(), Job.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return rows, count
 
 
 def cancel_queued_job(session: Session, *, job_id: uuid.UUID) -> bool:

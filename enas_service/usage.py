@@ -13,10 +13,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from enas_service.models import Job, UsageRecord, utcnow
+from enas_service.models import Job, JobStatus, UsageRecord, utcnow
 
 PHASES = ("search", "select", "final")
 
@@ -52,10 +52,16 @@ def record_usage(
         record.peak_memory_bytes = part.get("peak_memory_bytes")
         record.updated_at = utcnow()
     session.flush()
+    # While the job runs, its usage goes with an epoch, and `updated_at` stays the time of its
+    # progress (the ETA's rate). Once it has ended (the attempt's last usage is written after
+    # its final status), the change is the job's latest: the API's cache of finished jobs
+    # (api.services.projections) tells their versions apart by `updated_at`.
     session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(usage=job_usage(session, job_id=job_id), updated_at=Job.updated_at)
+        .values(usage=job_usage(session, job_id=job_id),
+                updated_at=case((Job.status == JobStatus.running, Job.updated_at),
+                                else_=utcnow()))
     )
     return True
 

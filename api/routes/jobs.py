@@ -18,7 +18,7 @@ from api.deps import (
     SettingsDep,
     without_database,
 )
-from api.responses import json_body
+from api.responses import json_bytes
 from api.schemas import (
     ArchitecturePublic,
     ArchitecturesPublic,
@@ -219,17 +219,14 @@ def list_jobs(
     limit: LimitQuery = 50,
     offset: OffsetQuery = 0,
 ) -> Response:
-    rows, count = service.list_jobs(
-        session, owner=owner, status=status, limit=limit, offset=offset
-    )
-    return json_body(JobsPublic(data=[JobPublic.model_validate(j) for j in rows], count=count))
+    return json_bytes(service.jobs_page_json(session, owner=owner, status=status, limit=limit,
+                                             offset=offset))
 
 
 @router.get("/{job_id}", response_model=JobPublic, summary="A job's status and progress",
             responses=PROBLEMS)
 def get_job(job_id: uuid.UUID, session: SessionDep, owner: OwnerDep) -> Response:
-    return json_body(JobPublic.model_validate(service.get_job(session, owner=owner,
-                                                              job_id=job_id)))
+    return json_bytes(service.job_json(session, owner=owner, job_id=job_id))
 
 
 @router.get("/{job_id}/history", response_model=HistoryPublic,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
@@ -29,10 +28,33 @@ def get_job(session: Session, *, owner: str, job_id: uuid.UUID) -> Job:
     return job
 
 
-def list_jobs(
+def job_json(session: Session, *, owner: str, job_id: uuid.UUID) -> bytes:
+    """GET /jobs/{id}'s body: a finished job from the cache when its version is unchanged
+    (one small query), else from its row."""
+    key = repository.get_job_version(session, owner=owner, job_id=job_id)
+    if key is None:
+        raise NotFound(f"no job {job_id}")
+    cached = projections.cached_job_json(key)
+    if cached is not None:
+        return cached
+    return projections.job_json(get_job(session, owner=owner, job_id=job_id))
+
+
+def jobs_page_json(
     session: Session, *, owner: str, status: JobStatus | None, limit: int, offset: int
-) -> tuple[Sequence[Job], int]:
-    return repository.list_jobs(session, owner=owner, status=status, limit=limit, offset=offset)
+) -> bytes:
+    """GET /jobs's body (`JobsPublic` as JSON): the page's versions and the count in one
+    query, then the rows of the jobs not cached (running ones, ones not seen yet) in one more.
+    Finished jobs are most of a page a dashboard polls, and reading their JSON columns,
+    validating and serialising them was most of the time of a read."""
+    keys, count = repository.list_job_versions(
+        session, owner=owner, status=status, limit=limit, offset=offset)
+    parts = {key.id: projections.cached_job_json(key) for key in keys}
+    missing = [job_id for job_id, part in parts.items() if part is None]
+    for job in repository.get_jobs(session, ids=missing):
+        parts[job.id] = projections.job_json(job)
+    data = b",".join(part for part in parts.values() if part is not None)  # deleted meanwhile
+    return b'{"data":[' + data + b'],"count":' + str(count).encode() + b"}"
 
 
 def history(session: Session, *, owner: str, job_id: uuid.UUID) -> list[EpochPublic]:
