@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.14.1 torchvision==0.29.1
 TORCH_INDEX ?=
 
-.PHONY: setup setup-dev run search test test-fast lint bench
+.PHONY: setup setup-dev run search test test-fast lint lint-js bench
 
 # The service, and the client: `enas jobs ...`, enas_client and the README's client script (its
 # `all` extra: numpy, pandas, onnxruntime).
@@ -48,8 +48,13 @@ test: setup-dev
 test-fast: setup-dev
 	$(BIN)/python -m pytest -q -m "not slow"
 
-lint: setup-dev
+lint: setup-dev lint-js
 	$(BIN)/ruff check .
+
+# The dashboard's ES modules: ESLint, installed by npm into tools/jslint/ on first use (pinned
+# by its package-lock.json), or node's syntax check where npm cannot reach its registry.
+lint-js:
+	tools/jslint/lint.sh
 
 bench: setup
 	$(BIN)/python bench/engine.py

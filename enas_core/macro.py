@@ -28,6 +28,7 @@ from .architecture import MACRO_PRIMITIVES, ArchitectureError, MacroArchitecture
 from .config import ControllerConfig, ModelConfig
 from .controller import Decider, LSTMController, Samples, squash
 from .layout import kept_states, pool_layers
+from .memo import Handle, Memo, add
 from .model import drop_path
 from .ops import offset_grids
 
@@ -206,11 +207,14 @@ class MacroSearchNetwork(nn.Module):
         )
         self.classifier = nn.Linear(c, num_classes)
 
-    def forward(self, x: torch.Tensor, arch: MacroArchitecture) -> torch.Tensor:
+    def _check(self, arch: MacroArchitecture) -> None:
         if arch.layers != self.layers:
             raise ArchitectureError(
                 f"the macro architecture has {arch.layers} layers; the network has {self.layers}"
             )
+
+    def forward(self, x: torch.Tensor, arch: MacroArchitecture) -> torch.Tensor:
+        self._check(arch)
         states: list[torch.Tensor | None] = [self.stem(x)]
         for i, (op, flags) in enumerate(zip(arch.ops, arch.skips, strict=True)):
             out = self.ops[i][op](states[i])
@@ -220,7 +224,30 @@ class MacroSearchNetwork(nn.Module):
                 reduce = self.reductions[self.pool_at.index(i)]
                 kept = set(kept_states(arch, i))  # reduce only what later layers read
                 states = [reduce[k](s) if k in kept else None for k, s in enumerate(states)]
-        return self.classifier(F.adaptive_avg_pool2d(states[-1], 1).flatten(1))
+        return self._head(states[-1])
+
+    def _head(self, s: torch.Tensor) -> torch.Tensor:
+        return self.classifier(F.adaptive_avg_pool2d(s, 1).flatten(1))
+
+    def forward_memo(self, memo: Memo, x: Handle, arch: MacroArchitecture) -> Handle:
+        """The logits of `forward(x, arch)`, through `memo` (memo.py), op for op."""
+        self._check(arch)
+        states: list[Handle | None] = [memo.module(self.stem, x)]
+        for i, (op, flags) in enumerate(zip(arch.ops, arch.skips, strict=True)):
+            out = memo.module(self.ops[i][op], states[i])
+            reads = [j for j, flag in enumerate(flags) if flag]
+            for j in reads:
+                out = memo(add, add, out, states[j])
+            if reads:
+                div = 1 + len(reads)
+                out = memo(("mean", div), lambda t, d=div: t / d, out)
+            states.append(memo.module(self.bns[i], out))
+            if i in self.pool_at:
+                reduce = self.reductions[self.pool_at.index(i)]
+                kept = set(kept_states(arch, i))
+                states = [memo.module(reduce[k], s) if k in kept else None
+                          for k, s in enumerate(states)]
+        return memo(self.classifier, self._head, states[-1])
 
 
 class MacroNetwork(nn.Module):

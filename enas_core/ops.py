@@ -43,7 +43,17 @@ def bn(c: int, affine: bool = True) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, affine=affine, track_running_stats=affine)
 
 
-class ReLUConvBN(nn.Sequential):
+class _ReLUFirst(nn.Sequential):
+    """A sequence whose first module is a ReLU that keeps its input: `after_relu(relu(x))` is
+    `forward(x)`, so a memo (memo.py) can share the ReLU of a value read by several ops."""
+
+    def after_relu(self, x: torch.Tensor) -> torch.Tensor:
+        for module in list(self)[1:]:
+            x = module(x)
+        return x
+
+
+class ReLUConvBN(_ReLUFirst):
     def __init__(self, c_in: int, c_out: int, kernel: int = 1, stride: int = 1,
                  affine: bool = True) -> None:
         super().__init__(
@@ -53,7 +63,7 @@ class ReLUConvBN(nn.Sequential):
         )
 
 
-class SepConv(nn.Sequential):
+class SepConv(_ReLUFirst):
     """ENAS/DARTS separable convolution: (ReLU, depthwise, pointwise, BN) twice."""
 
     def __init__(self, c: int, kernel: int, stride: int, affine: bool = True) -> None:
@@ -91,7 +101,10 @@ class FactorizedReduce(nn.Module):
         self.bn = bn(c_out, affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        even, odd = offset_grids(self.relu(x))
+        return self.after_relu(self.relu(x))
+
+    def after_relu(self, x: torch.Tensor) -> torch.Tensor:
+        even, odd = offset_grids(x)
         return self.bn(cat_channels([self.conv1(even), self.conv2(odd)]))
 
 

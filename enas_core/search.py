@@ -28,6 +28,7 @@ from .constraints import (
 )
 from .costs import CostModel, Costs
 from .data import DeviceLoader, Splits
+from .memo import Memo
 from .metrics import EpochMetrics
 from .progress import search_epoch_images
 from .reinforce import Reinforce
@@ -363,27 +364,47 @@ class Searcher:
 
     # -- evaluation and the final choice -------------------------------------------------
 
-    @torch.no_grad()
     def evaluate(self, arch: Architecture) -> float:
         """Validation accuracy of `arch` with the shared weights (first `eval_batches`)."""
+        return self.evaluate_many([arch])[0]
+
+    @torch.no_grad()
+    def evaluate_many(self, archs: list[Architecture], should_stop: StopFn = never, *,
+                      shared: bool = True) -> list[float]:
+        """`evaluate` of each of `archs`, batch-major: each validation batch goes through
+        every architecture while it is at hand, and what they compute alike (the stem, the
+        first cells' architecture-independent ops, common prefixes) is computed once
+        (memo.py). An architecture listed twice is evaluated once. `shared=False` runs each
+        through the whole network (`forward`), as before: the same accuracies
+        (tests/enas_core/test_memo.py), in about twice the time (bench/ranking_speed.py)."""
         self.model.eval()
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        distinct = list({str(a): a for a in archs}.values())
+        correct = [torch.zeros((), device=self.device, dtype=torch.long) for _ in distinct]
+        memo = Memo() if shared and hasattr(self.model, "forward_memo") else None
+        if memo is not None:
+            for arch in distinct:
+                self.model.forward_memo(memo, memo.input(), arch)
         seen = 0
         limit = self.config.eval_batches
         for i, (x, y) in enumerate(self.eval_loader):
             if limit is not None and i >= limit:
                 break
             with autocast(self.runtime):
-                correct += (self.model(x, arch).argmax(1) == y).sum()
+                batch = memo.batch(x) if memo is not None else None
+                for k, arch in enumerate(distinct):
+                    if should_stop():
+                        raise Cancelled
+                    logits = (self.model(x, arch) if memo is None
+                              else self.model.forward_memo(memo, batch, arch)[1])
+                    correct[k] += (logits.argmax(1) == y).sum()
             seen += y.shape[0]
-        return int(correct) / max(seen, 1)
+        acc = {str(a): int(c) / max(seen, 1) for a, c in zip(distinct, correct, strict=True)}
+        return [acc[str(a)] for a in archs]
 
     def evaluate_candidate(self, arch: Architecture) -> Candidate:
         """Validation accuracy (with the current shared weights) and costs of `arch`; the
         latest evaluation of each architecture is kept for the Pareto front."""
-        cand = self.candidate(arch, self.evaluate(arch))
-        self.evaluated[str(arch)] = cand
-        return cand
+        return self._rank(arch, self.evaluate(arch))
 
     def derive(self, should_stop: StopFn = never) -> list[Candidate]:
         """Sample `num_candidates` architectures from the strategy (the trained controller, or
@@ -404,25 +425,37 @@ class Searcher:
         cons, n = self.constraints, self.config.num_candidates
         hard_limits = cons.hard_limits()
         rejected: dict[str, tuple[Architecture, Costs]] = {}
-        main = self._draw_group(self.sampler("derive"), rejected, should_stop, rank=True)
+        drawn = self._draw_group(self.sampler("derive"), rejected, should_stop)
         extra = [self.best.arch] if self.best is not None else []
         if hard_limits and self.history and self.uses_controller:
             seen = sorted((s for s in self.history[-1]["sampled"] if s.get("feasible")),
                           key=lambda s: -s["reward"])
             extra += [arch_from_summary(s) for s in seen[:n]]
-        ranked = {str(c.arch): c for c in main}
+        to_rank = {str(a): a for a in drawn}
         for arch in extra:
             key = str(arch)
-            if key in ranked or key in rejected:
+            if key in to_rank or key in rejected:
                 continue
             if hard_limits:
                 costs = self.price(arch)
                 if not feasible(cons, costs):
                     rejected[key] = (arch, costs)
                     continue
-            ranked[key] = self.evaluate_candidate(arch)
-        control = (self._draw_group(self.uniform("control"), {}, should_stop, rank=False)
-                   if self.uses_controller else main)
+            to_rank[key] = arch
+        control_drawn = (self._draw_group(self.uniform("control"), {}, should_stop)
+                         if self.uses_controller else drawn)
+        # Every accuracy in one batch-major pass: what is drawn never depends on them.
+        everyone = list(to_rank.values()) + control_drawn
+        acc = dict(zip(map(str, everyone), self.evaluate_many(everyone, should_stop),
+                       strict=True))
+        ranked = {key: self._rank(arch, acc[key]) for key, arch in to_rank.items()}
+        main = [ranked[str(a)] for a in drawn]
+        # The control group's own candidates (a repeat is the same one), not kept for the
+        # Pareto front.
+        own = {str(a): a for a in control_drawn}
+        own_cands = {key: self.candidate(arch, acc[key]) for key, arch in own.items()}
+        control = ([own_cands[str(a)] for a in control_drawn] if self.uses_controller
+                   else main)
         if not ranked and control:
             # Hard limits the controller's samples all broke, but uniform draws met: return
             # those rather than nothing (the report still tells the two groups apart).
@@ -435,8 +468,10 @@ class Searcher:
             closest = sorted(rejected.values(), key=lambda ac: sum(
                 max(ac[1].get(k) / v, 1.0) for k, v in hard_limits.items()))
             self.derive_closest = closest[0][1]
-            for arch, _ in closest[:n]:
-                self.evaluate_candidate(arch)
+            archs = [arch for arch, _ in closest[:n]]
+            for arch, val_acc in zip(archs, self.evaluate_many(archs, should_stop),
+                                     strict=True):
+                self._rank(arch, val_acc)
 
         self.random_best = max(control, key=lambda c: c.score) if control else None
         distinct = {str(c.arch): c for c in control}
@@ -452,15 +487,20 @@ class Searcher:
         self.ranked = order
         return order[: self.config.top_k]
 
+    def _rank(self, arch: Architecture, val_acc: float) -> Candidate:
+        """The candidate of `arch` at `val_acc`, kept for the Pareto front."""
+        cand = self.evaluated[str(arch)] = self.candidate(arch, val_acc)
+        return cand
+
     def _draw_group(self, draw: Draw, rejected: dict[str, tuple[Architecture, Costs]],
-                    should_stop: StopFn, *, rank: bool) -> list[Candidate]:
-        """`num_candidates` draws that meet the hard limits, each ranked on validation data,
-        in draw order (a repeated architecture appears each time it is drawn). Those that break
-        a hard limit go to `rejected`. `rank` keeps them for the Pareto front."""
+                    should_stop: StopFn) -> list[Architecture]:
+        """`num_candidates` draws that meet the hard limits, in draw order (a repeated
+        architecture appears each time it is drawn). Those that break a hard limit go to
+        `rejected`."""
         cons, n = self.constraints, self.config.num_candidates
         hard = bool(cons.hard_limits())
-        picked: list[Candidate] = []
-        ranked: dict[str, Candidate] = {}
+        picked: list[Architecture] = []
+        met: set[str] = set()
         for _ in range(cons.derive_tries if hard else 1):
             for arch in draw(n):
                 if should_stop():
@@ -468,15 +508,13 @@ class Searcher:
                 key = str(arch)
                 if key in rejected:
                     continue
-                if key not in ranked:
-                    if hard:
-                        costs = self.price(arch)
-                        if not feasible(cons, costs):
-                            rejected[key] = (arch, costs)
-                            continue
-                    ranked[key] = (self.evaluate_candidate(arch) if rank
-                                   else self.candidate(arch, self.evaluate(arch)))
-                picked.append(ranked[key])
+                if hard and key not in met:
+                    costs = self.price(arch)
+                    if not feasible(cons, costs):
+                        rejected[key] = (arch, costs)
+                        continue
+                    met.add(key)
+                picked.append(arch)
                 if len(picked) == n:
                     return picked
         return picked

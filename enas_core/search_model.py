@@ -14,6 +14,7 @@ from torch.utils.checkpoint import checkpoint
 from .architecture import PRIMITIVES, Cell, MicroArchitecture
 from .config import ModelConfig, Sharing
 from .layout import micro_layout, stage_layout
+from .memo import Handle, Memo, add
 from .model import AuxiliaryHead
 from .ops import OPS, FactorizedReduce, ReLUConvBN, bn, cat_channels
 
@@ -57,9 +58,25 @@ class SharedCell(nn.Module):
             edges = self.edges[i]
             states.append(edges[n.in1][n.op1](states[n.in1]) + edges[n.in2][n.op2](states[n.in2]))
         loose = cell.loose_ends()
-        x = F.relu(cat_channels([states[2 + j] for j in loose]))
+        return self._out(loose, *(states[2 + j] for j in loose))
+
+    def _out(self, loose: list[int], *ends: torch.Tensor) -> torch.Tensor:
+        x = F.relu(cat_channels(list(ends)))
         w = torch.cat([self.out_w[j] for j in loose], dim=1)
         return self.out_bn(F.conv2d(x, w))
+
+    def forward_memo(self, memo: Memo, s0: Handle, s1: Handle, cell: Cell) -> Handle:
+        """`forward` through `memo` (memo.py), op for op."""
+        states = [memo.module(self.pre0, s0), memo.module(self.pre1, s1)]
+        for i, n in enumerate(cell.nodes):
+            edges = self.edges[i]
+            a = memo.module(edges[n.in1][n.op1], states[n.in1])
+            b = memo.module(edges[n.in2][n.op2], states[n.in2])
+            states.append(memo(add, add, a, b))
+        loose = cell.loose_ends()
+        # The output conv's weight blocks are those of the loose ends' positions.
+        return memo((self, tuple(loose)), lambda *ends: self._out(loose, *ends),
+                    *(states[2 + j] for j in loose))
 
 
 class MicroSearchNetwork(nn.Module):
@@ -98,5 +115,16 @@ class MicroSearchNetwork(nn.Module):
                 s0, s1 = s1, cell(s0, s1, genotype)
             if idx == self.aux_after and self.training and self.aux_head is not None:
                 aux = self.aux_head(s1)
-        logits = self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
+        logits = self._head(s1)
         return (logits, aux) if aux is not None else logits
+
+    def _head(self, s: torch.Tensor) -> torch.Tensor:
+        return self.classifier(F.adaptive_avg_pool2d(s, 1).flatten(1))
+
+    def forward_memo(self, memo: Memo, x: Handle, arch: MicroArchitecture) -> Handle:
+        """The logits of `forward(x, arch)` in evaluation, through `memo` (memo.py)."""
+        s0 = s1 = memo.module(self.stem, x)
+        for cell in self.cells:
+            genotype = arch.reduce if cell.reduction else arch.conv
+            s0, s1 = s1, cell.forward_memo(memo, s0, s1, genotype)
+        return memo(self.classifier, self._head, s1)

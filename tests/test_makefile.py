@@ -81,3 +81,20 @@ def test_ci_runs_the_readmes_test_command():
     assert command, "the README names no test command"
     ci = (install.ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == command.group(1)
+
+
+def _dry_run(target: str) -> str:
+    done = subprocess.run(["make", "-n", target], cwd=install.ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_make_lint_checks_the_dashboards_javascript_and_make_test_does_not():
+    """ESLint comes from npm (tools/jslint/lint.sh installs it on first use): `make lint` runs
+    it with ruff; `make test`, which CI runs, never waits on npm."""
+    lint = _dry_run("lint")
+    assert "ruff check ." in lint and "tools/jslint/lint.sh" in lint, lint
+    assert "jslint" not in _dry_run("test") and "npm" not in _dry_run("test")
+    script = (install.ROOT / "tools" / "jslint" / "lint.sh").read_text()
+    assert "npm ci" in script and "timeout 300" in script  # pinned by the lock, bounded

@@ -14,7 +14,14 @@ from api.deps import (
     SettingsDep,
     without_database,
 )
-from api.schemas import PLAIN_TEXT_PATTERN, DatasetPublic, DatasetsPublic, Problem
+from api.schemas import (
+    PLAIN_TEXT_PATTERN,
+    BuiltinDatasetsPublic,
+    DatasetPublic,
+    DatasetsPublic,
+    Problem,
+    UploadFormatsPublic,
+)
 from api.services import datasets as service
 from api.uploads import ingest_upload, receive_upload
 from enas_core.data import preview
@@ -116,6 +123,27 @@ def list_datasets(
     rows, count = service.list_datasets(session, owner=owner, limit=limit, offset=offset)
     return DatasetsPublic(data=[_listed(DatasetPublic.model_validate(r)) for r in rows],
                           count=count)
+
+
+# Before /{dataset_id}, which would take "builtin" for an id. Static lists, yet behind a key
+# like every route but the health checks and the pages.
+@router.get(
+    "/builtin", response_model=BuiltinDatasetsPublic, summary="The built-in datasets",
+    description="The datasets a job may name in `dataset` without an upload.",
+    responses={401: PROBLEMS[401]},
+)
+def list_builtin_datasets(owner: OwnerDep) -> BuiltinDatasetsPublic:
+    return service.builtin_datasets()
+
+
+@router.get(
+    "/formats", response_model=UploadFormatsPublic, summary="The file formats an upload may have",
+    description="What POST /datasets (and POST /jobs with a file) reads: each format's "
+    "description and the file name endings it accepts (anything else is a 415).",
+    responses={401: PROBLEMS[401]},
+)
+def list_upload_formats(owner: OwnerDep) -> UploadFormatsPublic:
+    return service.upload_formats()
 
 
 @router.get(

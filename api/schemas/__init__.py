@@ -9,7 +9,14 @@ from api.schemas.common import (
     Problem,
     plain_text_problem,
 )
-from api.schemas.datasets import DatasetPublic, DatasetsPublic
+from api.schemas.datasets import (
+    BuiltinDatasetPublic,
+    BuiltinDatasetsPublic,
+    DatasetPublic,
+    DatasetsPublic,
+    UploadFormatPublic,
+    UploadFormatsPublic,
+)
 from api.schemas.job_request import JobCreate
 from api.schemas.jobs import EpochPublic, HistoryPublic, JobPublic, JobsPublic
 from api.schemas.results import (
@@ -44,11 +51,12 @@ from api.schemas.usage import (
 
 __all__ = [
     "PLAIN_TEXT_PATTERN", "ArchitecturePublic", "ArchitecturesPublic", "BaselinePublic",
-    "CandidateGroupPublic", "CheckPublic", "ConstraintsPublic", "CostsPublic", "DatasetPublic",
-    "DatasetsPublic", "DevicePublic", "DeviceTotalsPublic", "DifferencePublic", "EpochPublic",
-    "FinalMetrics", "HistoryPublic", "JobCreate", "JobPublic", "JobUsagePublic", "JobsPublic",
-    "LimitCheckPublic", "ParetoPointPublic", "ParetoPublic", "PhaseTotalsPublic",
-    "PhaseUsagePublic", "PlainText", "Problem", "SearchReportPublic", "SearchSummaryPublic",
-    "SelectionCandidatePublic", "SelectionPublic", "SelectionSummaryPublic",
-    "TrainingWarningPublic", "UsagePublic", "plain_text_problem",
+    "BuiltinDatasetPublic", "BuiltinDatasetsPublic", "CandidateGroupPublic", "CheckPublic",
+    "ConstraintsPublic", "CostsPublic", "DatasetPublic", "DatasetsPublic", "DevicePublic",
+    "DeviceTotalsPublic", "DifferencePublic", "EpochPublic", "FinalMetrics", "HistoryPublic",
+    "JobCreate", "JobPublic", "JobUsagePublic", "JobsPublic", "LimitCheckPublic",
+    "ParetoPointPublic", "ParetoPublic", "PhaseTotalsPublic", "PhaseUsagePublic", "PlainText",
+    "Problem", "SearchReportPublic", "SearchSummaryPublic", "SelectionCandidatePublic",
+    "SelectionPublic", "SelectionSummaryPublic", "TrainingWarningPublic", "UploadFormatPublic",
+    "UploadFormatsPublic", "UsagePublic", "plain_text_problem",
 ]

@@ -13,6 +13,9 @@ ARCH_EXAMPLE = {
     "reduce_ops": [[1, "sep_conv_5x5", 0, "max_pool_3x3"], [0, "identity", 2, "avg_pool_3x3"]],
 }
 
+# As the architecture responses give it, with the line to show it by.
+LABELLED_ARCH_EXAMPLE = {**ARCH_EXAMPLE, "label": "conv: 0 0 1 3 1 2 0 4 | reduce: 1 1 0 3 0 4 2 2"}
+
 COSTS_EXAMPLE = {"params": 41234, "flops": 5120000, "latency_ms": 2.1, "memory_mb": 1.9}
 
 PROBLEM_EXAMPLES = [
@@ -148,7 +151,7 @@ ARCHITECTURE_EXAMPLES = [
         "rank": 1,
         "source": "final",
         "val_acc": 0.91,
-        "arch": ARCH_EXAMPLE,
+        "arch": LABELLED_ARCH_EXAMPLE,
         "costs": COSTS_EXAMPLE,
         "feasible": True,
         "score": 0.91,
@@ -192,7 +195,7 @@ PARETO_EXAMPLES = [
         "latency_device": "cpu",
         "latency_batch_size": 1,
         "evaluated": 12,
-        "front": [{"arch": ARCH_EXAMPLE, "val_acc": 0.91, **COSTS_EXAMPLE,
+        "front": [{"arch": LABELLED_ARCH_EXAMPLE, "val_acc": 0.91, **COSTS_EXAMPLE,
                   "feasible": True, "score": 0.91}],
         "count": 1,
         "constraints": None,

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 from api.schemas.common import PLAIN_TEXT_PATTERN, PlainText
 from api.schemas.examples import JOB_REQUEST_EXAMPLES
 from enas_core.config import RunConfig
+from enas_core.data.builtin import BUILTIN_DATASETS
 from enas_core.options import OPTIONS, Option
 from enas_core.presets import PRESETS
 
@@ -42,17 +43,18 @@ class _JobRequest(BaseModel):
         min_length=1,
         max_length=64,
         json_schema_extra={"pattern": PLAIN_TEXT_PATTERN},
-        description="A built-in dataset (digits, mnist, fashion-mnist, cifar10) or the id of "
-        "an uploaded dataset (POST /datasets).",
+        description=f"A built-in dataset ({', '.join(BUILTIN_DATASETS)}; GET /datasets/builtin) "
+        "or the id of an uploaded dataset (POST /datasets).",
         examples=["digits"],
     )
     name: PlainText | None = Field(
         None, max_length=200, description="A label for you.",
         json_schema_extra={"pattern": PLAIN_TEXT_PATTERN},
     )
-    preset: PlainText | None = Field(
-        None, max_length=64, description=f"Start from a named setting: {', '.join(PRESETS)}.",
-        json_schema_extra={"pattern": PLAIN_TEXT_PATTERN},
+    # An enum in the schema, so that clients list the presets rather than read them from text.
+    preset: Literal[tuple(PRESETS)] | None = Field(  # type: ignore[valid-type]
+        None, description="Start from a named setting (the options given override it): "
+        + "; ".join(f"{name}: {text}" for name, text in PRESETS.items()) + ".",
     )
     # Hand-off to an MLflow tracking server (the server's `mlflow` extra); not engine options.
     mlflow_experiment: PlainText | None = Field(

@@ -3,11 +3,29 @@ metrics, the random baseline and the Pareto front."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from api.schemas.examples import ARCHITECTURE_EXAMPLES, PARETO_EXAMPLES
+from enas_core.spaces import arch_from_json
+
+
+def _labelled(arch: dict[str, Any]) -> dict[str, Any]:
+    """`arch` with `label`, the line its space prints it as (`str(arch)`), so that clients
+    show any space's architecture without knowing its fields."""
+    try:
+        label = str(arch_from_json(arch))
+    except (ValueError, KeyError, TypeError):  # not one this release reads: shown as stored
+        return arch
+    return {**arch, "label": label}
+
+
+# An architecture's JSON form (its space's `to_json()`) with its display label.
+ArchJson = Annotated[dict[str, Any], AfterValidator(_labelled)]
+ARCH_HELP = ("The architecture in its space's JSON form (`space`; micro: `conv`, `reduce` "
+             "with their text and op names; macro: `arc`, `text`, `layer_ops`), and `label`: "
+             "the one line to show it by (micro: \"conv: ... | reduce: ...\"; macro: its text).")
 
 
 class CostsPublic(BaseModel):
@@ -97,10 +115,7 @@ class ArchitecturePublic(BaseModel):
         description="search: the best so far while the search runs; final: the search's result.",
     )
     val_acc: float | None
-    arch: dict[str, Any] = Field(
-        description="Integer form (conv, reduce; 4 integers per node: input, op, input, op), "
-        "the same as text, and as op names (conv_ops, reduce_ops)."
-    )
+    arch: ArchJson = Field(description=ARCH_HELP)
     costs: CostsPublic | None = Field(
         None, description="Its final network's computed costs (see CostsPublic)."
     )
@@ -122,7 +137,7 @@ class BaselinePublic(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    arch: dict[str, Any]
+    arch: ArchJson = Field(description=ARCH_HELP)
     val_acc: float = Field(description="Its validation accuracy with the shared weights.")
     final: FinalMetrics | None = Field(None, description="After its training.")
 
@@ -133,7 +148,7 @@ class ParetoPointPublic(CostsPublic):
 
     model_config = ConfigDict(extra="ignore")
 
-    arch: dict[str, Any] = Field(description="Integer, text and op-name forms.")
+    arch: ArchJson = Field(description=ARCH_HELP)
     val_acc: float
     feasible: bool | None = None
     score: float | None = None

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.examples import SEARCH_REPORT_EXAMPLES
+from api.schemas.results import ARCH_HELP, ArchJson
 
 
 class CandidateGroupPublic(BaseModel):
@@ -52,7 +53,7 @@ class SelectionSummaryPublic(BaseModel):
 class SelectionCandidatePublic(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    arch: dict[str, Any]
+    arch: ArchJson = Field(description=ARCH_HELP)
     source: Literal["search", "random"] | None = Field(
         description="Whether it came from the search's ranking or the uniform control group.")
     shared_val_acc: float = Field(description="Validation accuracy with the shared weights.")

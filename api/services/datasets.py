@@ -10,7 +10,13 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from api.schemas import plain_text_problem
+from api.schemas import (
+    BuiltinDatasetPublic,
+    BuiltinDatasetsPublic,
+    UploadFormatPublic,
+    UploadFormatsPublic,
+    plain_text_problem,
+)
 from api.services.errors import (
     Conflict,
     InvalidInput,
@@ -18,15 +24,32 @@ from api.services.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from enas_core.data import DatasetError, load_canonical, preview
+from enas_core.data import BUILTIN_DATASETS, BUILTIN_SHAPES, DatasetError, load_canonical, preview
 from enas_core.data.formats import describe as describe_formats
-from enas_core.data.formats import upload_suffixes
+from enas_core.data.formats import formats, upload_suffixes
 from enas_core.data.formats.safety import DatasetTooLarge, DecodedTooLarge
 from enas_service import artifacts, repository
 from enas_service.db import after_commit, after_rollback
 from enas_service.ingest import Ingested, ParserLost, QuotaExceeded, ingest_in_child
 from enas_service.models import Dataset
 from enas_service.settings import get_settings
+
+
+def builtin_datasets() -> BuiltinDatasetsPublic:
+    """The engine's built-in datasets, with the shape jobs read them in."""
+    data = []
+    for name in BUILTIN_DATASETS:
+        (channels, height, width), num_classes = BUILTIN_SHAPES[name]
+        data.append(BuiltinDatasetPublic(name=name, image_shape=[height, width, channels],
+                                         num_classes=num_classes))
+    return BuiltinDatasetsPublic(data=data, count=len(data))
+
+
+def upload_formats() -> UploadFormatsPublic:
+    """The engine's upload formats (enas_core.data.formats), in the order it tries them."""
+    data = [UploadFormatPublic(name=f.name, description=f.description, suffixes=list(f.suffixes))
+            for f in formats()]
+    return UploadFormatsPublic(data=data, count=len(data))
 
 
 def check_suffix(filename: str | None) -> None:

@@ -190,6 +190,37 @@ def test_unknown_dataset_is_404(client, alice):
     assert client.get("/datasets/not-a-uuid", headers=alice).status_code == 422
 
 
+def test_the_server_lists_its_built_in_datasets(client, alice):
+    """The dashboard and clients ask for the built-in datasets rather than keep a list."""
+    assert client.get("/datasets/builtin").status_code == 401
+    listed = client.get("/datasets/builtin", headers=alice).json()
+    assert listed["count"] == 4
+    by_name = {d["name"]: d for d in listed["data"]}
+    assert list(by_name) == ["digits", "mnist", "fashion-mnist", "cifar10"]
+    assert by_name["digits"] == {"name": "digits", "image_shape": [28, 28, 1], "num_classes": 10}
+    assert by_name["cifar10"]["image_shape"] == [32, 32, 3]
+    # and each is a `dataset` a job may name
+    job = client.post("/jobs", json={"dataset": "fashion-mnist"}, headers=alice)
+    assert job.status_code == 202 and job.json()["dataset"] == "fashion-mnist"
+
+
+def test_the_server_lists_the_upload_formats_it_accepts(client, db_session, alice):
+    assert client.get("/datasets/formats").status_code == 401
+    listed = client.get("/datasets/formats", headers=alice).json()
+    suffixes = {f["name"]: f["suffixes"] for f in listed["data"]}
+    assert suffixes == {"npz": [".npz"], "idx": [], "csv": [".csv", ".csv.gz"], "zip": [".zip"]}
+    assert listed["count"] == 4
+    npz = next(f for f in listed["data"] if f["name"] == "npz")
+    assert npz["description"] == ".npz (arrays x, y)"
+    # a listed ending passes the 415 check (this .npz is then parsed); anything else is 415
+    # and the message names the listed formats
+    ok = client.post("/datasets", files={"file": ("d.npz", _npz())}, headers=alice)
+    assert ok.status_code == 201, ok.text
+    refused = client.post("/datasets", files={"file": ("d.txt", b"1,2")}, headers=alice)
+    assert refused.status_code == 415
+    assert npz["description"] in refused.json()["detail"]
+
+
 def _arrays_npz(x: np.ndarray, y: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, x=x, y=y)

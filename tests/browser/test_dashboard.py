@@ -59,8 +59,8 @@ def test_job_page_follows_the_job_live(page, service: Service):
     nodes, edges = _counts(best_arch)
     assert page.locator("#best-arch svg g.node").count() == nodes
     assert page.locator("#best-arch svg g.edge").count() == edges
-    assert page.locator("#best-arch .mono").text_content() == (
-        f"conv {best_arch['conv_text']} · reduce {best_arch['reduce_text']}")
+    assert page.locator("#best-arch .mono").text_content() == best_arch["label"] == (
+        f"conv: {best_arch['conv_text']} | reduce: {best_arch['reduce_text']}")
 
     # The top-k, a candidate's diagram on demand, the front, limits, config.
     ranked = service.get(f"/jobs/{service.job_id}/architectures")["data"]
@@ -125,6 +125,27 @@ def test_bad_config_shows_the_api_message_next_to_the_field(page, service: Servi
     assert page.locator("#form-error").text_content() == expected["detail"]
     assert service.get("/jobs")["count"] == 1  # nothing was submitted
     page.screenshot(path=str(ARTIFACTS / "submit-error.png"))
+
+
+def test_the_forms_offer_what_the_server_lists(page, service: Service):
+    """Presets, built-in datasets and upload formats come from the server (the job schema's
+    enum, GET /datasets/builtin and /datasets/formats), not from lists kept in the page."""
+    formats = service.get("/datasets/formats")["data"]
+    uploadable = [f["description"] for f in formats if f["suffixes"]]
+    help_text = ", ".join(uploadable[:-1]) + f", or {uploadable[-1]}"
+    values = "els => els.map((e) => e.value)"
+    sign_in(page, service, "#/jobs/new")
+    page.wait_for_selector("#f-preset")
+    assert page.locator("#f-preset option").evaluate_all(values) == [
+        "", "quick", "demo", "paper-cifar10", "seed-mnist"]
+    assert page.locator('#f-dataset optgroup[label="Built-in"] option').evaluate_all(values) == [
+        d["name"] for d in service.get("/datasets/builtin")["data"]]
+    assert page.locator("#f-file").get_attribute("accept") == ".npz,.csv,.csv.gz,.gz,.zip"
+    assert page.locator("#f-file-help").text_content() == help_text
+    page.goto(f"{service.url}/#/datasets")
+    page.wait_for_function("() => document.querySelector('#ds-file').accept !== ''")
+    assert page.locator("#ds-file").get_attribute("accept") == ".npz,.csv,.csv.gz,.gz,.zip"
+    assert page.locator("#ds-file-help").text_content() == help_text
 
 
 def test_datasets_page_shows_the_sample_grid(page, service: Service):
@@ -194,8 +215,8 @@ def test_best_architecture_card_shows_the_apis_rank_1_only(page, service: Servic
     history = service.get(f"/jobs/{reranked}/history")["data"]
     last_best = [r for r in history if r["phase"] == "search"][-1]["best"]["arch"]
     best = service.get(f"/jobs/{reranked}/architecture")
-    assert best["rank"] == 1 and best["arch"] == WIDE != last_best
-    text = f"conv {WIDE['conv_text']} · reduce {WIDE['reduce_text']}"
+    text = f"conv: {WIDE['conv_text']} | reduce: {WIDE['reduce_text']}"
+    assert best["rank"] == 1 and best["arch"] == {**WIDE, "label": text} != last_best
     sign_in(page, service, f"#/jobs/{reranked}")
     page.wait_for_selector("table.top tbody tr[data-rank]")
     page.locator("#best-arch .mono", has_text=text).wait_for(timeout=30_000)
@@ -206,7 +227,7 @@ def test_best_architecture_card_shows_the_apis_rank_1_only(page, service: Servic
     assert page.locator("#best-arch svg g.node").count() == nodes
     assert page.locator("#best-arch svg g.edge").count() == edges
     first = page.locator('table.top tr[data-rank="1"] td.mono')
-    assert first.text_content() == f"{WIDE['conv_text']} | {WIDE['reduce_text']}"
+    assert first.text_content() == text
 
 
 def _overlapping(page, svg: str) -> list[str]:

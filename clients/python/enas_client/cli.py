@@ -36,6 +36,12 @@ def _connection_options() -> argparse.ArgumentParser:
     return common
 
 
+def _presets() -> list[str]:
+    """The presets the API's schema lists (an enum: no guessing from its description)."""
+    spec = packaged_schema()["properties"].get("preset", {})
+    return next((b["enum"] for b in spec.get("anyOf", [spec]) if "enum" in b), [])
+
+
 def _option_flags(parser: argparse.ArgumentParser) -> list[str]:
     """One flag per job option of the API's schema (but `dataset`, the positional)."""
     group = parser.add_argument_group(
@@ -82,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", help="a built-in dataset (digits, mnist, fashion-mnist, cifar10), "
                                    "an uploaded dataset's id, or a file to upload with the job "
                                    "(.npz, .csv, .zip)")
-    p.add_argument("--preset", help="quick, paper-cifar10, seed-mnist")
+    p.add_argument("--preset", help=f"a named setting: {', '.join(_presets())}")
     p.add_argument("--name", help="a label for you")
     p.add_argument("--idempotency-key", help="a retry with the same key returns the same job")
     p.add_argument("--watch", action="store_true", help="then follow it with a progress bar")

@@ -4,9 +4,30 @@ import { blob, request } from "../api.js";
 import { fmt } from "../charts.js";
 import { errorBox, h, section, toast, view, when } from "../dom.js";
 
+// What the server reads and has built in (GET /datasets/formats, /datasets/builtin), asked
+// rather than listed here: a format or dataset added to the engine shows up by itself.
+export async function datasetCatalog(signal) {
+  const [formats, builtin] = await Promise.all([
+    request("/datasets/formats", { signal }), request("/datasets/builtin", { signal })]);
+  return { formats: formats.data, builtin: builtin.data.map((d) => d.name) };
+}
+
+// The file input's `accept`: each format's endings, and the last part of one like .csv.gz.
+export function uploadAccept(formats) {
+  const endings = formats.flatMap((f) => f.suffixes.flatMap((s) => [s, s.slice(s.lastIndexOf("."))]));
+  return [...new Set(endings)].join(",");
+}
+
+// "a, b, or c" of the uploadable formats' descriptions (as the server's 415 says it).
+export function uploadHelp(formats) {
+  const items = formats.filter((f) => f.suffixes.length).map((f) => f.description);
+  return items.length > 1 ? `${items.slice(0, -1).join(", ")}, or ${items.at(-1)}` : items.join("");
+}
+
 export async function datasetsView() {
   const list = h("div");
-  const file = h("input", { id: "ds-file", type: "file", accept: ".npz,.csv,.zip,.gz", required: true });
+  const file = h("input", { id: "ds-file", type: "file", required: true, "aria-describedby": "ds-file-help" });
+  const help = h("small", { id: "ds-file-help", class: "muted" });
   const name = h("input", { id: "ds-name", type: "text", maxlength: 200 });
   const error = h("p", { class: "error", role: "alert" });
   const upload = h("form", { class: "card toolbar", onsubmit: async (e) => {
@@ -17,12 +38,21 @@ export async function datasetsView() {
     body.append("file", file.files[0]);
     if (name.value) body.append("name", name.value);
     try { await request("/datasets", { method: "POST", form: body }); toast("Uploaded"); upload.reset(); load(); } catch (err) { error.textContent = err.message; }
-  } }, h("label", { for: "ds-file" }, "File "), file, h("label", { for: "ds-name" }, "Name "), name, h("button", { type: "submit" }, "Upload"), error);
+  } }, h("label", { for: "ds-file" }, "File "), file, h("label", { for: "ds-name" }, "Name "), name, h("button", { type: "submit" }, "Upload"), help, error);
   const signal = view("Datasets", upload, list);
+  const catalog = datasetCatalog(signal);
+  catalog.then(({ formats }) => {
+    file.accept = uploadAccept(formats);
+    help.textContent = uploadHelp(formats);
+  }).catch((err) => { if (!signal.aborted) error.textContent = err.message; });
   const load = async () => {
     try {
       const page = await request("/datasets?limit=500", { signal });
-      if (!page.data.length) { list.replaceChildren(h("p", {}, "No uploaded datasets. The built-in ones (digits, mnist, fashion-mnist, cifar10) need no upload.")); return; }
+      if (!page.data.length) {
+        const { builtin } = await catalog;
+        list.replaceChildren(h("p", {}, `No uploaded datasets. The built-in ones (${builtin.join(", ")}) need no upload.`));
+        return;
+      }
       list.replaceChildren(...page.data.map((d) => datasetCard(d, load, signal)));
     } catch (err) {
       if (!signal.aborted) list.replaceChildren(errorBox(err));

@@ -170,8 +170,7 @@ export async function jobView(id) {
       const svg = await inlineSvg(`/jobs/${id}/architecture.svg?rank=${best.rank}`, signal);
       if (asked !== bestAsked) return;
       drawnBest = key;
-      const a = best.arch;
-      arch.replaceChildren(svg, h("p", { class: "mono" }, a.conv_text ? `conv ${a.conv_text} · reduce ${a.reduce_text}` : a.text || ""));
+      arch.replaceChildren(svg, h("p", { class: "mono" }, best.arch.label || ""));
     } catch (err) {
       if (!signal.aborted && !(err instanceof ApiError && err.status === 409)) arch.replaceChildren(errorBox(err));
     }
@@ -240,12 +239,11 @@ function topSection(id, archs, signal) {
         try { cell.append(await inlineSvg(`/jobs/${id}/architecture.svg?rank=${a.rank}`, signal)); } catch (err) { cell.append(errorBox(err)); }
       }
     } }, "Diagram");
-    const text = a.arch.conv_text ? `${a.arch.conv_text} | ${a.arch.reduce_text}` : a.arch.text;
     return [h("tr", { dataset: { rank: a.rank } },
       h("td", { class: "num" }, a.rank), h("td", { class: "num" }, pct(a.val_acc)), h("td", { class: "num" }, fmt(a.costs?.params)),
       h("td", { class: "num" }, fmt(a.costs?.flops)), h("td", { class: "num" }, a.costs?.latency_ms != null ? `${fmt(a.costs.latency_ms)} ms` : "–"),
       h("td", {}, a.feasible === false ? h("span", { class: "bad" }, "over a limit") : a.feasible ? "yes" : "–"),
-      h("td", { class: "mono" }, text), h("td", {}, button)), detail];
+      h("td", { class: "mono" }, a.arch.label || ""), h("td", {}, button)), detail];
   });
   return section(`Top ${archs.length} architectures`, "top", h("div", { class: "table-wrap" }, h("table", { class: "top" },
     h("thead", {}, h("tr", {}, ["Rank", "val_acc", "Params", "FLOPs", "Latency", "Within limits", "Architecture", ""].map((x, i) => h("th", { scope: "col", class: i && i < 5 ? "num" : null }, x)))),
@@ -254,7 +252,8 @@ function topSection(id, archs, signal) {
 
 function paretoSection(archs, pareto) {
   if (!pareto && !archs.length) return null;
-  const key = (a) => JSON.stringify(a.conv_text ? [a.conv_text, a.reduce_text] : a.text);
+  // The label tells a space's architectures apart (one the server cannot read has none).
+  const key = (a) => a.label ?? JSON.stringify(a);
   const front = new Set((pareto?.front || []).map((p) => key(p.arch)));
   const points = new Map();
   for (const a of archs) if (a.costs) points.set(key(a.arch), { ...a.costs, val_acc: a.val_acc, feasible: a.feasible, label: `rank ${a.rank}`, arch: a.arch });

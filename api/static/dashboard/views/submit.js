@@ -3,8 +3,7 @@
 import { ApiError, request } from "../api.js";
 import { fmt } from "../charts.js";
 import { errorBox, h, main, shortId, toast, view, when } from "../dom.js";
-
-const BUILTIN = ["digits", "mnist", "fashion-mnist", "cifar10"];
+import { datasetCatalog, uploadAccept, uploadHelp } from "./datasets.js";
 
 const MAIN_FIELDS = ["name", "preset", "search_epochs", "final_epochs", "time_limit", "max_params", "max_latency_ms", "max_flops", "max_memory_mb", "constraint_mode"];
 
@@ -44,24 +43,26 @@ export async function submitView() {
   const signal = view("New job", h("p", { class: "muted" }, "Loading the job options…"));
   let schema;
   let datasets;
+  let catalog;
   try {
-    const spec = await request("/openapi.json", { signal });
+    const [spec, page, known] = await Promise.all([
+      request("/openapi.json", { signal }), request("/datasets?limit=500", { signal }), datasetCatalog(signal)]);
     schema = spec.paths["/jobs"].post.requestBody.content["application/json"].schema;
-    datasets = (await request("/datasets?limit=500", { signal })).data;
+    datasets = page.data;
+    catalog = known;
   } catch (err) {
     main.replaceChildren(main.firstChild, errorBox(err));
     return;
   }
+  // Every field, `preset` included, from the schema: an enum is a select of its values.
   const props = schema.properties;
-  const presetHelp = props.preset.description || "";
-  props.preset = { enum: (presetHelp.match(/: (.*)\./)?.[1] || "quick").split(", ").map((p) => p.trim()), description: presetHelp };
   const source = h("select", { id: "f-dataset", name: "dataset", "aria-describedby": "f-dataset-error" },
-    h("optgroup", { label: "Built-in" }, BUILTIN.map((d) => h("option", { value: d }, d))),
+    h("optgroup", { label: "Built-in" }, catalog.builtin.map((d) => h("option", { value: d }, d))),
     datasets.length ? h("optgroup", { label: "Uploaded" }, datasets.map((d) => h("option", { value: d.id }, datasetLabel(d)))) : null,
     h("option", { value: "__upload__" }, "Upload a file…"));
-  const file = h("input", { id: "f-file", type: "file", accept: ".npz,.csv,.zip,.gz", "aria-describedby": "f-file-error" });
+  const file = h("input", { id: "f-file", type: "file", accept: uploadAccept(catalog.formats), "aria-describedby": "f-file-help f-file-error" });
   const fileField = h("div", { class: "field", hidden: true, dataset: { field: "file" } }, h("label", { for: "f-file" }, "Dataset file"), file,
-    h("small", { class: "muted" }, ".npz (x, y), .csv (label, pixels...), or a .zip of class folders or an MNIST-style IDX pair"),
+    h("small", { id: "f-file-help", class: "muted" }, uploadHelp(catalog.formats)),
     h("span", { id: "f-file-error", class: "field-error", role: "alert" }));
   source.addEventListener("change", () => { fileField.hidden = source.value !== "__upload__"; });
   const summary = h("p", { class: "error", role: "alert", id: "form-error" });
