@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -64,16 +65,38 @@ bearer = HTTPBearer(
 )
 
 
-def get_owner(
+# Keys found valid lately (hash -> owner, until when), so that a client's requests do not each
+# look their key up; checked on the event loop, no thread hop. Invalid keys are never kept.
+_owners: dict[str, tuple[str, float]] = {}
+MAX_KEPT_KEYS = 10_000
+
+
+async def get_owner(
     session: SessionDep,
+    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
-    """The owner of the presented API key; every dataset and job belongs to one owner."""
+    """The owner of the presented API key; every dataset and job belongs to one owner. A key
+    found valid is taken for valid for `api_key_cache_s` (ENAS_API_KEY_CACHE_S) without a
+    lookup."""
     if credentials is None:
         raise Unauthorized("missing API key: send the header 'Authorization: Bearer <key>'")
-    key = repository.get_active_api_key(session, key_hash=hash_key(credentials.credentials))
+    key_hash = hash_key(credentials.credentials)
+    now = time.monotonic()
+    kept = _owners.get(key_hash)
+    if kept is not None and kept[1] > now:
+        return kept[0]
+    key = await run_in_threadpool(repository.get_active_api_key, session, key_hash=key_hash)
     if key is None:
+        _owners.pop(key_hash, None)
         raise Unauthorized("invalid or revoked API key")
+    if settings.api_key_cache_s > 0:
+        if len(_owners) >= MAX_KEPT_KEYS:
+            for stale in [h for h, (_, until) in _owners.items() if until <= now]:
+                del _owners[stale]
+            if len(_owners) >= MAX_KEPT_KEYS:
+                _owners.clear()
+        _owners[key_hash] = (key.owner, now + settings.api_key_cache_s)
     return key.owner
 
 

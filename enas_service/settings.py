@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     api_wait_s: float = Field(
         3.0, gt=0, le=600, description="How long a request waits for a database session "
         "before it is answered 503 (overloaded).")
+    api_key_cache_s: float = Field(
+        2.0, ge=0, le=300, description="How long an API process takes a key it found valid "
+        "for valid without looking it up again (0: every request looks its key up): a revoked "
+        "key is refused within this long. The lookup was a third of a cached read's time.")
     # A request body is read before the request takes a database slot (api.bodies): these
     # bound what a client that stalls or sends too much can hold (a socket, a buffer).
     body_timeout_s: float = Field(

@@ -175,3 +175,28 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(service_env, monkeypatch):
         assert _backend_pid(engine) == pid and len(pings) == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("cache_s", ["0.3", "0"])
+def test_a_revoked_key_is_refused_within_api_key_cache_s(client, db_session, alice, monkeypatch,
+                                                         cache_s):
+    """A key found valid is not looked up again for ENAS_API_KEY_CACHE_S (the lookup was a
+    third of a cached read's time); revoked, it is refused once that has passed (at once
+    with 0)."""
+    from enas_service import repository
+    from enas_service.apikeys import hash_key
+    from enas_service.models import ApiKey
+    from enas_service.settings import get_settings
+
+    monkeypatch.setenv("ENAS_API_KEY_CACHE_S", cache_s)
+    get_settings.cache_clear()
+    assert client.get("/jobs", headers=alice).status_code == 200
+    key_hash = hash_key(alice["Authorization"].removeprefix("Bearer "))
+    prefix = db_session.scalar(select(ApiKey.prefix).where(ApiKey.key_hash == key_hash))
+    assert repository.revoke_api_key(db_session, prefix=prefix) == 1
+    if cache_s != "0":
+        assert client.get("/jobs", headers=alice).status_code == 200  # taken for valid
+        time.sleep(float(cache_s) + 0.05)
+    refused = client.get("/jobs", headers=alice)
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "invalid or revoked API key"
