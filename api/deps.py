@@ -20,7 +20,14 @@ from enas_service.apikeys import hash_key
 from enas_service.db import end, new_session
 from enas_service.settings import Settings, get_settings
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+async def _settings() -> Settings:
+    """get_settings() on the event loop: a plain function dependency runs in the threadpool,
+    a thread hop per request for a cached value."""
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
 SAFE_METHODS = frozenset({"GET", "HEAD"})  # no route writes the database on these
 
 
