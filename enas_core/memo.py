@@ -3,9 +3,9 @@ work done once.
 
 Candidates ranked on validation data (`Searcher.derive`) share much of their forward pass:
 the stem and the first cells' preprocessing do not depend on the architecture, nor does
-each op a cell applies to an architecture-independent input (in the micro space, every op of
-the first cell and the ops on the second cell's first input), and architectures that agree
-on a prefix agree on everything computed from it. `Memo` names each value by how it was
+each op a cell applies to an architecture-independent input (in the micro space, the first
+cell's ops on its two inputs and the second cell's on its first), and architectures that
+agree on a prefix agree on everything computed from it. `Memo` names each value by how it was
 computed: a tag (the module, or what an expression does) and the names of its inputs, so that
 equal names are equal tensors, for every `sharing` of the weights. Before the first batch it
 runs the architectures without tensors (`planning`) to count the uses of each name; on each
@@ -28,10 +28,11 @@ from torch import nn
 # A value: its name (an int) and its tensor, None while planning.
 Handle = tuple[int, torch.Tensor | None]
 
-# What the kept values may hold at once. At the quick preset's 128 x 16 x 28 x 28 (6.4 MB a
-# tensor) a derive keeps about 20 MB; paper-cifar10's search network at its evaluation batch
-# of 500 would keep up to ~2 GB with `sharing="edge"` uncapped. A value past the budget is
-# computed again by each user: slower, never different.
+# What the kept values may hold at once. The quick preset's ranking on digits keeps at most
+# 270 MiB (40 candidates, batches of 128 x 16 x 28 x 28 float32: 6.4 MB a tensor at the first
+# cells' resolution, where with `sharing="cell"` equal nodes of different candidates are one
+# value); larger networks and batches would keep more. A value past the budget is computed
+# again by each user: slower, never different.
 MEMO_BUDGET_BYTES = 512 * 2**20
 
 add = operator.add  # a tag for the sums of two values
@@ -46,6 +47,7 @@ class Memo:
         self._left: dict[int, int] = {}
         self._kept: dict[int, torch.Tensor] = {}
         self._bytes = 0
+        self.peak_bytes = 0  # the most the kept values held at once
         self.computed = self.reused = 0  # of the values asked for since the plan
 
     def input(self, x: torch.Tensor | None = None) -> Handle:
@@ -86,6 +88,7 @@ class Memo:
         if left > 0 and self._bytes + size <= self.budget:
             self._kept[name] = value
             self._bytes += size
+            self.peak_bytes = max(self.peak_bytes, self._bytes)
         return name, value
 
     def module(self, module: nn.Module, x: Handle) -> Handle:
