@@ -82,6 +82,24 @@ class Tally:
         else:
             self.errors[str(r.status_code)] = self.errors.get(str(r.status_code), 0) + 1
 
+    async def get_raw(self, conn: RawConnection, path: str, timeout: float) -> None:
+        t0 = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                status = await conn.get(path)
+        except TimeoutError:
+            conn.close()
+            self.timeouts += 1
+            return
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            conn.close()
+            self.errors[type(exc).__name__] = self.errors.get(type(exc).__name__, 0) + 1
+            return
+        if status < 400:
+            self.latencies.append(time.perf_counter() - t0)
+        else:
+            self.errors[str(status)] = self.errors.get(str(status), 0) + 1
+
     def report(self, elapsed: float) -> dict[str, Any]:
         return {
             "requests": len(self.latencies),
@@ -94,6 +112,49 @@ class Tally:
             "timeouts": self.timeouts,
             "errors": self.errors,
         }
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection that sends GETs and reads whole answers: the load
+    generator's own cost per request is a fraction of httpx's (about 8 ms of CPU per request
+    on the 2-core VM, more than the API's own), so that beside the API on the same cores it
+    measures the API rather than itself. Answers must have a Content-Length (the API's reads
+    do); an answer that says `Connection: close`, or an error, opens a new connection."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        host, port = url.removeprefix("http://").rstrip("/").split(":")
+        self.host, self.port = host, int(port)
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in
+                            {"Host": f"{host}:{port}", **headers}.items()).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.head + b"\r\n")
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length, close = None, False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        if length is None:
+            raise ValueError("an answer without Content-Length")
+        await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
 async def sse_stream(http: httpx.AsyncClient, path: str, stop: float,
@@ -127,11 +188,12 @@ async def sse_stream(http: httpx.AsyncClient, path: str, stop: float,
 
 async def read_load(
     url: str, headers: dict[str, str], *, job_ids: list[str], sse_job: str | None,
-    clients: int, sse: int, seconds: float, timeout: float,
+    clients: int, sse: int, seconds: float, timeout: float, client: str = "raw",
 ) -> dict[str, Any]:
     """`clients` concurrent clients for `seconds`: `sse` of them hold an event stream open, the
     others send reads back to back, alternating `GET /jobs/{id}` (a random one of `job_ids`)
-    and `GET /jobs?limit=50`."""
+    and `GET /jobs?limit=50`, each on a keep-alive connection of its own (`client`: "raw",
+    RawConnection, or "httpx", one AsyncClient's pool)."""
     readers = clients - sse
     by_path = {"GET /jobs/{id}": Tally(), "GET /jobs?limit=50": Tally()}
     streams: dict[str, Any] = {"opened": 0, "held": 0, "timeouts": 0, "errors": {},
@@ -144,13 +206,17 @@ async def read_load(
         async def reader(i: int) -> None:
             rng = random.Random(i)
             one = i % 2 == 0
+            conn = RawConnection(url, headers) if client == "raw" else None
             while time.perf_counter() < stop:
-                if one:
-                    await by_path["GET /jobs/{id}"].send(
-                        http, "GET", f"/jobs/{rng.choice(job_ids)}", None)
+                path, tally = ((f"/jobs/{rng.choice(job_ids)}", by_path["GET /jobs/{id}"])
+                               if one else ("/jobs?limit=50", by_path["GET /jobs?limit=50"]))
+                if conn is not None:
+                    await tally.get_raw(conn, path, timeout)
                 else:
-                    await by_path["GET /jobs?limit=50"].send(http, "GET", "/jobs?limit=50", None)
+                    await tally.send(http, "GET", path, None)
                 one = not one
+            if conn is not None:
+                conn.close()
 
         tasks = [sse_stream(http, f"/jobs/{sse_job}/events", stop, streams)
                  for _ in range(sse if sse_job else 0)]
@@ -167,7 +233,8 @@ async def read_load(
         for k, v in tally.errors.items():
             total.errors[k] = total.errors.get(k, 0) + v
     return {
-        "clients": clients, "readers": readers, "sse_streams": sse if sse_job else 0,
+        "clients": clients, "client": client, "readers": readers,
+        "sse_streams": sse if sse_job else 0,
         "seconds": round(elapsed, 2),
         **total.report(elapsed),
         "by_endpoint": {k: v.report(elapsed) for k, v in by_path.items()},
@@ -352,6 +419,19 @@ class Stack:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+def _group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) of the processes of a process group (the API's)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -381,6 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10,
                         help="a request not answered in this many seconds is a timeout")
     parser.add_argument("--jobs", type=int, default=1000, help="jobs in the database")
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                        help="the read load's client: raw keep-alive connections on uvloop "
+                        "(cheap), or httpx on asyncio's loop (this benchmark's before issue "
+                        "18; about 8 ms of CPU per request on the 2-core VM)")
     parser.add_argument("--post-clients", type=int, default=16, help="0: no POST load")
     parser.add_argument("--start-samples", type=int, default=5, help="0: no worker")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn processes")
@@ -421,9 +505,17 @@ def main(argv: list[str] | None = None) -> int:
         job_ids = _job_ids(url, headers, args.jobs)
         for clients in levels:
             sse = round(clients * args.sse) if sse_job else 0
-            reads.append(asyncio.run(read_load(
-                url, headers, job_ids=job_ids, sse_job=sse_job, clients=clients, sse=sse,
-                seconds=args.seconds, timeout=args.timeout)))
+            load = read_load(url, headers, job_ids=job_ids, sse_job=sse_job, clients=clients,
+                             sse=sse, seconds=args.seconds, timeout=args.timeout,
+                             client=args.client)
+            api = stack.procs[0].pid if stack is not None and Path("/proc").is_dir() else None
+            cpu0, load_before = (_group_cpu_s(api) if api else 0.0), os.getloadavg()[0]
+            reads.append(_run_raw(load) if args.client == "raw" else asyncio.run(load))
+            # What the API got of the machine (it shares it with the load generator here).
+            reads[-1]["load_avg_before"] = round(load_before, 2)
+            if api:
+                reads[-1]["api_cpu_cores"] = round(
+                    (_group_cpu_s(api) - cpu0) / reads[-1]["seconds"], 2)
             _print_read(reads[-1])
         if args.post_clients:
             writes.append(asyncio.run(write_load(url, headers, clients=args.post_clients,
@@ -467,12 +559,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _run_raw(load: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:  # uvicorn[standard] brings it; without, asyncio's loop
+        return asyncio.run(load)
+    return uvloop.run(load)
+
+
 def _print_read(r: dict[str, Any]) -> None:
     sse = r["sse"]
-    print(f"reads: {r['clients']:>4} clients ({r['sse_streams']} SSE): {r['rps']:>7} req/s, "
+    print(f"reads: {r['clients']:>4} clients ({r['sse_streams']} SSE, {r['client']}): "
+          f"{r['rps']:>7} req/s, "
           f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, timeouts {r['timeouts']}, errors "
           f"{r['errors'] or 0}; SSE opened {sse['opened']}, held {sse['held']}, "
-          f"timeouts {sse['timeouts']}, errors {sse['errors'] or 0}", flush=True)
+          f"timeouts {sse['timeouts']}, errors {sse['errors'] or 0}; API CPU "
+          f"{r.get('api_cpu_cores', '?')} cores, load {r.get('load_avg_before', '?')}",
+          flush=True)
 
 
 if __name__ == "__main__":
