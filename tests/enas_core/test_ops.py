@@ -58,3 +58,21 @@ def test_small_channel_reductions_survive_channels_last_backward() -> None:
     out = subprocess.run([sys.executable, "-c", SMALL_CHANNELS_BACKWARD], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and "survived" in out.stdout, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("size", [7, 8, 14])
+@pytest.mark.parametrize("fmt", [torch.channels_last, torch.contiguous_format])
+def test_search_max_pool_without_autograd_is_max_pool2d(size: int, fmt) -> None:
+    from enas_core.ops import SearchMaxPool
+
+    x = torch.randn(3, 5, size, size).contiguous(memory_format=fmt)
+    x[0, 0, 0, :] = -torch.inf  # a row of -inf at the padded edge
+    for stride in (1, 2):
+        with torch.no_grad():
+            got = SearchMaxPool(stride)(x)
+        want = F.max_pool2d(x, 3, stride, 1)
+        assert torch.equal(got, want)
+        assert got.is_contiguous(memory_format=fmt)  # the next ops see the same layout
+    x.requires_grad_(True)
+    SearchMaxPool(1)(x).sum().backward()  # with autograd: max_pool2d's gradient
+    assert x.grad is not None and int(x.grad.sum()) == x[0].numel() * 3
