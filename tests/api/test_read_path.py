@@ -27,12 +27,19 @@ USAGE = {
 
 @pytest.fixture
 def http(live_url, live_keys) -> Iterator[httpx.Client]:
+    """A client of the live server; the jobs it submitted are deleted after the test (they
+    are committed, and other tests count the rows of the database they share)."""
     with httpx.Client(base_url=live_url, headers=live_keys["alice"], timeout=30) as client:
+        client.submitted = []  # type: ignore[attr-defined]
         yield client
+        for job_id in client.submitted:  # type: ignore[attr-defined]
+            client.post(f"/jobs/{job_id}/cancel")
+            assert client.delete(f"/jobs/{job_id}").status_code == 204
 
 
 def _cancelled_job(http: httpx.Client, **body: str) -> dict:
     job = http.post("/jobs", json={"dataset": "digits", **body}).json()
+    http.submitted.append(job["id"])  # type: ignore[attr-defined]
     cancelled = http.post(f"/jobs/{job['id']}/cancel").json()
     assert cancelled["status"] == "cancelled"
     return cancelled
