@@ -28,8 +28,8 @@ def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
 
 def _poll(job_id: uuid.UUID, after_id: int) -> tuple[list[EpochRecord], Job | None]:
     # The job first: when it is final, its last epochs were committed before it, so the
-    # history read that follows sees them all.
-    with new_session() as session:
+    # history read that follows sees them all. Read only: no BEGIN and COMMIT round trips.
+    with new_session(read_only=True) as session:
         job = repository.get_job_by_id(session, job_id=job_id)
         records = list(repository.list_history(session, job_id=job_id, after_id=after_id))
         return records, job
