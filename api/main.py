@@ -11,6 +11,7 @@ from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.routes import api_router
 from api.routes.ui import install_ui
+from enas_service.db import ping_idle_connections_only
 
 DESCRIPTION = """
 Efficient Neural Architecture Search as a service: upload a dataset (or name a built-in one),
@@ -23,6 +24,7 @@ Errors are `application/problem+json`.
 
 
 def create_app() -> FastAPI:
+    ping_idle_connections_only()  # a ping per request was one of a read's three round trips
     app = FastAPI(
         title="enas-service",
         version="0.1.0",

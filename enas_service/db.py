@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from enas_service.settings import get_settings
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, ping_idle_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url`; on Postgres its pool pings a connection before handing it out:
+    every time (SQLAlchemy's pool_pre_ping), or with `ping_idle_only` only one that sat idle
+    (see _ping_after_idle)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -38,19 +41,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    if not ping_idle_only:
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
-    if not kwargs.get("pool_pre_ping"):
+    if ping_idle_only:
         _ping_after_idle(engine)
     return engine
 
 
-# A pooled connection unused for this long is pinged before it is handed out.
+# With ping_idle_connections_only(), a pooled connection unused for this long is pinged before
+# it is handed out; one used more recently is not.
 PING_AFTER_IDLE_S = 1.0
+_ping_idle_only = False
+
+
+def ping_idle_connections_only() -> None:
+    """This process's engines from now on ping only connections that sat idle: the API's
+    (api.main.create_app), whose reads are two or three round trips each and which answers a
+    connection lost mid-request with 503 and Retry-After. A worker keeps pinging every
+    checkout: its writes must survive a connection killed at any moment."""
+    global _ping_idle_only
+    _ping_idle_only = True
 
 
 def _ping_after_idle(engine: Engine) -> None:
     """SQLAlchemy's pool_pre_ping, only for connections that sat in the pool a while: pinging
-    every checkout was one of a cached read's three round trips. A connection used a moment
+    every checkout was one of an API's cached read's three round trips. A connection used a moment
     ago is alive but for a crash in between, which the request then meets as any lost
     connection (api.errors: 503 with Retry-After); one idle through a database restart or an
     idle-connection killer is found dead here, and the pool's connections from before it are
@@ -73,15 +89,15 @@ def _ping_after_idle(engine: Engine) -> None:
 
 @lru_cache
 def _engine_for(url: str, pool_size: int = 5, max_overflow: int = 10,
-                pool_timeout: float = 30.0) -> Engine:
+                pool_timeout: float = 30.0, ping_idle_only: bool = False) -> Engine:
     return make_engine(url, pool_size=pool_size, max_overflow=max_overflow,
-                       pool_timeout=pool_timeout)
+                       pool_timeout=pool_timeout, ping_idle_only=ping_idle_only)
 
 
-def _engine_key() -> tuple[str, int, int, float]:
+def _engine_key() -> tuple[str, int, int, float, bool]:
     settings = get_settings()
     return (settings.database_url, settings.db_pool_size, settings.db_max_overflow,
-            settings.db_pool_timeout_s)
+            settings.db_pool_timeout_s, _ping_idle_only)
 
 
 def get_engine() -> Engine:
@@ -89,7 +105,7 @@ def get_engine() -> Engine:
 
 
 @lru_cache
-def _sessionmaker_for(key: tuple[str, int, int, float], read_only: bool = False
+def _sessionmaker_for(key: tuple[str, int, int, float, bool], read_only: bool = False
                       ) -> sessionmaker[Session]:
     engine = _engine_for(*key)
     if read_only and engine.dialect.name == "postgresql":

@@ -154,7 +154,8 @@ def test_a_connection_killed_while_idle_is_replaced_on_checkout(service_env, mon
     from enas_service import db
 
     monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.05)
-    engine = db.make_engine(service_env["ENAS_DATABASE_URL"], pool_size=1, max_overflow=0)
+    engine = db.make_engine(service_env["ENAS_DATABASE_URL"], pool_size=1, max_overflow=0,
+                            ping_idle_only=True)
     try:
         pid = _backend_pid(engine)
         with db.make_engine(service_env["ENAS_DATABASE_URL"]).connect() as other:
@@ -167,9 +168,11 @@ def test_a_connection_killed_while_idle_is_replaced_on_checkout(service_env, mon
 
 
 def test_a_connection_used_a_moment_ago_is_not_pinged(service_env, monkeypatch):
+    """The API's engines (api.main.create_app); a worker's ping every checkout."""
     from enas_service import db
 
-    engine = db.make_engine(service_env["ENAS_DATABASE_URL"], pool_size=1, max_overflow=0)
+    engine = db.make_engine(service_env["ENAS_DATABASE_URL"], pool_size=1, max_overflow=0,
+                            ping_idle_only=True)
     pings: list[object] = []
     ping = engine.dialect.do_ping
     monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
@@ -207,3 +210,17 @@ def test_a_revoked_key_is_refused_within_api_key_cache_s(client, db_session, ali
     refused = client.get("/jobs", headers=alice)
     assert refused.status_code == 401
     assert refused.json()["detail"] == "invalid or revoked API key"
+
+
+def test_the_api_pings_idle_connections_only_and_other_processes_every_checkout(service_env):
+    from api.main import create_app
+    from enas_service import db
+
+    create_app()
+    assert db._engine_key()[-1] is True
+    assert db.get_engine().pool._pre_ping is False  # the API's: see above
+    worker = db.make_engine(service_env["ENAS_DATABASE_URL"])
+    try:
+        assert worker.pool._pre_ping is True
+    finally:
+        worker.dispose()
