@@ -65,7 +65,7 @@ def test_a_lone_surrogate_in_a_text_field_is_422(client, alice, field):
                            headers={**alice, "Content-Type": "application/json"})
     assert response.status_code == 422
     detail = response.json()["detail"]
-    assert detail.startswith(f"{field}: ") and "lone surrogate U+D800" in detail
+    assert detail.startswith(f"{field}: must be valid Unicode text") and "lone surrogate" in detail
 
 
 def test_a_lone_surrogate_in_a_key_is_422(client, alice):
