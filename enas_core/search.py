@@ -376,7 +376,7 @@ class Searcher:
         first cells' architecture-independent ops, common prefixes) is computed once
         (memo.py). An architecture listed twice is evaluated once. `shared=False` runs each
         through the whole network (`forward`), as before: the same accuracies
-        (tests/enas_core/test_memo.py), in 1.5-1.8x the CPU time (bench/ranking_speed.py)."""
+        (tests/enas_core/test_memo.py), in 1.5-2x the CPU time (bench/ranking_speed.py)."""
         # In text order: those that agree on their first cells are neighbours, so the values
         # they share are dropped sooner (the quick preset's memo peak: 322 -> 270 MiB).
         distinct = sorted({str(a): a for a in archs}.values(), key=str)
