@@ -17,6 +17,8 @@ best architecture of the table). The signals:
   training-free, on the untrained network, in seconds;
 - `epochN`: the table's own validation accuracy after N epochs of its protocol (a short
   stand-alone training, as a multi-fidelity signal);
+- `seed1`: the table's own test accuracy with training seed 1 (the architectures trained with
+  2 seeds): the noise ceiling, as far as a signal can agree with one training's outcome;
 - `a+b`: the average of the signals' ranks.
 Writes bench/results/ranking-<dataset>.json (one entry per signal, merged with earlier runs).
 """
@@ -53,9 +55,12 @@ PROXY_BATCH = 64
 
 
 def read_table(dataset: str, path: Path | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The table and its seed-0 rows (one per architecture)."""
+    """The table and its seed-0 rows (one per architecture), each with `seed1_test_acc` where
+    the architecture was trained with seed 1 too."""
     table = json.loads((path or TABLES / f"{dataset}.json").read_text())
-    rows = [r for r in table["rows"] if r["seed"] == 0]
+    second = {r["key"]: r["test_acc"] for r in table["rows"] if r["seed"] == 1}
+    rows = [r | {"seed1_test_acc": second.get(r["key"])} for r in table["rows"]
+            if r["seed"] == 0]
     if len(rows) < 5:
         sys.exit(f"the table has {len(rows)} architectures; build it first (space_table.py)")
     return table, rows
@@ -160,7 +165,9 @@ def shared_scores(rows: list[dict[str, Any]], data: Any, preset: str, options: d
 
 def score(signal: list[float], truth: list[float], *, boot: int = 1000,
           seed: int = 0) -> dict[str, Any]:
+    """Against the architectures the signal has a value for (NaN: none)."""
     s, t = np.asarray(signal, dtype=float), np.asarray(truth, dtype=float)
+    s, t = s[~np.isnan(s)], t[~np.isnan(s)]
     n = len(t)
     tau = float(kendalltau(s, t).statistic)
     rho = float(spearmanr(s, t).statistic)
@@ -232,6 +239,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             t0 = time.process_time()
             if name in PROXIES:
                 values = proxy_scores(name, rows, data, args.seed)
+            elif name == "seed1":  # the noise ceiling: the same training, another seed
+                values = [r["seed1_test_acc"] if r["seed1_test_acc"] is not None
+                          else float("nan") for r in rows]
             elif name.startswith("epoch"):
                 k = int(name[5:])
                 values = [r["val_acc"][k - 1] for r in rows]
