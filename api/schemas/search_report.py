@@ -3,12 +3,19 @@ controller's candidates against random ones, and the selection stage."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.examples import SEARCH_REPORT_EXAMPLES
 from api.schemas.results import ARCH_HELP, ArchJson
+
+
+class RankedArchPublic(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    arch: ArchJson = Field(description=ARCH_HELP)
+    val_acc: float = Field(description="Validation accuracy with the shared weights.")
 
 
 class CandidateGroupPublic(BaseModel):
@@ -19,7 +26,7 @@ class CandidateGroupPublic(BaseModel):
     mean: float | None = Field(description="Mean validation accuracy.")
     std: float | None = Field(description="Its standard deviation over the draws.")
     best: float | None = Field(description="The best validation accuracy.")
-    top: list[dict[str, Any]] = Field(
+    top: list[RankedArchPublic] = Field(
         default_factory=list, description="The top-k distinct: `{arch, val_acc}`, best first.")
 
 
