@@ -273,6 +273,17 @@ def bob(db_session: Any) -> dict[str, str]:
 # -- the live stack: uvicorn + a Celery worker subprocess ---------------------------------------
 
 
+def stop_process_group(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM the process group `proc` leads (started with `start_new_session=True`), and
+    SIGKILL it if it has not exited within `timeout` seconds."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -345,12 +356,7 @@ class WorkerProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+            stop_process_group(self.proc, timeout=15)
 
     def logs(self) -> str:
         return "\n".join(

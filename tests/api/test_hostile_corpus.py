@@ -14,7 +14,6 @@ import gzip
 import io
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, stop_process_group
 
 MiB = 1024**2
 UPLOAD_LIMIT = 16 * MiB  # the bombs reach the parsers (the test suite's 2 MiB would stop them)
@@ -72,12 +71,7 @@ def api_process(service_env, tmp_path) -> Iterator[tuple[str, int, Path, Path]]:
     try:
         yield url, process.pid, data, tmp
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout=30)
         log.close()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from packaging.utils import canonicalize_name
 
 from enas_core.cli import main as enas
 from tests import install
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, stop_process_group
 
 README = ROOT / "README.md"
 CLIENT = ROOT / "clients" / "python"
@@ -97,12 +96,7 @@ def served(tmp_path_factory) -> Iterator[tuple[str, str, Path]]:
             time.sleep(0.3)
         yield url, found.group(1), log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, timeout=30)
 
 
 @pytest.fixture(scope="module")

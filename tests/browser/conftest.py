@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import queue
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, TINY_JOB, free_port, wait_for
+from tests.conftest import ROOT, TINY_JOB, free_port, stop_process_group, wait_for
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -122,12 +121,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, digits_npz: Path,
             "dataset": dataset["id"], "name": "browser test", **TINY_JOB, "top_k": 3}).json()
         yield Service(url, key, job["id"], dataset["id"], data_dir)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc, timeout=20)
         log.close()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import ROOT, TINY_JOB, free_port, wait_for
+from tests.conftest import ROOT, TINY_JOB, free_port, stop_process_group, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -120,12 +119,7 @@ def test_enas_serve_runs_a_job(tmp_path, digits_npz):
         assert list((data_dir / "cache" / "latency").glob("*.json"))
         assert not (home / ".cache" / "enas").exists()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc, timeout=20)
 
 
 def _ok(http: httpx.Client, path: str) -> bool:
