@@ -224,7 +224,8 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
                          state=state if state is not None and state["phase"] == "select"
                          else None, base=base, at=at, report=report, announce=announce,
                          should_stop=should_stop, meter=meter)
-    select_done = select_epochs(config) if search.get("selection") else 0
+    # past the stage (run or skipped: a pool of one), its share of the work is done
+    select_done = select_epochs(config)
 
     def train(phase: str, candidate: dict[str, Any], trained_before: int,
               extra: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:

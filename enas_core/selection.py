@@ -146,10 +146,12 @@ class Selection:
         stand-alone val_acc times the soft limits' factor (ties: the shared-weight score)."""
         if r == 0:
             return list(range(len(self.candidates)))
-        before = self.entrants(r - 1)
-        order = sorted(before, key=lambda i: (-self._score(i, r - 1),
-                                              -self.candidates[i].get("score", 0.0), i))
-        return sorted(order[: self.plan[r][0]])
+        return sorted(self._ranked(r - 1)[: self.plan[r][0]])
+
+    def _ranked(self, r: int) -> list[int]:
+        """The candidates of round `r`, best first once they have trained in it."""
+        return sorted(self.entrants(r), key=lambda i: (
+            -self._score(i, r), -self.candidates[i].get("score", 0.0), i))
 
     def _score(self, i: int, r: int) -> float:
         cand = self.candidates[i]
@@ -172,16 +174,15 @@ class Selection:
                           seed=self.seed)
         if i in self.states:
             trainer.load_state_dict(self.states[i])
-        last = None
         while trainer.epoch < target:
-            last = trainer.run_epoch(should_stop)
+            trainer.run_epoch(should_stop)
             self.epochs_trained += 1
         self.alone[i].append(trainer.history[-1]["val_acc"])
         if r + 1 < len(self.plan):
             self.states[i] = trainer.state_dict()
         self.step += 1
-        if self.step in (sum(n for n, _ in self.plan[: k + 1]) for k in range(len(self.plan))):
-            # a round ended: the candidates that do not go on need no weights
+        if place == self.plan[r][0] - 1:
+            # the round ended: the candidates that do not go on need no weights
             keep = set(self.entrants(r + 1)) if r + 1 < len(self.plan) else set()
             self.states = {k: v for k, v in self.states.items() if k in keep}
         seconds = time.perf_counter() - t0
@@ -190,7 +191,7 @@ class Selection:
         metrics = EpochMetrics(
             phase="select", epoch=self.step, epochs=self.steps, progress=0.0,
             train_loss=row["train_loss"], train_acc=row["train_acc"], val_acc=row["val_acc"],
-            val_loss=row.get("val_loss"), lr=last.lr if last else row["lr"], seconds=seconds,
+            val_loss=row.get("val_loss"), lr=row["lr"], seconds=seconds,
             best={"arch": cand["arch"], "val_acc": row["val_acc"], "round": r + 1,
                   "epochs": target},
         )
@@ -199,9 +200,7 @@ class Selection:
 
     def picked(self) -> int:
         """The index of the winner: the best of the last round."""
-        last = len(self.plan) - 1
-        return min(self.entrants(last), key=lambda i: (-self._score(i, last),
-                                                      -self.candidates[i].get("score", 0.0), i))
+        return self._ranked(len(self.plan) - 1)[0]
 
     def report(self) -> dict[str, Any]:
         """What the stage did and how far the shared weights' ranking agreed with it."""
