@@ -46,6 +46,16 @@ TINY = {
 }
 
 
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the service `Stack` runs: which checkout, which Postgres and Redis."""
+    parser.add_argument("--app-root", type=Path,
+                        help="run the API of this checkout (default: this one)")
+    parser.add_argument("--postgres", default=os.environ.get(
+        "ENAS_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--redis", default=os.environ.get(
+        "ENAS_BENCH_REDIS", "redis://127.0.0.1:6379/4"))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -468,12 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--post-clients", type=int, default=16, help="0: no POST load")
     parser.add_argument("--start-samples", type=int, default=5, help="0: no worker")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn processes")
-    parser.add_argument("--app-root", type=Path,
-                        help="run the API of this checkout (default: this one)")
-    parser.add_argument("--postgres", default=os.environ.get(
-        "ENAS_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--redis", default=os.environ.get(
-        "ENAS_BENCH_REDIS", "redis://127.0.0.1:6379/4"))
+    add_stack_arguments(parser)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "api.json")
     args = parser.parse_args(argv)
     levels = [int(n) for n in args.levels.split(",")]

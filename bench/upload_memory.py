@@ -16,7 +16,6 @@ import argparse
 import gzip
 import io
 import json
-import os
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import Stack  # noqa: E402
+from bench.api import Stack, add_stack_arguments  # noqa: E402
 
 MB = 1024**2
 
@@ -119,12 +118,7 @@ def measure(url: str, key: str, pid: int, name: str, payload: bytes, at_once: in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--app-root", type=Path,
-                        help="run the API of this checkout (default: this one)")
-    parser.add_argument("--postgres", default=os.environ.get(
-        "ENAS_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--redis", default=os.environ.get(
-        "ENAS_BENCH_REDIS", "redis://127.0.0.1:6379/4"))
+    add_stack_arguments(parser)
     parser.add_argument("--output", type=Path,
                         default=ROOT / "bench" / "results" / "upload_memory.json")
     args = parser.parse_args(argv)
