@@ -10,14 +10,18 @@ from sqlalchemy import select
 from enas_service.apikeys import hash_key
 from enas_service.models import ApiKey
 
+# A job id no test creates; fixed so that parallel runners (pytest-xdist) collect the same
+# test ids in every worker.
+NO_SUCH_JOB = uuid.UUID(int=1)
+
 
 @pytest.mark.parametrize(
     "method,path",
     [
         ("get", "/jobs"),
         ("post", "/jobs"),
-        ("get", f"/jobs/{uuid.uuid4()}"),
-        ("get", f"/jobs/{uuid.uuid4()}/events"),
+        ("get", f"/jobs/{NO_SUCH_JOB}"),
+        ("get", f"/jobs/{NO_SUCH_JOB}/events"),
         ("get", "/datasets"),
         ("post", "/datasets"),
     ],

@@ -16,6 +16,10 @@ import pytest
 
 from tests.conftest import MAX_UPLOAD_BYTES
 
+# A job id no test creates; fixed so that parallel runners (pytest-xdist) collect the same
+# test ids in every worker.
+NO_SUCH_JOB = uuid.UUID(int=1)
+
 DEEP = 100_000  # nesting levels: json's parser raised RecursionError (a 500)
 
 
@@ -175,8 +179,8 @@ def test_a_database_connection_killed_mid_request_is_503_with_retry_after(servic
 @pytest.mark.parametrize(("method", "path", "allowed"), [
     ("PUT", "/jobs", "GET, POST"),
     ("DELETE", "/jobs", "GET, POST"),
-    ("PATCH", f"/jobs/{uuid.uuid4()}", "DELETE, GET"),
-    ("GET", f"/jobs/{uuid.uuid4()}/cancel", "POST"),
+    ("PATCH", f"/jobs/{NO_SUCH_JOB}", "DELETE, GET"),
+    ("GET", f"/jobs/{NO_SUCH_JOB}/cancel", "POST"),
     ("POST", "/usage", "GET"),
     ("POST", "/static/dashboard/app.js", "GET, HEAD"),
 ])
