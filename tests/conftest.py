@@ -196,17 +196,30 @@ def _purge_queue(queue: str) -> None:
         client.close()
 
 
+@pytest.fixture(scope="session")
+def rollback_database(service_env: dict[str, str], make_database: Callable[[str], str]) -> str:
+    """The database of the rolled-back tests: apart from the one the live stack (uvicorn, the
+    worker) commits to, so that what those tests count does not depend on which tests ran
+    before them in the same process (pytest-xdist hands out files in any order)."""
+    from enas_service.migrate import upgrade
+
+    url = make_database("rollback")
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
 def db_session(
-    service_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    rollback_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Any]:
-    """A session in a transaction that is rolled back after the test, and a data directory
-    of the test's own."""
+    """A session in a transaction that is rolled back after the test (in a database no live
+    server or worker writes to), and a data directory of the test's own."""
     from sqlalchemy.orm import Session
 
     from enas_service.db import get_engine
     from enas_service.settings import get_settings
 
+    monkeypatch.setenv("ENAS_DATABASE_URL", rollback_database)
     monkeypatch.setenv("ENAS_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     with get_engine().connect() as connection:

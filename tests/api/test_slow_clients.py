@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import FINAL_STATUSES, free_port, wait_for
 
 MiB = 1024**2
 
@@ -178,6 +178,10 @@ def test_uploads_waiting_for_a_parser_hold_no_database_slot(serve, live_keys, di
         assert http.get(f"/datasets/{job['dataset_id']}").json()["num_samples"] == 400
         # Committed: removed, as other tests count the rows of the database they share.
         http.post(f"/jobs/{job['id']}/cancel")
+        # A worker of this test process (another test's) may have started it: cancelled
+        # once the worker sees the request.
+        wait_for(lambda: http.get(f"/jobs/{job['id']}").json()["status"] in FINAL_STATUSES,
+                 timeout=60, what="the job to be cancelled")
         assert http.delete(f"/jobs/{job['id']}").status_code == 204
         for dataset_id in [answers[i].json()["id"] for i in range(3)] + [job["dataset_id"]]:
             assert http.delete(f"/datasets/{dataset_id}").status_code == 204
