@@ -4,7 +4,8 @@ registered by name when their module is imported, a second one under a name refu
 A space owns its architecture type and its parsing, its controller, its search network, its
 final network, and one walk over the final network (`pieces`) from which its parameters,
 multiply-adds, weight tensors and latency-table keys come; `replay` walks it again for the
-activations' memory. Nothing outside a space's own module branches on its name.
+activations' memory. Nothing outside a space's own folder branches on its name or imports its
+modules: the engine reaches a space through this registry.
 
 Torch-free at import: the modules are imported by the methods that build them.
 """
@@ -95,9 +96,9 @@ class SearchSpace(ABC):
     def text_lines(self, arch_json: dict[str, Any]) -> list[tuple[str, str]]:
         """(label, text) lines to print an architecture's JSON form."""
 
+    @abstractmethod
     def draw(self, arch: Any, *, title: str | None = None) -> str:
-        """An SVG picture of an architecture (the layouts are in `enas_core.draw`)."""
-        raise NotImplementedError(f"the {self.name} space has no drawing yet")
+        """An SVG picture of an architecture (drawn with `enas_core.draw`'s primitives)."""
 
     @abstractmethod
     def smallest(self, size: int) -> Any:

@@ -10,12 +10,9 @@ import pytest
 import torch
 
 from enas_core import costs
-from enas_core.architecture import MACRO_PRIMITIVES, PRIMITIVES
 from enas_core.config import ControllerConfig, ModelConfig
 from enas_core.latency import table_keys
-from enas_core.macro import MACRO_OPS
 from enas_core.metrics import measure_flops, measure_memory, measure_params
-from enas_core.ops import OPS
 from enas_core.spaces import (
     SearchSpace,
     arch_from_json,
@@ -28,8 +25,12 @@ from enas_core.spaces import (
     register_space,
     space_names,
 )
-from enas_core.spaces.macro import MACRO_OP_COSTS
-from enas_core.spaces.micro import OP_COSTS
+from enas_core.spaces.macro.architecture import MACRO_PRIMITIVES
+from enas_core.spaces.macro.costs import MACRO_OP_COSTS
+from enas_core.spaces.macro.ops import MACRO_OPS
+from enas_core.spaces.micro.architecture import PRIMITIVES
+from enas_core.spaces.micro.costs import OP_COSTS
+from enas_core.spaces.micro.ops import OPS
 
 SHAPE = (1, 12, 12)
 
