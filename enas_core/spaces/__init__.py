@@ -20,6 +20,7 @@ from .base import (
     space_for_summary,
     space_names,
     space_of,
+    unregister_space,
 )
 
 if TYPE_CHECKING:
@@ -108,4 +109,5 @@ __all__ = [
     "space_for_summary",
     "space_names",
     "space_of",
+    "unregister_space",
 ]

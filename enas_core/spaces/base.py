@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..architecture import Architecture, ArchitectureError
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from ..config import ControllerConfig, ModelConfig
-    from ..opcosts import Heap, Key, NetOp
+    from ..opcosts import Heap, Key, NetOp, OpCost
 
 InputShape = tuple[int, int, int]  # (C, H, W)
 
@@ -35,6 +36,8 @@ class SearchSpace(ABC):
     text_parts: ClassVar[tuple[str, ...]]
     summary_keys: ClassVar[tuple[str, ...]]  # the keys of `summary`, which no other space uses
     rank: ClassVar[int] = 100  # where it is listed (the default space first)
+    primitives: ClassVar[tuple[str, ...]]  # its ops' names; an op's index is its number
+    op_costs: ClassVar[Mapping[str, OpCost]]  # what each op costs, without building it
 
     # -- network configs --
 
@@ -120,6 +123,10 @@ class SearchSpace(ABC):
     # -- modules (torch) --
 
     @abstractmethod
+    def op_modules(self) -> Mapping[str, Callable[..., nn.Module]]:
+        """What builds each op, by name (the table its networks build their ops from)."""
+
+    @abstractmethod
     def build_controller(self, model: ModelConfig, config: ControllerConfig) -> nn.Module: ...
 
     @abstractmethod
@@ -175,6 +182,12 @@ def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
         raise ValueError(f"{cls.__name__}.architecture.space must be {cls.name!r}")
     _SPACES[cls.name] = cls()
     return cls
+
+
+def unregister_space(name: str) -> None:
+    """Forget the space registered as `name` (a space a test or a notebook made for a while)."""
+    if _SPACES.pop(name, None) is None:
+        raise ValueError(f"no search space named {name!r} is registered")
 
 
 def space_names() -> tuple[str, ...]:

@@ -6,6 +6,7 @@ its costs and latency-table keys.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ class MacroSpace(SearchSpace):
     text_parts = ("architecture",)
     summary_keys = ("arc",)
     rank = 10
+    primitives = MACRO_PRIMITIVES
+    op_costs = MACRO_OP_COSTS
 
     def size(self, model: ModelConfig) -> int:
         return model.layers
@@ -95,6 +98,11 @@ class MacroSpace(SearchSpace):
         return [_uniform(model.layers, op, 0) for op in range(len(MACRO_PRIMITIVES))]
 
     # -- modules --
+
+    def op_modules(self) -> dict[str, Callable[..., nn.Module]]:
+        from .ops import MACRO_OPS
+
+        return MACRO_OPS
 
     def build_controller(self, model: ModelConfig, config: ControllerConfig) -> nn.Module:
         from .controller import MacroController

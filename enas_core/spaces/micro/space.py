@@ -6,6 +6,7 @@ its costs and latency-table keys.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ class MicroSpace(SearchSpace):
     text_parts = ("conv cell", "reduction cell")
     summary_keys = ("conv", "reduce")
     rank = 0  # the default
+    primitives = PRIMITIVES
+    op_costs = OP_COSTS
 
     def size(self, model: ModelConfig) -> int:
         return model.nodes
@@ -117,6 +120,11 @@ class MicroSpace(SearchSpace):
                         for loose in range(2, n + 1)]
 
     # -- modules --
+
+    def op_modules(self) -> dict[str, Callable[..., nn.Module]]:
+        from .ops import OPS
+
+        return OPS
 
     def build_controller(self, model: ModelConfig, config: ControllerConfig) -> nn.Module:
         from .controller import MicroController
