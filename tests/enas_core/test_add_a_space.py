@@ -320,6 +320,7 @@ def chain_space(tmp_path, monkeypatch):
             del sys.modules[module]
 
 
+@pytest.mark.slow
 def test_a_new_folder_is_a_space_the_engine_runs(chain_space, digits, tmp_path):
     assert space_names() == ("micro", "macro", "chain")
     ops = chain_space.op_modules()

@@ -71,6 +71,7 @@ def test_a_latency_table_loads_from_the_cache_and_predicts_what_it_did(space, tm
     assert [table.predict(a) for a in archs] == pytest.approx(latency["ms"], rel=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("space", SPACES)
 def test_a_search_checkpoint_resumes_to_the_same_end(space, tmp_path, digits):
     torch.set_num_threads(1)
