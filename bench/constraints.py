@@ -45,10 +45,10 @@ from enas_core.latency import (
     LatencyTable,
     mape,
     measure_arch_latency,
-    random_architecture,
     spearman,
     torch_threads,
 )
+from enas_core.spaces import random_architecture
 
 RESULTS = Path(__file__).parent / "results"
 INPUT = (1, 28, 28)  # digits / MNIST

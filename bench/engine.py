@@ -45,7 +45,6 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
-from enas_core.architecture import MicroArchitecture
 from enas_core.config import AugmentConfig, ControllerConfig, ModelConfig, Runtime, SearchConfig
 from enas_core.data import (
     DatasetError,
@@ -59,6 +58,7 @@ from enas_core.data import (
 from enas_core.runtime import cycle, never
 from enas_core.search import Searcher
 from enas_core.spaces import build_search_model
+from enas_core.spaces.micro.architecture import MicroArchitecture
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = 1

@@ -123,10 +123,10 @@ def run_arm(task: tuple[str, str, int, str, str, int]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(threads)
-    from enas_core.architecture import MicroArchitecture
     from enas_core.config import Runtime
     from enas_core.pipeline import run_job
     from enas_core.spaces import network_config_for
+    from enas_core.spaces.micro.architecture import MicroArchitecture
     from enas_core.train import Trainer
 
     profile = PROFILES[profile_name]

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 # name -> the module that defines it
 _EXPORTS = {
     "ArchitectureError": ".architecture",
-    "MacroArchitecture": ".architecture",
-    "MicroArchitecture": ".architecture",
+    "MacroArchitecture": ".spaces.macro",
+    "MicroArchitecture": ".spaces.micro",
     "arch_from_json": ".spaces",
     "AugmentConfig": ".config",
     "ConfigError": ".config",
@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .architecture import ArchitectureError, MacroArchitecture, MicroArchitecture
+    from .architecture import ArchitectureError
     from .config import (
         AugmentConfig,
         Cancelled,
@@ -90,6 +90,8 @@ if TYPE_CHECKING:
     from .presets import PRESETS, preset_config
     from .search import Searcher
     from .spaces import arch_from_json
+    from .spaces.macro import MacroArchitecture
+    from .spaces.micro import MicroArchitecture
     from .train import Trainer
 
 

@@ -1,13 +1,16 @@
-"""The ENAS controller for the micro space: an LSTM that samples both cells node by node.
+"""What the spaces' ENAS controllers share: an LSTM that draws an architecture decision by
+decision (`LSTMController`), the draws (`Decider`), the samples (`Samples`).
 
-Follows the reference implementation: for each node it picks two inputs with attention over the
-anchors (the LSTM outputs of earlier nodes; zeros for the cell inputs) and then two ops from a
-softmax, with `tanh_constant * tanh(logits / temperature)` on every logit. It runs on the CPU:
-each decision reads a sample back, which on a GPU would synchronise the device every time.
+Follows the reference implementation: inputs are picked with attention over anchors (LSTM
+outputs of earlier decisions) and ops from a softmax, with `tanh_constant * tanh(logits /
+temperature)` on every logit. It runs on the CPU: each decision reads a sample back, which on a
+GPU would synchronise the device every time. Each space's controller is in
+`spaces/<space>/controller.py`.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,14 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import (
-    PRIMITIVES,
-    Architecture,
-    ArchitectureError,
-    Cell,
-    MicroArchitecture,
-    Node,
-)
+from .architecture import Architecture
 from .config import ControllerConfig
 
 
@@ -68,7 +64,7 @@ def squash(logits: torch.Tensor, temperature: float | None, tanh_c: float | None
     return logits
 
 
-class LSTMController(nn.Module):
+class LSTMController(nn.Module, ABC):
     """What both spaces' controllers share: the LSTM, the embeddings, the attention and op
     softmax weights (the reference's names), batched sampling and teacher forcing.
     Subclasses draw the decisions in `_run` and list them, in drawing order, in `decisions`."""
@@ -102,11 +98,13 @@ class LSTMController(nn.Module):
         out = self._run(len(archs), Decider(None, rows))
         return out.log_prob, out.entropy
 
+    @abstractmethod
     def decisions(self, arch: Architecture) -> list[int]:
-        raise NotImplementedError
+        """The decisions that draw `arch`, in drawing order (teacher forcing replays them)."""
 
+    @abstractmethod
     def _run(self, n: int, decide: Decider) -> Samples:
-        raise NotImplementedError
+        """Draws n architectures decision by decision with `decide`."""
 
     def _start(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """How `_run` starts for n samples: the LSTM's zero state (h, c) and its first input,
@@ -120,75 +118,3 @@ class LSTMController(nn.Module):
         query = torch.tanh(torch.stack(anchors_w1, 1) + self.w_attn_2(h)[:, None])
         cfg = self.config
         return squash(self.v_attn(query).squeeze(2), cfg.temperature, cfg.tanh_constant)
-
-
-class MicroController(LSTMController):
-    def __init__(self, nodes: int, config: ControllerConfig) -> None:
-        super().__init__(len(PRIMITIVES), config)
-        self.nodes = nodes
-        for name in ("op_bias", "conv_op_bias"):
-            bias = getattr(config, name)
-            if bias is not None and len(bias) != len(PRIMITIVES):
-                raise ValueError(f"{name} needs one value per op ({len(PRIMITIVES)}: "
-                                 f"{', '.join(PRIMITIVES)}), got {len(bias)}")
-        if config.op_bias is not None:
-            with torch.no_grad():
-                self.w_soft.bias.copy_(torch.tensor(config.op_bias))
-        # Not a parameter: the reference adds it after the tanh and never learns it.
-        conv_bias = torch.tensor(config.conv_op_bias or [0.0] * len(PRIMITIVES))
-        self.register_buffer("conv_op_bias", conv_bias, persistent=False)
-
-    def decisions(self, arch: Architecture) -> list[int]:
-        if not isinstance(arch, MicroArchitecture) or arch.nodes != self.nodes:
-            raise ArchitectureError(
-                f"the controller samples micro cells of {self.nodes} nodes; got {arch}"
-            )
-        # Per node the inputs are drawn first, then the ops.
-        return [v for cell in (arch.conv, arch.reduce) for nd in cell.nodes
-                for v in (nd.in1, nd.in2, nd.op1, nd.op2)]
-
-    def _run(self, n: int, decide: Decider) -> Samples:
-        cfg = self.config
-        h, c, g_emb = self._start(n)
-        inputs = g_emb
-        rows = torch.arange(n)
-        op_tanh = cfg.tanh_constant / cfg.op_tanh_reduce if cfg.tanh_constant else None
-        cell_choices = []
-        for cell in range(2):  # conv cell, then reduction cell
-            op_bias = self.conv_op_bias if cell == 0 else 0.0
-            anchors: list[torch.Tensor] = []
-            anchors_w1: list[torch.Tensor] = []
-            for _ in range(2):  # the two cell inputs
-                h, c = self.lstm(inputs, (h, c))
-                anchors.append(torch.zeros_like(h))
-                anchors_w1.append(self.w_attn_1(h))
-            choices = []
-            for _ in range(self.nodes):
-                for _ in range(2):
-                    h, c = self.lstm(inputs, (h, c))
-                    index = decide(self._attend(anchors_w1, h))
-                    choices.append(index)
-                    inputs = torch.stack(anchors, 1)[rows, index]
-                for _ in range(2):
-                    h, c = self.lstm(inputs, (h, c))
-                    op = decide(squash(self.w_soft(h), cfg.temperature, op_tanh) + op_bias)
-                    choices.append(op)
-                    inputs = self.op_emb(op)
-                h, c = self.lstm(inputs, (h, c))
-                anchors.append(h)
-                anchors_w1.append(self.w_attn_1(h))
-                inputs = g_emb
-            cell_choices.append(torch.stack(choices, 1).tolist())
-        archs = [
-            MicroArchitecture(_cell(conv), _cell(reduce))
-            for conv, reduce in zip(*cell_choices, strict=True)
-        ]
-        return Samples(archs, decide.log_prob, decide.entropy)
-
-
-def _cell(decisions: list[int]) -> Cell:
-    """Decisions come per node as (input, input, op, op); nodes store (input, op, input, op)."""
-    return Cell(tuple(
-        Node(decisions[i], decisions[i + 2], decisions[i + 1], decisions[i + 3])
-        for i in range(0, len(decisions), 4)
-    ))

@@ -1,28 +1,22 @@
-"""Architectures as SVG pictures, in the manner of the genotype plots of DARTS: a micro cell's
-two inputs, its nodes with the op of each incoming edge written on the edge, and the
-concatenated output; the two cells of an architecture one above the other; the macro space's
-chain of layers with its skip connections as arcs.
+"""What the spaces' SVG pictures of architectures are drawn with, in the manner of the genotype
+plots of DARTS: boxes, curved edges with the op written on them, routed around other boxes,
+labels placed where they cover nothing, one colour per op. Each space draws its architectures
+with these (`spaces/<space>/draw.py`): micro cells as small layered DAGs, the macro chain of
+layers with its skips as arcs.
 
 A small layered layout of our own instead of Graphviz: a cell is a DAG of at most a dozen
-nodes whose layers are known (a node sits one column right of its deepest input), so placing
-them takes a few lines and needs no system package; the service draws with it everywhere,
-embedded mode included. Pure Python, no torch.
+nodes whose layers are known, so placing them takes a few lines and needs no system package;
+the service draws with it everywhere, embedded mode included. Pure Python, no torch.
 
-`enas_core.spaces.draw(arch)` draws an architecture of any space (each space picks its
-layout). Every element carries a class (`node`, `edge`, with `data-op` on op edges), so a
-program (or a test) can read the picture back.
+`enas_core.spaces.draw(arch)` draws an architecture of any space. Every element carries a
+class (`node`, `edge`, with `data-op` on op edges), so a program (or a test) can read the
+picture back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING
-
-from .layout import pool_layers
-
-if TYPE_CHECKING:  # the architecture types call these functions (`_repr_svg_`)
-    from .architecture import Cell, MacroArchitecture, MicroArchitecture
 
 # One colour per op, so the same op reads the same in every picture.
 OP_COLORS = {
@@ -37,8 +31,6 @@ OP_COLORS = {
 FILL = {"input": "#d8efd3", "node": "#dbe9f7", "output": "#fbeab0"}
 FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\""
 
-COL, ROW = 175, 78
-STAGGER = 60  # sideways step of alternate nodes in a column of three or more
 NODE_W, NODE_H = 64, 34
 PAD = 24
 TITLE_H = 30
@@ -51,13 +43,12 @@ LABEL_CHAR_W, LABEL_H, LABEL_MARGIN = 0.62 * LABEL_SIZE, 14.0, 1.5
 LABEL_TS = tuple(sorted((i / 40 for i in range(7, 36)), key=lambda t: abs(t - 0.64)))
 # Failing a free spot on its edge, a label may sit just above or below it.
 LABEL_SHIFTS = (-(LABEL_H / 2 + 2), LABEL_H / 2 + 2)
-SPREAD, SPREAD_STEPS = 1.15, 8  # a cell too crowded for its labels is drawn this much wider
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
 @dataclass
-class _Box:
+class Box:
     key: str
     label: str
     kind: str  # input, node, output
@@ -66,9 +57,9 @@ class _Box:
 
 
 @dataclass
-class _Edge:
-    src: _Box
-    dst: _Box
+class Edge:
+    src: Box
+    dst: Box
     op: str | None
     bend: float
     slot: float = 0
@@ -96,7 +87,7 @@ ARC_BENDS = (30, 42, 56, 72, 90, 110, 135)  # px a blocked edge is bent by, smal
 ARC_SKEWS = (0.5, 0.35, 0.65, 0.22, 0.78)  # where along it the bend is widest, as a fraction
 
 
-def _blocked(edge: _Edge, boxes: list[_Box]) -> bool:
+def blocked(edge: Edge, boxes: list[Box]) -> bool:
     """Whether the edge runs through a node other than its two ends."""
     others = [b for b in boxes if b is not edge.src and b is not edge.dst]
     x1, y1, _, _, x2, y2 = edge.curve()
@@ -109,10 +100,10 @@ def _blocked(edge: _Edge, boxes: list[_Box]) -> bool:
     return False
 
 
-def _route(edge: _Edge, boxes: list[_Box], *, upward: bool) -> None:
+def route(edge: Edge, boxes: list[Box], *, upward: bool) -> None:
     """An edge that would run through other nodes (a skip over a column, straight along a
     row) arcs over them, or under them, as little as it needs."""
-    if not _blocked(edge, boxes):
+    if not blocked(edge, boxes):
         return
     base = edge.bend
     for bend in ARC_BENDS:
@@ -120,7 +111,7 @@ def _route(edge: _Edge, boxes: list[_Box], *, upward: bool) -> None:
             for sign in ((-1, 1) if upward else (1, -1)):
                 # Positive bends turn a left-to-right edge downwards.
                 edge.bend, edge.skew = base + sign * bend, skew
-                if not _blocked(edge, boxes):
+                if not blocked(edge, boxes):
                     return
     edge.bend, edge.skew = base + (-1 if upward else 1) * ARC_BENDS[-1], 0.5
 
@@ -132,13 +123,13 @@ def label_rect(op: str, x: float, y: float) -> Rect:
     return x - half_w, y - half_h, x + half_w, y + half_h
 
 
-def _overlap(a: Rect, b: Rect) -> float:
+def overlap(a: Rect, b: Rect) -> float:
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
     return w * h if w > 0 and h > 0 else 0.0
 
 
-def _place_labels(edges: list[_Edge], boxes: list[_Box], bounds: Rect,
+def place_labels(edges: list[Edge], boxes: list[Box], bounds: Rect,
                   ) -> tuple[dict[int, tuple[float, float]], float]:
     """A spot on its edge for each op label where it covers no node and no other label:
     the most constrained edge first, each at its most preferred free spot. Returns the spots
@@ -158,7 +149,7 @@ def _place_labels(edges: list[_Edge], boxes: list[_Box], bounds: Rect,
     def cost(rect: Rect) -> float:
         outside = (rect[0] < bounds[0] or rect[1] < bounds[1] or rect[2] > bounds[2]
                    or rect[3] > bounds[3])
-        return (1e6 if outside else 0.0) + sum(_overlap(rect, r) for r in nodes + taken)
+        return (1e6 if outside else 0.0) + sum(overlap(rect, r) for r in nodes + taken)
 
     free = {i: [s for s in options if cost(s[1]) == 0] for i, options in spots.items()}
     while free:
@@ -172,83 +163,11 @@ def _place_labels(edges: list[_Edge], boxes: list[_Box], bounds: Rect,
         placed[i] = point
         taken.append(rect)
         for k, options in free.items():
-            free[k] = [s for s in options if not _overlap(s[1], rect)]
+            free[k] = [s for s in options if not overlap(s[1], rect)]
     return placed, covered
 
 
-def _micro_cell(cell: Cell, title: str, oy: float) -> tuple[list[str], float, float]:
-    """One cell's elements, drawn from y = `oy`; returns them with the cell's width, height.
-    Drawn wider, step by step, until every op label has a spot of its own."""
-    for step in range(SPREAD_STEPS + 1):
-        col = COL * SPREAD**step
-        row = ROW * SPREAD ** (step / 2)
-        parts, width, height, covered = _micro_cell_at(cell, title, oy, col, row)
-        if covered == 0:
-            break
-    return parts, width, height
-
-
-def _micro_cell_at(cell: Cell, title: str, oy: float, col: float,
-                   row: float) -> tuple[list[str], float, float, float]:
-    n = len(cell.nodes)
-    boxes = [_Box("in0", "c_{k-2}", "input"), _Box("in1", "c_{k-1}", "input")]
-    boxes += [_Box(f"n{j}", str(j), "node") for j in range(n)]
-    depth = [0, 0]
-    for node in cell.nodes:
-        depth.append(1 + max(depth[node.in1], depth[node.in2]))
-    out_depth = 1 + max(depth[j + 2] for j in cell.loose_ends())
-    boxes.append(_Box("out", "c_{k}", "output"))
-    depth.append(out_depth)
-
-    columns: dict[int, list[int]] = {}
-    for index, d in enumerate(depth):
-        columns.setdefault(d, []).append(index)
-    rows = max(len(v) for v in columns.values())
-    height = TITLE_H + rows * row + PAD
-    for d, members in columns.items():
-        top = oy + TITLE_H + (rows - len(members)) * row / 2
-        for r, index in enumerate(members):
-            # Alternate rows of a crowded column step sideways, so the labels of the edges
-            # into them do not stack up.
-            shift = (r % 2) * STAGGER if len(members) > 2 and 0 < d < out_depth else 0
-            boxes[index].x = PAD + NODE_W / 2 + d * col + shift
-            boxes[index].y = top + row / 2 + r * row
-    width = 2 * PAD + NODE_W + out_depth * col
-
-    edges: list[_Edge] = []
-    for j, (in1, op1, in2, op2) in enumerate(cell.to_ops()):
-        same = in1 == in2
-        for k, (src, op) in enumerate(((in1, op1), (in2, op2))):
-            bend = (-1 if k == 0 else 1) * 22 if same else 0
-            edges.append(_Edge(boxes[int(src)], boxes[j + 2], str(op), bend, 2 * k - 1))
-    for j in cell.loose_ends():
-        edges.append(_Edge(boxes[j + 2], boxes[-1], None, 0))
-    middle = oy + TITLE_H + rows * row / 2
-    for i, edge in enumerate(edges):
-        # Over the nodes in the upper half of the cell, under them in the lower half; along
-        # the middle row, over and under in turn.
-        centre = (edge.src.y + edge.dst.y) / 2
-        _route(edge, boxes, upward=centre < middle if abs(centre - middle) > 1 else i % 2 == 0)
-    # Arcs over (or under) the nodes get room of their own: the nodes move down, the cell
-    # grows.
-    ys = [e.point(t)[1] for e in edges for t in CURVE_TS]
-    above = max(0.0, oy + TITLE_H + 4 - min(ys))
-    for box in boxes:
-        box.y += above
-    height += above + max(0.0, max(ys) + above - (oy + height - 8))
-    spots, covered = _place_labels(edges, boxes, (0, oy + TITLE_H - 6, width, oy + height))
-    parts = [
-        f'<g class="cell" data-cell="{escape(title)}">',
-        f'<text x="{PAD}" y="{oy + TITLE_H - 10}" font-size="15" font-weight="600" '
-        f'fill="#222">{escape(title)}</text>',
-        *(_edge(e, spots.get(i)) for i, e in enumerate(edges)),
-        *(_node(b) for b in boxes),
-        "</g>",
-    ]
-    return parts, width, height, covered
-
-
-def _node(box: _Box) -> str:
+def node_svg(box: Box) -> str:
     x, y = box.x - NODE_W / 2, box.y - NODE_H / 2
     radius = NODE_H / 2 if box.kind == "node" else 6
     return (
@@ -260,7 +179,7 @@ def _node(box: _Box) -> str:
     )
 
 
-def _edge(edge: _Edge, spot: tuple[float, float] | None) -> str:
+def edge_svg(edge: Edge, spot: tuple[float, float] | None) -> str:
     """The edge's curve, and its op written at `spot` (on the curve)."""
     x1, y1, cx, cy, x2, y2 = edge.curve()
     color = OP_COLORS.get(edge.op or "", "#888")
@@ -276,7 +195,7 @@ def _edge(edge: _Edge, spot: tuple[float, float] | None) -> str:
     return f'<g class="edge" {ends} data-op="{escape(edge.op)}">{path}{label}</g>'
 
 
-def _svg(body: list[str], width: float, height: float, title: str, desc: str) -> str:
+def svg(body: list[str], width: float, height: float, title: str, desc: str) -> str:
     return "\n".join([
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" {FONT}>',
@@ -289,84 +208,3 @@ def _svg(body: list[str], width: float, height: float, title: str, desc: str) ->
         *body,
         "</svg>",
     ])
-
-
-def draw_micro(arch: MicroArchitecture, *, title: str | None = None) -> str:
-    """The normal (conv) cell above the reduction cell: one cell's width, so that the picture
-    scaled to a page's width keeps its labels readable."""
-    conv, w1, h1 = _micro_cell(arch.conv, "Normal cell", 0)
-    reduce, w2, h2 = _micro_cell(arch.reduce, "Reduction cell", h1)
-    top = TITLE_H if title else 0
-    body = conv + reduce
-    if title:
-        body = [f'<text x="{PAD}" y="22" font-size="16" font-weight="700" fill="#111">'
-                f"{escape(title)}</text>", f'<g transform="translate(0,{top})">', *body, "</g>"]
-    desc = f"conv cell: {arch.conv.to_text()}; reduction cell: {arch.reduce.to_text()}"
-    return _svg(body, max(w1, w2), top + h1 + h2, title or "ENAS micro architecture", desc)
-
-
-MACRO_COL, MACRO_Y = 112, 150
-
-
-def draw_macro(arch: MacroArchitecture, *, title: str | None = None) -> str:
-    """The chain input -> layer 0 -> ... -> output, each layer's op in its box; a skip from
-    state j into layer i is an arc over the chain (state 0 is the stem, state j >= 1 the
-    output of layer j-1, as in `enas_core.macro`); a dashed line marks where the resolution
-    halves."""
-    top = TITLE_H if title else 0
-    y = top + MACRO_Y
-    boxes = [_Box("in", "input", "input")]
-    names = [layer["op"] for layer in arch.to_json()["layer_ops"]]
-    boxes += [_Box(f"l{i}", name, "node") for i, name in enumerate(names)]
-    boxes.append(_Box("out", "output", "output"))
-    for i, box in enumerate(boxes):
-        box.x, box.y = PAD + 46 + i * MACRO_COL, y
-    width = 2 * PAD + 92 + (len(boxes) - 1) * MACRO_COL
-    body: list[str] = []
-    if title:
-        body.append(f'<text x="{PAD}" y="22" font-size="16" font-weight="700" '
-                    f'fill="#111">{escape(title)}</text>')
-    for layer in pool_layers(arch.layers):
-        x = boxes[layer + 1].x + MACRO_COL / 2
-        body.append(f'<line class="pool" x1="{x:.1f}" y1="{y - 120}" x2="{x:.1f}" '
-                    f'y2="{y + 40}" stroke="#999" stroke-dasharray="4 4"/>'
-                    f'<text x="{x:.1f}" y="{y + 56}" text-anchor="middle" font-size="11" '
-                    f'fill="#777">reduce</text>')
-    for a, b in zip(boxes, boxes[1:], strict=False):
-        body.append(_chain_edge(a, b))
-    for i, flags in enumerate(arch.skips):
-        for j, flag in enumerate(flags):
-            if flag:
-                body.append(_skip_edge(boxes[j], boxes[i + 1]))
-    body += [_macro_node(b) for b in boxes]
-    skips = sum(map(sum, arch.skips))
-    desc = f"macro architecture, {arch.layers} layers, {skips} skips: {arch.to_text()}"
-    return _svg(body, width, y + 70, title or "ENAS macro architecture", desc)
-
-
-def _macro_node(box: _Box) -> str:
-    w, h = 92, 34
-    color = OP_COLORS.get(box.label, "#444") if box.kind == "node" else "#444"
-    return (
-        f'<g class="node" data-node="{box.key}" data-kind="{box.kind}">'
-        f'<rect x="{box.x - w / 2:.1f}" y="{box.y - h / 2:.1f}" width="{w}" height="{h}" '
-        f'rx="6" fill="{FILL[box.kind]}" stroke="{color}" stroke-width="1.6"/>'
-        f'<text x="{box.x:.1f}" y="{box.y + 4:.1f}" text-anchor="middle" font-size="11.5" '
-        f'fill="#111">{escape(box.label)}</text></g>'
-    )
-
-
-def _chain_edge(a: _Box, b: _Box) -> str:
-    return (f'<g class="edge" data-from="{a.key}" data-to="{b.key}"><path d="M{a.x + 46:.1f},'
-            f'{a.y:.1f} L{b.x - 46:.1f},{b.y:.1f}" stroke="#555" stroke-width="1.6" '
-            f'marker-end="url(#arrow)"/></g>')
-
-
-def _skip_edge(a: _Box, b: _Box) -> str:
-    span = b.x - a.x
-    lift = min(30 + span * 0.22, 125)
-    return (f'<g class="edge skip" data-from="{a.key}" data-to="{b.key}"><path d="M{a.x:.1f},'
-            f'{a.y - 17:.1f} C{a.x + span * 0.2:.1f},{a.y - 17 - lift:.1f} '
-            f'{b.x - span * 0.2:.1f},{b.y - 17 - lift:.1f} {b.x - 8:.1f},{b.y - 17:.1f}" '
-            f'fill="none" stroke="#8e44ad" stroke-width="1.3" stroke-opacity="0.8" '
-            f'marker-end="url(#arrow)"/></g>')

@@ -402,7 +402,6 @@ __all__ = [
     "mape",
     "measure_arch_latency",
     "op_module",
-    "random_architecture",
     "spearman",
     "table_keys",
     "torch_threads",

@@ -92,7 +92,7 @@ class Memo:
         return name, value
 
     def module(self, module: nn.Module, x: Handle) -> Handle:
-        """`module(x)`; the ReLU that a module starts with (`after_relu`, ops.py) is shared
+        """`module(x)`; the ReLU that a module starts with (`after_relu`, layers.py) is shared
         with the other modules that read `x` (each cell state is read by several ops, and
         each cell's output by the next two cells)."""
         after_relu = getattr(module, "after_relu", None)

@@ -1,6 +1,6 @@
 """What the pieces of a final network cost, without building it: the building blocks each op's
-cost is written with (`OpCost`; the tables are `spaces.micro.OP_COSTS` and
-`spaces.macro.MACRO_OP_COSTS`) and each space's walk (`spaces/`) assembles.
+cost is written with (`OpCost`; each space's table is its `costs.py`, e.g.
+`spaces/micro/costs.py`) and each space's walk (`spaces/<space>/space.py`) assembles.
 
 - `Weights`: the numel of every parameter and buffer tensor of a piece (params come from it);
 - `NetOp`: one piece of a network, with its latency-table key, weights and multiply-adds;
@@ -88,7 +88,7 @@ class NetOp:
 # -- memory -----------------------------------------------------------------------------------
 
 
-class T:
+class SimTensor:
     """A simulated tensor: its storage's bytes and the references the forward code holds."""
 
     __slots__ = ("nbytes", "refs")
@@ -108,28 +108,28 @@ class Heap:
     live: int = 0
     peak: int = 0
 
-    def new(self, c: int, h: int, w: int, itemsize: int = FLOAT_BYTES) -> T:
-        return self.ref(T(self.round(self.batch * c * h * w * itemsize)))
+    def new(self, c: int, h: int, w: int, itemsize: int = FLOAT_BYTES) -> SimTensor:
+        return self.ref(SimTensor(self.round(self.batch * c * h * w * itemsize)))
 
     def round(self, nbytes: int) -> int:
         if self.block > 1:
             return max(self.block, -(-nbytes // self.block) * self.block)
         return nbytes
 
-    def ref(self, t: T) -> T:
+    def ref(self, t: SimTensor) -> SimTensor:
         if t.refs == 0:
             self.live += t.nbytes
             self.peak = max(self.peak, self.live)
         t.refs += 1
         return t
 
-    def drop(self, *ts: T) -> None:
+    def drop(self, *ts: SimTensor) -> None:
         for t in ts:
             t.refs -= 1
             if t.refs == 0:
                 self.live -= t.nbytes
 
-    def chain(self, x: T, shapes: list[tuple[int, int, int]]) -> T:
+    def chain(self, x: SimTensor, shapes: list[tuple[int, int, int]]) -> SimTensor:
         """An nn.Sequential of ops that each allocate their output: the input stays held by
         the caller; each intermediate dies when the next one exists."""
         prev = x
@@ -140,17 +140,17 @@ class Heap:
             prev = out
         return prev
 
-    def max_pool(self, c: int, h: int, w: int) -> T:
+    def max_pool(self, c: int, h: int, w: int) -> SimTensor:
         out = self.new(c, h, w)
         # max_pool2d runs max_pool2d_with_indices (on the CPU too, without gradients): the
         # int64 indices live as long as the op.
         self.drop(self.new(c, h, w, itemsize=8))
         return out
 
-    def factorized_reduce(self, x: T, c_in: int, c_out: int, h: int, w: int,
-                          relu: bool) -> T:
-        """ops.FactorizedReduce (relu=True) / macro.FactorizedReduction on x (held by the
-        caller)."""
+    def factorized_reduce(self, x: SimTensor, c_in: int, c_out: int, h: int, w: int,
+                          relu: bool) -> SimTensor:
+        """layers.FactorizedReduce (relu=True) / the macro space's FactorizedReduction on x
+        (held by the caller)."""
         ho, wo = half(h), half(w)
         r = self.new(c_in, h, w) if relu else x
         shifted = self.new(c_in, h, w)  # F.pad of the offset view
@@ -173,10 +173,10 @@ class OpCost:
 
     weights: Callable[[int, int], Weights]
     macs: Callable[[int, int, int], int]
-    forward: Callable[[Heap, T, int, int, int, int], T]
+    forward: Callable[[Heap, SimTensor, int, int, int, int], SimTensor]
 
 
-def free(c: int, stride: int) -> Weights:
+def weightless(c: int, stride: int) -> Weights:
     """No weights (pools, identity)."""
     return NONE
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ops import ReLUConvBN
+from .layers import ReLUConvBN
 
 
 class Add(nn.Module):

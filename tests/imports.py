@@ -1,5 +1,5 @@
 """The project's import graph, read from the source (every `import`, also those inside
-functions; not those under `if TYPE_CHECKING:`), for the boundary tests."""
+functions; those under `if TYPE_CHECKING:` only when asked), for the boundary tests."""
 
 from __future__ import annotations
 
@@ -26,12 +26,13 @@ def modules(packages: Iterable[str] = PACKAGES) -> dict[str, Path]:
     return found
 
 
-def imports(name: str, path: Path) -> set[str]:
+def imports(name: str, path: Path, *, type_checking: bool = False) -> set[str]:
     """The absolute names `name` imports: modules, or `module.attribute` for `from m import a`
-    where `a` is not a submodule."""
+    where `a` is not a submodule. With `type_checking`, also those under `if TYPE_CHECKING:`."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
-    for node in _runtime_nodes(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    for node in (list(ast.walk(tree)) if type_checking else _runtime_nodes(tree)):
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -52,14 +53,15 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return [node for node in ast.walk(tree) if id(node) not in skip]
 
 
-def graph(packages: Iterable[str] = PACKAGES) -> dict[str, set[str]]:
+def graph(packages: Iterable[str] = PACKAGES, *,
+          type_checking: bool = False) -> dict[str, set[str]]:
     """Module -> the project modules it imports (a `from m import a` counts as importing `m`,
-    or `m.a` where that is a module)."""
+    or `m.a` where that is a module); with `type_checking`, the type checker's imports too."""
     mods = modules(packages)
     edges: dict[str, set[str]] = {}
     for name, path in mods.items():
         targets = set()
-        for imported in imports(name, path):
+        for imported in imports(name, path, type_checking=type_checking):
             while imported and imported not in mods:
                 imported = imported.rpartition(".")[0]
             if imported and imported != name:

@@ -254,14 +254,10 @@ class JobRun:
 
 
 def architecture_svg(arch: dict[str, Any] | None) -> str | None:
-    """The engine's drawing of an architecture (enas_core.draw), where the engine has one."""
+    """The engine's drawing of an architecture (`enas_core.spaces.draw`: its space draws it)."""
     if not arch:
         return None
-    try:
-        from enas_core.draw import draw  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:  # an engine without drawings
-        return None
-    from enas_core.architecture import arch_from_json
+    from enas_core.spaces import arch_from_json, draw
 
     try:
         return draw(arch_from_json(arch))

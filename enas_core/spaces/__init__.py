@@ -1,7 +1,7 @@
-"""The search spaces, one registered object each (`get_space("micro")`, `space_names()`): the
-modules of this package register them when imported, so adding a space is one new module here
-(see CONTRIBUTING.md). The functions below are what the rest of the engine calls; each asks
-the space of its config or architecture.
+"""The search spaces, one registered object each (`get_space("micro")`, `space_names()`): each
+space is a folder here that owns all of its code (`micro/`, `macro/`) and registers itself when
+imported, so adding a space is one new folder here (see CONTRIBUTING.md). The functions below
+are what the rest of the engine calls; each asks the space of its config or architecture.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .base import (
     space_for_summary,
     space_names,
     space_of,
+    unregister_space,
 )
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def arch_from_json(data: dict[str, Any]) -> Architecture:
 
 
 def draw(arch: Architecture, *, title: str | None = None) -> str:
-    """An SVG picture of an architecture of any space (`enas_core.draw` has the layouts)."""
+    """An SVG picture of an architecture of any space (each space's `draw.py` lays it out)."""
     return space_of(arch).draw(arch, title=title)
 
 
@@ -108,4 +109,5 @@ __all__ = [
     "space_for_summary",
     "space_names",
     "space_of",
+    "unregister_space",
 ]

@@ -4,7 +4,8 @@ registered by name when their module is imported, a second one under a name refu
 A space owns its architecture type and its parsing, its controller, its search network, its
 final network, and one walk over the final network (`pieces`) from which its parameters,
 multiply-adds, weight tensors and latency-table keys come; `replay` walks it again for the
-activations' memory. Nothing outside a space's own module branches on its name.
+activations' memory. Nothing outside a space's own folder branches on its name or imports its
+modules: the engine reaches a space through this registry.
 
 Torch-free at import: the modules are imported by the methods that build them.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..architecture import Architecture, ArchitectureError
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from ..config import ControllerConfig, ModelConfig
-    from ..opcosts import Heap, Key, NetOp
+    from ..opcosts import Heap, Key, NetOp, OpCost
 
 InputShape = tuple[int, int, int]  # (C, H, W)
 
@@ -34,6 +36,8 @@ class SearchSpace(ABC):
     text_parts: ClassVar[tuple[str, ...]]
     summary_keys: ClassVar[tuple[str, ...]]  # the keys of `summary`, which no other space uses
     rank: ClassVar[int] = 100  # where it is listed (the default space first)
+    primitives: ClassVar[tuple[str, ...]]  # its ops' names; an op's index is its number
+    op_costs: ClassVar[Mapping[str, OpCost]]  # what each op costs, without building it
 
     # -- network configs --
 
@@ -95,9 +99,9 @@ class SearchSpace(ABC):
     def text_lines(self, arch_json: dict[str, Any]) -> list[tuple[str, str]]:
         """(label, text) lines to print an architecture's JSON form."""
 
+    @abstractmethod
     def draw(self, arch: Any, *, title: str | None = None) -> str:
-        """An SVG picture of an architecture (the layouts are in `enas_core.draw`)."""
-        raise NotImplementedError(f"the {self.name} space has no drawing yet")
+        """An SVG picture of an architecture (drawn with `enas_core.draw`'s primitives)."""
 
     @abstractmethod
     def smallest(self, size: int) -> Any:
@@ -117,6 +121,10 @@ class SearchSpace(ABC):
         it can have it (the latency table times pieces inside them)."""
 
     # -- modules (torch) --
+
+    @abstractmethod
+    def op_modules(self) -> Mapping[str, Callable[..., nn.Module]]:
+        """What builds each op, by name (the table its networks build their ops from)."""
 
     @abstractmethod
     def build_controller(self, model: ModelConfig, config: ControllerConfig) -> nn.Module: ...
@@ -174,6 +182,12 @@ def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
         raise ValueError(f"{cls.__name__}.architecture.space must be {cls.name!r}")
     _SPACES[cls.name] = cls()
     return cls
+
+
+def unregister_space(name: str) -> None:
+    """Forget the space registered as `name` (a space a test or a notebook made for a while)."""
+    if _SPACES.pop(name, None) is None:
+        raise ValueError(f"no search space named {name!r} is registered")
 
 
 def space_names() -> tuple[str, ...]:

@@ -68,3 +68,15 @@ def test_one_head():
 
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
+
+
+def test_the_files_sort_in_the_order_they_run():
+    """A reader lists migrations/versions/ and sees the chain, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    chain = [rev.path for rev in reversed(list(script.walk_revisions()))]
+    names = [path.rpartition("/")[2] for path in chain]
+    assert names == sorted(names)
+    assert names[:4] == ["0001_initial_schema.py", "0002_constraints.py",
+                         "0003_search_report.py", "0003a_job_usage.py"]

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from enas_core.architecture import MicroArchitecture
+from enas_core.spaces.micro.architecture import MicroArchitecture
 from enas_service import repository
 from enas_service.models import Job, JobStatus
 

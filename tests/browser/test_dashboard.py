@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from enas_core.architecture import MicroArchitecture
+from enas_core.spaces.micro.architecture import MicroArchitecture
 from tests.browser.conftest import ARTIFACTS, Service, finished_copy, sign_in
 from tests.conftest import TINY_JOB
 

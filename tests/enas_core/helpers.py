@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from enas_core.architecture import PRIMITIVES, MicroArchitecture
 from enas_core.config import ControllerConfig, ModelConfig, RunConfig, SearchConfig, TrainConfig
+from enas_core.spaces.micro.architecture import PRIMITIVES, MicroArchitecture
 
 # The README's example architecture (conv cell, reduction cell).
 CONV = "1 2 1 3 0 1 0 4 1 1 1 1 0 1 0 1 1 0 0 1"

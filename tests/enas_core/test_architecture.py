@@ -2,13 +2,10 @@ import random
 
 import pytest
 
-from enas_core.architecture import (
-    ArchitectureError,
-    MacroArchitecture,
-    MicroArchitecture,
-    parse_cell,
-)
+from enas_core.architecture import ArchitectureError
 from enas_core.spaces import arch_from_json
+from enas_core.spaces.macro.architecture import MacroArchitecture
+from enas_core.spaces.micro.architecture import MicroArchitecture, parse_cell
 from tests.enas_core.helpers import CONV, REDUCE, random_micro
 
 

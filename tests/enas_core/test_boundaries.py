@@ -27,7 +27,7 @@ def test_no_engine_module_imports_the_service():
 
 
 def test_importing_the_engine_loads_no_service_module():
-    code = ("import sys, enas_core.pipeline, enas_core.cli, enas_core.macro; "
+    code = ("import sys, enas_core.pipeline, enas_core.cli, enas_core.spaces.macro.model; "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(FORBIDDEN)!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -50,6 +50,41 @@ def test_nothing_outside_a_space_branches_on_its_name():
                 if any(isinstance(v, ast.Constant) and v.value in names for v in values):
                     offenders.append(f"{module}:{node.lineno}")
     assert offenders == []
+
+
+def test_no_import_circle_in_the_engine_type_checking_imports_included():
+    """A circle through `if TYPE_CHECKING:` imports is still one for a reader and a type
+    checker (architecture -> draw -> layout -> ops -> architecture was one)."""
+    from tests.imports import cycles, graph
+
+    assert cycles(graph(("enas_core",), type_checking=True)) == []
+
+
+def _space_of(module: str) -> str | None:
+    """The space folder a module is in (`enas_core.spaces.micro.ops` -> "micro"), or None."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["enas_core", "spaces"] and (
+        Path(enas_core.__file__).parent / "spaces" / parts[2]).is_dir() else None
+
+
+def test_the_engine_reaches_a_space_only_through_the_registry():
+    """Outside its folder no module imports a space's modules, type-checking imports
+    included: the engine asks the registry (`enas_core.spaces`). The one exception is the
+    package facade `enas_core`, whose names (`from enas_core import MicroArchitecture`) users
+    import; it reads the space package's public names, never its modules."""
+    from tests.imports import graph
+
+    offenders = []
+    for module, targets in graph(("enas_core",), type_checking=True).items():
+        for target in targets:
+            space = _space_of(target)
+            if space is None or _space_of(module) == space:
+                continue
+            if module == "enas_core" and target == f"enas_core.spaces.{space}":
+                continue
+            offenders.append(f"{module} imports {target}")
+    assert offenders == []
+    assert {_space_of(m) for m in graph(("enas_core",))} >= {"micro", "macro"}
 
 
 def test_the_space_registry_and_the_options_import_no_torch():

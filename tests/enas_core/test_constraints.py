@@ -19,14 +19,19 @@ from enas_core.constraints import (
     score,
     shaped_reward,
 )
-from enas_core.controller import MicroController
 from enas_core.costs import CostModel, Costs
-from enas_core.latency import LatencyTable, random_architecture, table_keys
+from enas_core.latency import LatencyTable, table_keys
 from enas_core.metrics import measure_params
 from enas_core.pipeline import run_job
 from enas_core.reinforce import Reinforce
 from enas_core.search import Searcher
-from enas_core.spaces import arch_from_json, arch_from_summary, build_network
+from enas_core.spaces import (
+    arch_from_json,
+    arch_from_summary,
+    build_network,
+    random_architecture,
+)
+from enas_core.spaces.micro.controller import MicroController
 from tests.enas_core.helpers import TINY, tiny_run
 
 FINAL = tiny_run().train.model  # the network the limits apply to

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from enas_core.architecture import MicroArchitecture
 from enas_core.config import ControllerConfig
-from enas_core.controller import MicroController
 from enas_core.reinforce import Reinforce
+from enas_core.spaces.micro.architecture import MicroArchitecture
+from enas_core.spaces.micro.controller import MicroController
 
 
 def test_samples_are_valid_and_log_probs_replay():

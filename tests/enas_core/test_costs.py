@@ -8,20 +8,20 @@ import pytest
 import torch
 
 from enas_core import costs
-from enas_core.architecture import MacroArchitecture, MicroArchitecture
 from enas_core.config import ModelConfig
 from enas_core.latency import (
     LatencyTable,
     latency_table,
     mape,
     measure_arch_latency,
-    random_architecture,
     spearman,
     table_keys,
     torch_threads,
 )
 from enas_core.metrics import measure_flops, measure_latency, measure_memory, measure_params
-from enas_core.spaces import build_network
+from enas_core.spaces import build_network, random_architecture
+from enas_core.spaces.macro.architecture import MacroArchitecture
+from enas_core.spaces.micro.architecture import MicroArchitecture
 
 gpu = pytest.mark.gpu
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

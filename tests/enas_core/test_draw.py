@@ -8,9 +8,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from enas_core.architecture import PRIMITIVES, MacroArchitecture, MicroArchitecture
 from enas_core.cli import main
 from enas_core.spaces import draw, get_space, space_names
+from enas_core.spaces.macro.architecture import MacroArchitecture
+from enas_core.spaces.micro.architecture import PRIMITIVES, MicroArchitecture
 
 SVG = "{http://www.w3.org/2000/svg}"
 CONV = "1 2 1 3 0 1 0 4 1 1 1 1 0 1 0 1 1 0 0 1"

@@ -10,9 +10,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from enas_core.architecture import PRIMITIVES, MicroArchitecture
 from enas_core.draw import NODE_H, NODE_W, label_rect
 from enas_core.spaces import draw
+from enas_core.spaces.micro.architecture import PRIMITIVES, MicroArchitecture
 
 SVG = "{http://www.w3.org/2000/svg}"
 TRANSLATE = re.compile(r"translate\(0,([0-9.]+)\)")

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from enas_core.architecture import MacroArchitecture, MicroArchitecture
 from enas_core.config import ModelConfig, TrainConfig
 from enas_core.export import exportable, save_model, to_onnx, to_torchscript
+from enas_core.spaces.macro.architecture import MacroArchitecture
+from enas_core.spaces.micro.architecture import MicroArchitecture
 from enas_core.train import Trainer
 
 ARCHS = {

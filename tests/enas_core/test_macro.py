@@ -3,17 +3,15 @@ import random
 import pytest
 import torch
 
-from enas_core.architecture import MACRO_PRIMITIVES, ArchitectureError, MacroArchitecture
+from enas_core.architecture import ArchitectureError
 from enas_core.config import ControllerConfig, ModelConfig
 from enas_core.controller import Samples
-from enas_core.macro import (
-    MACRO_OPS,
-    MacroController,
-    MacroNetwork,
-    MacroSamples,
-    MacroSearchNetwork,
-    pool_layers,
-)
+from enas_core.spaces.macro.architecture import MACRO_PRIMITIVES, MacroArchitecture
+from enas_core.spaces.macro.controller import MacroController, MacroSamples
+from enas_core.spaces.macro.layout import pool_layers
+from enas_core.spaces.macro.model import MacroNetwork
+from enas_core.spaces.macro.ops import MACRO_OPS
+from enas_core.spaces.macro.search_model import MacroSearchNetwork
 
 LAYERS = 6
 SMALL = ModelConfig(space="macro", layers=LAYERS, channels=8)

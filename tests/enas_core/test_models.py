@@ -3,12 +3,13 @@ import random
 import pytest
 import torch
 
-from enas_core.architecture import PRIMITIVES, MicroArchitecture
 from enas_core.config import ModelConfig
 from enas_core.metrics import measure_params
-from enas_core.model import FixedCell, MicroNetwork
-from enas_core.ops import OPS
-from enas_core.search_model import MicroSearchNetwork, SharedCell, stage_layout
+from enas_core.spaces.micro.architecture import PRIMITIVES, MicroArchitecture
+from enas_core.spaces.micro.layout import micro_layout
+from enas_core.spaces.micro.model import FixedCell, MicroNetwork
+from enas_core.spaces.micro.ops import OPS
+from enas_core.spaces.micro.search_model import MicroSearchNetwork, SharedCell
 from tests.enas_core.helpers import CONV, REDUCE, random_micro
 
 
@@ -38,9 +39,12 @@ def test_both_cell_types_have_the_right_shapes(reduction, reduction_prev):
     assert shared(s0, s1, cell).shape == (2, 8, out_size, out_size)
 
 
-def test_stage_layout_puts_reductions_between_three_stages():
-    assert stage_layout(6) == [False, False, True, False, False, True, False, False]
-    assert stage_layout(3) == [False, True, False, True, False]
+def test_the_layout_puts_reductions_between_three_stages():
+    def kinds(layers: int) -> list[bool]:
+        return [s.reduction for s in micro_layout(ModelConfig(layers=layers), 1).cells]
+
+    assert kinds(6) == [False, False, True, False, False, True, False, False]
+    assert kinds(3) == [False, True, False, True, False]
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from enas_core.macro import FactorizedReduction
-from enas_core.ops import FactorizedReduce, bn
+from enas_core.layers import FactorizedReduce, bn
+from enas_core.spaces.macro.ops import FactorizedReduction
 
 
 @pytest.mark.parametrize("size", [7, 8, 14])
@@ -41,8 +41,8 @@ def test_macro_factorized_reduction_equals_the_strided_convs() -> None:
 
 SMALL_CHANNELS_BACKWARD = """
 import torch
-from enas_core.macro import FactorizedReduction
-from enas_core.ops import FactorizedReduce, bn
+from enas_core.spaces.macro.ops import FactorizedReduction
+from enas_core.layers import bn, FactorizedReduce
 torch.set_num_threads(1)
 for c in (2, 4, 5, 7):
     for op in (FactorizedReduce(c, c, affine=False), FactorizedReduction(c, bn)):
@@ -63,7 +63,7 @@ def test_small_channel_reductions_survive_channels_last_backward() -> None:
 @pytest.mark.parametrize("size", [7, 8, 14])
 @pytest.mark.parametrize("fmt", [torch.channels_last, torch.contiguous_format])
 def test_search_max_pool_without_autograd_is_max_pool2d(size: int, fmt) -> None:
-    from enas_core.ops import SearchMaxPool
+    from enas_core.spaces.micro.ops import SearchMaxPool
 
     x = torch.randn(3, 5, size, size).contiguous(memory_format=fmt)
     x[0, 0, 0, :] = -torch.inf  # a row of -inf at the padded edge

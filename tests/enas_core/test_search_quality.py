@@ -14,8 +14,8 @@ from enas_core.metrics import measure_params
 from enas_core.pipeline import run_job
 from enas_core.report import bootstrap_difference, group_summary, search_report, verdict
 from enas_core.search import SAMPLE_CHUNK, Searcher
-from enas_core.search_model import MicroSearchNetwork
 from enas_core.spaces import arch_from_json, build_network
+from enas_core.spaces.micro.search_model import MicroSearchNetwork
 from tests.enas_core.helpers import count_draws, stable, tiny_run
 
 

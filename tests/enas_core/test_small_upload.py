@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from enas_core.architecture import MicroArchitecture
 from enas_core.config import train_batch_size
 from enas_core.data import load_digits, load_file, make_splits
 from enas_core.export import exportable, save_model, to_onnx, to_torchscript
 from enas_core.presets import preset_config
 from enas_core.spaces import network_config_for
+from enas_core.spaces.micro.architecture import MicroArchitecture
 from enas_core.train import Trainer
 
 # A real final training on 1,000 images (minutes on two cores).

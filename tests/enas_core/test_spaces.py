@@ -10,12 +10,9 @@ import pytest
 import torch
 
 from enas_core import costs
-from enas_core.architecture import MACRO_PRIMITIVES, PRIMITIVES
 from enas_core.config import ControllerConfig, ModelConfig
 from enas_core.latency import table_keys
-from enas_core.macro import MACRO_OPS
 from enas_core.metrics import measure_flops, measure_memory, measure_params
-from enas_core.ops import OPS
 from enas_core.spaces import (
     SearchSpace,
     arch_from_json,
@@ -28,8 +25,12 @@ from enas_core.spaces import (
     register_space,
     space_names,
 )
-from enas_core.spaces.macro import MACRO_OP_COSTS
-from enas_core.spaces.micro import OP_COSTS
+from enas_core.spaces.macro.architecture import MACRO_PRIMITIVES
+from enas_core.spaces.macro.costs import MACRO_OP_COSTS
+from enas_core.spaces.macro.ops import MACRO_OPS
+from enas_core.spaces.micro.architecture import PRIMITIVES
+from enas_core.spaces.micro.costs import OP_COSTS
+from enas_core.spaces.micro.ops import OPS
 
 SHAPE = (1, 12, 12)
 
@@ -86,9 +87,19 @@ def test_predicted_costs_are_what_the_built_network_measures(space):
                 net.get_submodule(op.module)
 
 
-def test_each_op_has_a_module_and_a_cost():
-    assert set(PRIMITIVES) == set(OPS) == set(OP_COSTS)
-    assert set(MACRO_PRIMITIVES) == set(MACRO_OPS) == set(MACRO_OP_COSTS)
+@pytest.mark.parametrize("space", space_names())
+def test_each_op_has_a_module_and_a_cost(space):
+    s = get_space(space)
+    assert len(set(s.primitives)) == len(s.primitives) > 1
+    assert set(s.primitives) == set(s.op_modules()) == set(s.op_costs)
+
+
+def test_the_spaces_name_their_own_op_tables():
+    assert get_space("micro").primitives == PRIMITIVES
+    assert get_space("micro").op_modules() is OPS and get_space("micro").op_costs is OP_COSTS
+    assert get_space("macro").primitives == MACRO_PRIMITIVES
+    assert get_space("macro").op_modules() is MACRO_OPS
+    assert get_space("macro").op_costs is MACRO_OP_COSTS
 
 
 def test_a_second_space_of_a_name_is_refused():

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from enas_core.architecture import MicroArchitecture
 from enas_core.config import ModelConfig, TrainConfig
 from enas_core.export import load_model, save_model
+from enas_core.spaces.micro.architecture import MicroArchitecture
 from enas_core.train import Trainer
 
 

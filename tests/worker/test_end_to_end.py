@@ -16,8 +16,7 @@ from sqlalchemy import select
 
 from enas_core.costs import CostModel
 from enas_core.export import load_model, read_model_file
-from enas_core.latency import random_architecture
-from enas_core.spaces import arch_from_json
+from enas_core.spaces import arch_from_json, random_architecture
 from enas_service.db import session_scope
 from enas_service.models import EpochRecord, Job
 from tests.conftest import TINY_JOB, digits_arrays, wait_for

@@ -131,7 +131,7 @@ def test_a_job_logs_to_mlflow_and_registers_its_model(mlflow_env, tmp_path, digi
     assert metrics["usage/search_seconds"] == pytest.approx(usage["phases"]["search"]["seconds"])
     # Artifacts: the architecture and result.json.
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"architecture.json", "result.json"} <= names  # MLflow 3 keeps models apart
+    assert {"architecture.json", "architecture.svg", "result.json"} <= names  # models apart
     local = Path(client.download_artifacts(run.info.run_id, "architecture.json", str(tmp_path)))
     assert json.loads(local.read_text())["arch"] == best_arch
     # The model: registered, with its input signature, and it runs.
@@ -146,6 +146,16 @@ def test_a_job_logs_to_mlflow_and_registers_its_model(mlflow_env, tmp_path, digi
     import torch
 
     assert model(torch.rand(3, 1, 8, 8)).shape == (3, 10)
+
+
+def test_the_logged_picture_is_the_engines_drawing():
+    from enas_core.spaces import arch_from_json, draw
+    from worker.mlflow_log import architecture_svg
+
+    arch = {"space": "macro", "text": "0 5 1 3 0 1"}
+    assert architecture_svg(arch) == draw(arch_from_json(arch))
+    assert architecture_svg(arch).startswith("<svg")
+    assert architecture_svg(None) is None
 
 
 def test_without_mlflow_settings_nothing_is_logged(service_env, digits_npz):

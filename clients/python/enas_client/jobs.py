@@ -6,15 +6,12 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import display
 from .errors import EnasError
 from .events import FINAL_STATUSES, Event, follow
-from .resources import Architecture
-
-if TYPE_CHECKING:
-    from .client import Client
+from .resources import Architecture, ClientHandle
 
 MODEL_FORMATS = ("pt", "torchscript", "onnx")
 
@@ -104,7 +101,7 @@ class Job(JobFields):
     """A job as last read from the server (`data`, refreshed by `refresh()`, `wait()` and the
     actions). Properties name the fields of GET /jobs/{id}."""
 
-    def __init__(self, client: Client, data: dict[str, Any]) -> None:
+    def __init__(self, client: ClientHandle, data: dict[str, Any]) -> None:
         self.client = client
         self.data = data
 

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import display
 from .errors import APIError
 
 if TYPE_CHECKING:
-    from .client import Client
+    from ._http import Transport
+
+
+class ClientHandle(Protocol):
+    """What the objects of this package need of the client that made them (`client.Client`
+    is one): a protocol, so that they need not import the client, which imports them."""
+
+    transport: Transport
+
+    def architecture_svg(self, job_id: str, *, rank: int = 1) -> str | None: ...
+
+    def delete_dataset(self, dataset: str | Dataset) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -28,10 +39,10 @@ class Dataset:
     class_counts: dict[str, int]
     created_at: str
     data: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
-    client: Client | None = field(repr=False, compare=False, default=None)
+    client: ClientHandle | None = field(repr=False, compare=False, default=None)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], client: Client | None = None) -> Dataset:
+    def from_json(cls, data: dict[str, Any], client: ClientHandle | None = None) -> Dataset:
         names = {f for f in cls.__dataclass_fields__ if f not in ("data", "client")}
         return cls(**{k: data.get(k) for k in names}, data=data, client=client)
 
@@ -56,11 +67,11 @@ class Architecture:
     feasible: bool | None = None
     score: float | None = None
     final: dict[str, Any] | None = None
-    client: Client | None = field(repr=False, compare=False, default=None)
+    client: ClientHandle | None = field(repr=False, compare=False, default=None)
 
     @classmethod
     def from_json(cls, job_id: str, data: dict[str, Any],
-                  client: Client | None = None) -> Architecture:
+                  client: ClientHandle | None = None) -> Architecture:
         return cls(
             job_id=job_id, rank=data.get("rank", 1), source=data.get("source", "final"),
             val_acc=data.get("val_acc"), arch=data.get("arch") or {}, costs=data.get("costs"),
@@ -93,7 +104,7 @@ class Architecture:
         return display.architecture_html(self.arch, val_acc=self.val_acc, costs=self.costs)
 
 
-def optional_svg(client: Client, path: str) -> str | None:
+def optional_svg(client: ClientHandle, path: str) -> str | None:
     """An SVG the server may not offer (an older server, or before drawings exist): None on 404
     or 501 instead of an error."""
     try:

@@ -11,14 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from ...config import ModelConfig, Sharing
+from ...layers import AuxiliaryHead, FactorizedReduce, ReLUConvBN, bn, cat_channels
+from ...memo import Handle, Memo, add
 from .architecture import PRIMITIVES, Cell, MicroArchitecture
-from .config import ModelConfig, Sharing
-from .layout import micro_layout, stage_layout
-from .memo import Handle, Memo, add
-from .model import AuxiliaryHead
-from .ops import OPS, FactorizedReduce, ReLUConvBN, bn, cat_channels
-
-__all__ = ["MicroSearchNetwork", "SharedCell", "stage_layout"]
+from .layout import micro_layout
+from .ops import OPS
 
 
 class SharedCell(nn.Module):

@@ -4,6 +4,9 @@ attempt and phase (`usage_records`) that GET /usage totals per owner.
 Revision ID: job_usage
 Revises: 0003_search_report
 Create Date: 2026-12-08
+
+The file is named 0003a so that the files sort in the chain's order; the revision keeps its
+id, which databases already store in alembic_version.
 """
 
 from collections.abc import Sequence

@@ -1,70 +1,28 @@
-"""The ENAS micro space: a convolution cell and a reduction cell of B nodes, each node two
-inputs with an op each, summed (Pham et al. 2018, section 2.2). Architectures are
-`architecture.MicroArchitecture`; the controller is `controller.MicroController`, the search
-network `search_model.MicroSearchNetwork`, the final network `model.MicroNetwork`. The ops'
-names are `architecture.PRIMITIVES`, their modules `ops.OPS`, their costs `OP_COSTS` here: the
-architectures and their costs are torch-free, so reading, drawing and pricing one never
-imports torch.
+"""The micro space as the registry sees it (`MicroSpace`): what builds, prices and draws its
+architectures, from the other modules of this folder, and the final network walked once for
+its costs and latency-table keys.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .. import opcosts
-from ..architecture import PRIMITIVES, ArchitectureError, MicroArchitecture
-from ..config import ConfigError
-from ..layout import half, micro_layout
-from ..opcosts import NetOp, OpCost, bn, conv, factorized_reduce, linear
-from .base import InputShape, SearchSpace, register_space
+from ...architecture import ArchitectureError
+from ...config import ConfigError
+from ...opcosts import NetOp, bn, conv, factorized_reduce, linear
+from ..base import InputShape, SearchSpace, register_space
+from .architecture import PRIMITIVES, MicroArchitecture
+from .costs import OP_COSTS
+from .layout import micro_layout
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from ..config import ControllerConfig, ModelConfig
-    from ..opcosts import Heap, Key, T
-
-
-# What each op of `ops.OPS` costs in a final network (affine BNs with running statistics),
-# without building it: weights, multiply-adds, and the activations its forward pass allocates.
-
-
-def _sep_conv_cost(k: int) -> OpCost:
-    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
-        ho, wo = (half(h), half(w)) if stride == 2 else (h, w)
-        return heap.chain(x, [(c, h, w)] + [(c, ho, wo)] * 7)  # relu, dw, pw, bn, relu, ...
-
-    return OpCost(weights=lambda c, stride: opcosts.sep_conv(c, k) * 2,
-                  macs=lambda c, stride, pixels: 2 * (c * k * k + c * c) * pixels,
-                  forward=forward)
-
-
-def _pool_cost(kind: str) -> OpCost:
-    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
-        ho, wo = (half(h), half(w)) if stride == 2 else (h, w)
-        return heap.max_pool(c, ho, wo) if kind == "max" else heap.new(c, ho, wo)
-
-    return OpCost(weights=opcosts.free, macs=opcosts.no_macs, forward=forward)
-
-
-def _identity_forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
-    if stride == 2:
-        return heap.factorized_reduce(x, c, c, h, w, relu=True)
-    return heap.ref(x)  # Identity returns its input
-
-
-OP_COSTS: dict[str, OpCost] = {
-    "sep_conv_3x3": _sep_conv_cost(3),
-    "sep_conv_5x5": _sep_conv_cost(5),
-    "avg_pool_3x3": _pool_cost("avg"),
-    "max_pool_3x3": _pool_cost("max"),
-    "identity": OpCost(
-        weights=lambda c, stride: opcosts.factorized_reduce(c, c) if stride == 2 else opcosts.NONE,
-        macs=lambda c, stride, pixels: c * c * pixels if stride == 2 else 0,
-        forward=_identity_forward),
-}
+    from ...config import ControllerConfig, ModelConfig
+    from ...opcosts import Heap, Key
 
 
 def _edges(node: Any, reduction: bool) -> list[tuple[int, int, int]]:
@@ -80,6 +38,8 @@ class MicroSpace(SearchSpace):
     text_parts = ("conv cell", "reduction cell")
     summary_keys = ("conv", "reduce")
     rank = 0  # the default
+    primitives = PRIMITIVES
+    op_costs = OP_COSTS
 
     def size(self, model: ModelConfig) -> int:
         return model.nodes
@@ -116,7 +76,7 @@ class MicroSpace(SearchSpace):
                 ("reduction cell", arch_json["reduce_text"])]
 
     def draw(self, arch: MicroArchitecture, *, title: str | None = None) -> str:
-        from ..draw import draw_micro
+        from .draw import draw_micro
 
         return draw_micro(arch, title=title)
 
@@ -161,20 +121,25 @@ class MicroSpace(SearchSpace):
 
     # -- modules --
 
+    def op_modules(self) -> dict[str, Callable[..., nn.Module]]:
+        from .ops import OPS
+
+        return OPS
+
     def build_controller(self, model: ModelConfig, config: ControllerConfig) -> nn.Module:
-        from ..controller import MicroController
+        from .controller import MicroController
 
         return MicroController(model.nodes, config)
 
     def build_search_network(self, model: ModelConfig, in_channels: int,
                              num_classes: int) -> nn.Module:
-        from ..search_model import MicroSearchNetwork
+        from .search_model import MicroSearchNetwork
 
         return MicroSearchNetwork(model, in_channels, num_classes)
 
     def build_network(self, arch: MicroArchitecture, model: ModelConfig, in_channels: int,
                       num_classes: int) -> nn.Module:
-        from ..model import MicroNetwork
+        from .model import MicroNetwork
 
         return MicroNetwork(arch, model, in_channels, num_classes)
 
@@ -210,7 +175,7 @@ class MicroSpace(SearchSpace):
             loose = len(cell.loose_ends())
             pieces.append(NetOp(("out", loose, c, ho, wo), conv(loose * c, c) + bn(c),
                                 loose * c * c * ho * wo, module=f"cells.{s.index}.out"))
-            if s.aux:  # model.AuxiliaryHead: trained with, not run at inference
+            if s.aux:  # layers.AuxiliaryHead: trained with, not run at inference
                 idle.append(NetOp(("aux", c, num_classes), conv(c, 128) + bn(128)
                                   + conv(128, 768, 2) + bn(768) + linear(768, num_classes),
                                   runs=False))
@@ -277,8 +242,9 @@ class MicroSpace(SearchSpace):
         return list(dict.fromkeys(keys))
 
     def op_module(self, key: Key, batch_size: int) -> tuple[nn.Module, InputShape]:
-        from .. import piece_modules
-        from ..ops import OPS, FactorizedReduce, ReLUConvBN
+        from ... import piece_modules
+        from ...layers import FactorizedReduce, ReLUConvBN
+        from .ops import OPS
 
         kind = key[0]
         if kind == "stem":

@@ -1,7 +1,6 @@
-"""The ENAS macro space: a whole network of `layers` layers, one op per layer plus skip
-connections to earlier layers (Pham et al. 2018, section 2.3). Architectures are
-`architecture.MacroArchitecture`; its controller, search network, final network and ops are in
-`macro` (torch), the ops' costs `MACRO_OP_COSTS` here (torch-free, as the architectures are).
+"""The macro space as the registry sees it (`MacroSpace`): what builds, prices and draws its
+architectures, from the other modules of this folder, and the final network walked once for
+its costs and latency-table keys.
 """
 
 from __future__ import annotations
@@ -11,45 +10,19 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .. import opcosts
-from ..architecture import MACRO_PRIMITIVES, ArchitectureError, MacroArchitecture
-from ..layout import half, kept_states, macro_layout
-from ..opcosts import NetOp, OpCost, bn, conv, factorized_reduce, linear
-from .base import InputShape, SearchSpace, register_space
+from ...architecture import ArchitectureError
+from ...layout import half
+from ...opcosts import NetOp, bn, conv, factorized_reduce, linear
+from ..base import InputShape, SearchSpace, register_space
+from .architecture import MACRO_PRIMITIVES, MacroArchitecture
+from .costs import MACRO_OP_COSTS
+from .layout import kept_states, macro_layout
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from ..config import ControllerConfig, ModelConfig
-    from ..opcosts import Heap, Key, T
-
-
-def _chain_cost(weights: Callable[[int], opcosts.Weights], macs: Callable[[int], int],
-                steps: int) -> OpCost:
-    """An op of `steps` modules in a row (ReLU, conv(s), BN), each allocating its output."""
-    return OpCost(weights=lambda c, stride: weights(c),
-                  macs=lambda c, stride, pixels: macs(c) * pixels,
-                  forward=lambda heap, x, c, h, w, stride: heap.chain(x, [(c, h, w)] * steps))
-
-
-def _pool_cost(kind: str) -> OpCost:
-    def forward(heap: Heap, x: T, c: int, h: int, w: int, stride: int) -> T:
-        return heap.max_pool(c, h, w) if kind == "max" else heap.new(c, h, w)
-
-    return OpCost(weights=opcosts.free, macs=opcosts.no_macs, forward=forward)
-
-
-# What each op costs in a final network (weights, multiply-adds, activations), as `MACRO_OPS`
-# builds it: a conv is ReLU, conv, BN; a separable conv ReLU, depthwise, pointwise, BN (once).
-MACRO_OP_COSTS: dict[str, OpCost] = {
-    **{f"conv_{k}x{k}": _chain_cost(lambda c, k=k: opcosts.conv(c, c, k) + opcosts.bn(c),
-                                    lambda c, k=k: c * c * k * k, steps=3) for k in (3, 5)},
-    **{f"sep_conv_{k}x{k}": _chain_cost(lambda c, k=k: opcosts.sep_conv(c, k),
-                                        lambda c, k=k: c * k * k + c * c, steps=4)
-       for k in (3, 5)},
-    "avg_pool_3x3": _pool_cost("avg"),
-    "max_pool_3x3": _pool_cost("max"),
-}
+    from ...config import ControllerConfig, ModelConfig
+    from ...opcosts import Heap, Key
 
 
 def _uniform(layers: int, op: int, skip: int) -> MacroArchitecture:
@@ -65,6 +38,8 @@ class MacroSpace(SearchSpace):
     text_parts = ("architecture",)
     summary_keys = ("arc",)
     rank = 10
+    primitives = MACRO_PRIMITIVES
+    op_costs = MACRO_OP_COSTS
 
     def size(self, model: ModelConfig) -> int:
         return model.layers
@@ -100,7 +75,7 @@ class MacroSpace(SearchSpace):
         return [("architecture", arch_json["text"])]
 
     def draw(self, arch: MacroArchitecture, *, title: str | None = None) -> str:
-        from ..draw import draw_macro
+        from .draw import draw_macro
 
         return draw_macro(arch, title=title)
 
@@ -124,20 +99,25 @@ class MacroSpace(SearchSpace):
 
     # -- modules --
 
+    def op_modules(self) -> dict[str, Callable[..., nn.Module]]:
+        from .ops import MACRO_OPS
+
+        return MACRO_OPS
+
     def build_controller(self, model: ModelConfig, config: ControllerConfig) -> nn.Module:
-        from ..macro import MacroController
+        from .controller import MacroController
 
         return MacroController(model.layers, config)
 
     def build_search_network(self, model: ModelConfig, in_channels: int,
                              num_classes: int) -> nn.Module:
-        from ..macro import MacroSearchNetwork
+        from .search_model import MacroSearchNetwork
 
         return MacroSearchNetwork(model, in_channels, num_classes)
 
     def build_network(self, arch: MacroArchitecture, model: ModelConfig, in_channels: int,
                       num_classes: int) -> nn.Module:
-        from ..macro import MacroNetwork
+        from .model import MacroNetwork
 
         return MacroNetwork(arch, model, in_channels, num_classes)
 
@@ -230,8 +210,8 @@ class MacroSpace(SearchSpace):
     def op_module(self, key: Key, batch_size: int) -> tuple[nn.Module, InputShape]:
         from torch import nn
 
-        from .. import piece_modules
-        from ..macro import MACRO_OPS, FactorizedReduction
+        from ... import piece_modules
+        from .ops import MACRO_OPS, FactorizedReduction
 
         kind = key[0]
         if kind == "mstem":

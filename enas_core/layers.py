@@ -1,12 +1,9 @@
-"""The operations of the micro search space, by name: `OPS` builds each op named in
-`architecture.PRIMITIVES` (the names and their ENAS numbering, torch-free beside the
-architectures); `spaces.micro.OP_COSTS` prices each without building it. Adding an op is a line
-in each of the three (tests/enas_core/test_spaces.py checks they agree).
+"""Layers more than one space builds with: BN, ReLU-conv-BN, the factorized reduction,
+the identity, the channel concatenation, drop-path and the auxiliary head. Each space's ops are
+in `spaces/<space>/ops.py`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +40,7 @@ def bn(c: int, affine: bool = True) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, affine=affine, track_running_stats=affine)
 
 
-class _ReLUFirst(nn.Sequential):
+class ReLUFirst(nn.Sequential):
     """A sequence whose first module is a ReLU that keeps its input: `after_relu(relu(x))` is
     `forward(x)`, so a memo (memo.py) can share the ReLU of a value read by several ops."""
 
@@ -53,30 +50,13 @@ class _ReLUFirst(nn.Sequential):
         return x
 
 
-class ReLUConvBN(_ReLUFirst):
+class ReLUConvBN(ReLUFirst):
     def __init__(self, c_in: int, c_out: int, kernel: int = 1, stride: int = 1,
                  affine: bool = True) -> None:
         super().__init__(
             nn.ReLU(inplace=False),
             nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
             bn(c_out, affine),
-        )
-
-
-class SepConv(_ReLUFirst):
-    """ENAS/DARTS separable convolution: (ReLU, depthwise, pointwise, BN) twice."""
-
-    def __init__(self, c: int, kernel: int, stride: int, affine: bool = True) -> None:
-        pad = kernel // 2
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, kernel, stride, pad, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False),
-            bn(c, affine),
-            nn.ReLU(inplace=True),  # its input is this op's own BN output: one tensor less
-            nn.Conv2d(c, c, kernel, 1, pad, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False),
-            bn(c, affine),
         )
 
 
@@ -113,41 +93,29 @@ class Identity(nn.Module):
         return x
 
 
-class SearchMaxPool(nn.MaxPool2d):
-    """The shared search network's 3x3 max pool. Without autograd on the CPU at stride 1 (the
-    controller's rewards, ranking candidates) it takes the maximum over rows, then columns, of
-    the input padded with -inf: max_pool2d's values, without its CPU kernel's indices and its
-    slow path at few channels (6.9 against 3.1 ms at 128 x 16 x 28 x 28 in channels_last; the
-    quick preset's ranking -3 to -5 % CPU). The final networks keep nn.MaxPool2d, whose
-    allocations the memory model replays (opcosts.Heap.max_pool)."""
+def drop_path(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Drops whole samples of a path (ScheduledDropPath / NASNet), scaling what is kept."""
+    keep = 1.0 - p
+    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x * mask / keep
 
-    def __init__(self, stride: int) -> None:
-        super().__init__(3, stride, 1)
+
+class AuxiliaryHead(nn.Module):
+    """Auxiliary classifier after the second reduction (any input size >= 2x2)."""
+
+    def __init__(self, c: int, num_classes: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Conv2d(c, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.stride != 1 or torch.is_grad_enabled() or x.device.type != "cpu"
-                or torch.jit.is_tracing()):
-            return super().forward(x)
-        p = F.pad(x, (1, 1, 1, 1), value=float("-inf"))
-        rows = torch.maximum(torch.maximum(p[..., :-2], p[..., 1:-1]), p[..., 2:])
-        return torch.maximum(torch.maximum(rows[:, :, :-2], rows[:, :, 1:-1]), rows[:, :, 2:])
-
-
-def _pool(kind: str) -> Callable[[int, int, bool], nn.Module]:
-    def build(c: int, stride: int, affine: bool = True) -> nn.Module:
-        if kind == "avg":
-            return nn.AvgPool2d(3, stride, 1, count_include_pad=False)
-        return nn.MaxPool2d(3, stride, 1) if affine else SearchMaxPool(stride)
-
-    return build
-
-
-OPS: dict[str, Callable[..., nn.Module]] = {
-    "sep_conv_3x3": lambda c, stride, affine=True: SepConv(c, 3, stride, affine),
-    "sep_conv_5x5": lambda c, stride, affine=True: SepConv(c, 5, stride, affine),
-    "avg_pool_3x3": _pool("avg"),
-    "max_pool_3x3": _pool("max"),
-    "identity": lambda c, stride, affine=True: (
-        Identity() if stride == 1 else FactorizedReduce(c, c, affine)
-    ),
-}
+        return self.classifier(self.features(x).flatten(1))

@@ -6,17 +6,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...config import ModelConfig
+from ...layers import (
+    AuxiliaryHead,
+    FactorizedReduce,
+    Identity,
+    ReLUConvBN,
+    cat_channels,
+    drop_path,
+)
 from .architecture import PRIMITIVES, Cell, MicroArchitecture
-from .config import ModelConfig
 from .layout import micro_layout
-from .ops import OPS, FactorizedReduce, Identity, ReLUConvBN, cat_channels
-
-
-def drop_path(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Drops whole samples of a path (ScheduledDropPath / NASNet), scaling what is kept."""
-    keep = 1.0 - p
-    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
-    return x * mask / keep
+from .ops import OPS
 
 
 class FixedCell(nn.Module):
@@ -48,27 +49,6 @@ class FixedCell(nn.Module):
                     hb = drop_path(hb, self.drop_prob)
             states.append(ha + hb)
         return self.out(cat_channels([states[2 + j] for j in self.loose]))
-
-
-class AuxiliaryHead(nn.Module):
-    """Auxiliary classifier after the second reduction (any input size >= 2x2)."""
-
-    def __init__(self, c: int, num_classes: int) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool2d(2),
-            nn.Conv2d(c, 128, 1, bias=False),
-            nn.BatchNorm2d(128),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(128, 768, 2, bias=False),
-            nn.BatchNorm2d(768),
-            nn.ReLU(inplace=True),
-        )
-        self.classifier = nn.Linear(768, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x).flatten(1))
 
 
 class MicroNetwork(nn.Module):
