@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 class _DenseGrad(torch.autograd.Function):
@@ -43,6 +44,26 @@ def bn(c: int, affine: bool = True) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, affine=affine, track_running_stats=affine)
 
 
+RECOMPUTE = True  # off: the search model keeps every activation (tests compare the two)
+
+
+def recomputing(norm: nn.BatchNorm2d) -> bool:
+    """Whether the pieces of an op before its BN `norm` recompute their activations in the
+    backward pass instead of keeping them: with autograd on, and only in the shared search
+    model, whose BNs keep no running statistics (a second forward is the first's exactly and
+    updates nothing). Its saved activations fall from 1.4-2.2 GB to 0.6-0.7 GB per step at
+    the benchmark's configuration for about 9 % more CPU per step (bench/README.md, "Memory
+    against NNI"); final networks keep theirs (the cost model's memory replays them)."""
+    return (RECOMPUTE and torch.is_grad_enabled() and not norm.track_running_stats
+            and not torch.jit.is_tracing())
+
+
+def recompute(fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
+    """`fn(*args)` keeping only `args` (and the output, if a later op keeps it) for backward:
+    the activations inside are computed again from `args` when the gradient comes."""
+    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
+
+
 class _ReLUFirst(nn.Sequential):
     """A sequence whose first module is a ReLU that keeps its input: `after_relu(relu(x))` is
     `forward(x)`, so a memo (memo.py) can share the ReLU of a value read by several ops."""
@@ -62,6 +83,14 @@ class ReLUConvBN(_ReLUFirst):
             bn(c_out, affine),
         )
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        relu, conv, norm = self
+        if not recomputing(norm):
+            return super().forward(x)
+        # The ReLU's output is recomputed from x (which the caller keeps); the BN keeps the
+        # conv's output, as it would anyway.
+        return norm(recompute(lambda t: conv(F.relu(t)), x))
+
 
 class SepConv(_ReLUFirst):
     """ENAS/DARTS separable convolution: (ReLU, depthwise, pointwise, BN) twice."""
@@ -78,6 +107,14 @@ class SepConv(_ReLUFirst):
             nn.Conv2d(c, c, 1, bias=False),
             bn(c, affine),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        relu, dw1, pw1, bn1, _, dw2, pw2, bn2 = self
+        if not recomputing(bn1):
+            return super().forward(x)
+        # Kept for backward: x (the caller's) and the last BN's input; the other five
+        # activations are computed again in backward from x, one op at a time.
+        return bn2(recompute(lambda t: pw2(dw2(F.relu(bn1(pw1(dw1(F.relu(t))))))), x))
 
 
 def offset_grids(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,11 +138,16 @@ class FactorizedReduce(nn.Module):
         self.bn = bn(c_out, affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if recomputing(self.bn):
+            return self.bn(recompute(lambda t: self._convs(self.relu(t)), x))
         return self.after_relu(self.relu(x))
 
     def after_relu(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self._convs(x))
+
+    def _convs(self, x: torch.Tensor) -> torch.Tensor:
         even, odd = offset_grids(x)
-        return self.bn(cat_channels([self.conv1(even), self.conv2(odd)]))
+        return cat_channels([self.conv1(even), self.conv2(odd)])
 
 
 class Identity(nn.Module):
@@ -125,6 +167,9 @@ class SearchMaxPool(nn.MaxPool2d):
         super().__init__(3, stride, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if RECOMPUTE and torch.is_grad_enabled() and not torch.jit.is_tracing():
+            # Its int64 indices (twice the output's bytes) are found again in backward.
+            return recompute(super().forward, x)
         if (self.stride != 1 or torch.is_grad_enabled() or x.device.type != "cpu"
                 or torch.jit.is_tracing()):
             return super().forward(x)
