@@ -47,15 +47,17 @@ def bn(c: int, affine: bool = True) -> nn.BatchNorm2d:
 RECOMPUTE = True  # off: the search model keeps every activation (tests compare the two)
 
 
-def recomputing(norm: nn.BatchNorm2d) -> bool:
-    """Whether the pieces of an op before its BN `norm` recompute their activations in the
-    backward pass instead of keeping them: with autograd on, and only in the shared search
-    model, whose BNs keep no running statistics (a second forward is the first's exactly and
-    updates nothing). Its saved activations fall from 1.4-2.2 GB to 0.6-0.7 GB per step at
-    the benchmark's configuration for about 9 % more CPU per step (bench/README.md, "Memory
-    against NNI"); final networks keep theirs (the cost model's memory replays them)."""
+def recomputing(norm: nn.BatchNorm2d, x: torch.Tensor) -> bool:
+    """Whether the pieces of an op before its BN `norm` (reading `x`) recompute their
+    activations in the backward pass instead of keeping them: with autograd on, on the CPU,
+    and only in the shared search model, whose BNs keep no running statistics (a second
+    forward is the first's exactly and updates nothing). At bench/nni_memory.py's
+    configuration the activations kept per step fall from 1.5-2.2 GB to 0.6-0.7 GB and the
+    peak RSS from 3.4 to 2.0 GB, for 15 % more CPU per step (bench/README.md, "Memory against
+    NNI"). Final networks keep theirs (the cost model's memory replays them); so do GPUs,
+    where memory is seldom the limit and each recomputed piece would be more kernel launches."""
     return (RECOMPUTE and torch.is_grad_enabled() and not norm.track_running_stats
-            and not torch.jit.is_tracing())
+            and x.device.type == "cpu" and not torch.jit.is_tracing())
 
 
 def recompute(fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
@@ -85,7 +87,7 @@ class ReLUConvBN(_ReLUFirst):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         relu, conv, norm = self
-        if not recomputing(norm):
+        if not recomputing(norm, x):
             return super().forward(x)
         # The ReLU's output is recomputed from x (which the caller keeps); the BN keeps the
         # conv's output, as it would anyway.
@@ -110,7 +112,7 @@ class SepConv(_ReLUFirst):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         relu, dw1, pw1, bn1, _, dw2, pw2, bn2 = self
-        if not recomputing(bn1):
+        if not recomputing(bn1, x):
             return super().forward(x)
         # Kept for backward: x (the caller's) and the last BN's input; the other five
         # activations are computed again in backward from x, one op at a time.
@@ -138,7 +140,7 @@ class FactorizedReduce(nn.Module):
         self.bn = bn(c_out, affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if recomputing(self.bn):
+        if recomputing(self.bn, x):
             return self.bn(recompute(lambda t: self._convs(self.relu(t)), x))
         return self.after_relu(self.relu(x))
 
@@ -167,7 +169,8 @@ class SearchMaxPool(nn.MaxPool2d):
         super().__init__(3, stride, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if RECOMPUTE and torch.is_grad_enabled() and not torch.jit.is_tracing():
+        if RECOMPUTE and torch.is_grad_enabled() and x.device.type == "cpu" and (
+                not torch.jit.is_tracing()):
             # Its int64 indices (twice the output's bytes) are found again in backward.
             return recompute(super().forward, x)
         if (self.stride != 1 or torch.is_grad_enabled() or x.device.type != "cpu"

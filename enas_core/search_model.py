@@ -74,7 +74,7 @@ class SharedCell(nn.Module):
         def conv(*ends: torch.Tensor) -> torch.Tensor:
             return F.conv2d(F.relu(cat_channels(list(ends))), w)
 
-        if recomputing(self.out_bn):  # keeps the conv's output only
+        if recomputing(self.out_bn, ends[0]):  # keeps the conv's output only
             return self.out_bn(recompute(conv, *ends))
         return self.out_bn(conv(*ends))
 
