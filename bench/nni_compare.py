@@ -5,11 +5,11 @@
 
 NNI is not a dependency of this project; install it beside torch in a separate environment
 (`pip install --no-deps nni==2.8` and its imports: colorama json_tricks typeguard psutil astor
-schema responses pytorch_lightning PyYAML). NNI 2.8 ships no ENAS search space for its
-one-shot `EnasTrainer` (its examples hold one); `NniMicroNetwork` below is the reference's
-micro space written with NNI's `LayerChoice` and `InputChoice`, structured as NNI's example:
-one op choice per node input slot (our `sharing=node`), reduction cells that factor-reduce
-their inputs and then run a stride-1 cell, a 1x1 convolution over the unused nodes.
+schema responses pytorch_lightning PyYAML cloudpickle). NNI 2.8 ships no ENAS search space for
+its one-shot `EnasTrainer` (its examples hold one); `nni_network` (bench/nni_space.py) is the
+reference's micro space written with NNI's `LayerChoice` and `InputChoice`, structured as NNI's
+example: one op choice per node input slot (our `sharing=node`), reduction cells that
+factor-reduce their inputs and then run a stride-1 cell, a 1x1 convolution over the unused nodes.
 
 Both sides train the shared weights only (the controllers are not updated, so neither side's
 reward signal enters), for the quick preset's search budget: the bundled digits' training
@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
 
+from bench.nni_space import nni_network  # noqa: E402
 from enas_core import prepare_data, preset_config  # noqa: E402
 from enas_core.config import Runtime, SearchConfig  # noqa: E402
 from enas_core.data.loader import DeviceLoader  # noqa: E402
@@ -57,109 +57,13 @@ def ours(config: SearchConfig, data: Any, seed: int) -> list[float]:
     return accs
 
 
-def nni_network(channels: int, classes: int, width: int, nodes: int) -> nn.Module:
-    """The reference's micro space in NNI's primitives (see the module's docstring)."""
-    from nni.retiarii.nn.pytorch import InputChoice, LayerChoice
-
-    def relu_conv_bn(c_in: int, c_out: int, k: int = 1, stride: int = 1) -> nn.Sequential:
-        return nn.Sequential(nn.ReLU(), nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False),
-                             nn.BatchNorm2d(c_out, affine=False))
-
-    def sep_conv(c: int, k: int) -> nn.Sequential:
-        layers: list[nn.Module] = []
-        for _ in range(2):  # the reference stacks two ReLU-sepconv-BN
-            layers += [nn.ReLU(), nn.Conv2d(c, c, k, 1, k // 2, groups=c, bias=False),
-                       nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c, affine=False)]
-        return nn.Sequential(*layers)
-
-    class FactorizedReduce(nn.Module):
-        def __init__(self, c_in: int, c_out: int) -> None:
-            super().__init__()
-            self.a = nn.Conv2d(c_in, c_out // 2, 1, 2, bias=False)
-            self.b = nn.Conv2d(c_in, c_out - c_out // 2, 1, 2, bias=False)
-            self.bn = nn.BatchNorm2d(c_out, affine=False)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = F.relu(x)
-            return self.bn(torch.cat([self.a(x), self.b(F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:])], 1))
-
-    class Cell(nn.Module):
-        def __init__(self, prefix: str, c_pp: int, c_p: int, c: int, reduce_pp: bool) -> None:
-            super().__init__()
-            self.pre0 = FactorizedReduce(c_pp, c) if reduce_pp else relu_conv_bn(c_pp, c)
-            self.pre1 = relu_conv_bn(c_p, c)
-            self.inputs = nn.ModuleList()
-            self.ops = nn.ModuleList()
-            for node in range(nodes):
-                for slot in "xy":
-                    label = f"{prefix}_node{node}_{slot}"
-                    self.inputs.append(InputChoice(n_candidates=node + 2, n_chosen=1,
-                                                   label=f"{label}_input"))
-                    self.ops.append(LayerChoice([
-                        sep_conv(c, 3), sep_conv(c, 5), nn.AvgPool2d(3, 1, 1),
-                        nn.MaxPool2d(3, 1, 1), nn.Identity(),
-                    ], label=f"{label}_op"))
-            self.out = relu_conv_bn(c * nodes, c)
-
-        def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
-            states = [self.pre0(s0), self.pre1(s1)]
-            used = [False] * (nodes + 2)
-            for node in range(nodes):
-                total = 0
-                for i in (2 * node, 2 * node + 1):
-                    choice = self.inputs[i]
-                    used[choice.sampled] = True
-                    total = total + self.ops[i](choice(states))
-                states.append(total)
-            # Unused nodes are concatenated; used ones are zeroed (the 1x1 conv's weight slice).
-            outs = [s if not used[k + 2] else torch.zeros_like(s)
-                    for k, s in enumerate(states[2:])]
-            return self.out(torch.cat(outs, 1))
-
-    class Reduction(nn.Module):
-        def __init__(self, prefix: str, c_pp: int, c_p: int, c: int) -> None:
-            super().__init__()
-            self.reduce0 = FactorizedReduce(c_pp, c)
-            self.reduce1 = FactorizedReduce(c_p, c)
-            self.cell = Cell(prefix, c, c, c, reduce_pp=False)
-
-        def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
-            return self.cell(self.reduce0(s0), self.reduce1(s1))
-
-    class Network(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(channels, 3 * width, 3, 1, 1, bias=False),
-                                      nn.BatchNorm2d(3 * width))
-            c_pp, c_p, c = 3 * width, 3 * width, width
-            cells: list[nn.Module] = []
-            reduce_pp = False
-            for stage in range(3):  # one normal cell per stage (3 layers), reductions between
-                if stage:
-                    c *= 2
-                    cells.append(Reduction("reduce", c_pp, c_p, c))
-                    c_pp, c_p, reduce_pp = c_p, c, True
-                cells.append(Cell("conv", c_pp, c_p, c, reduce_pp))
-                c_pp, c_p, reduce_pp = c_p, c, False
-            self.cells = nn.ModuleList(cells)
-            self.head = nn.Linear(c_p, classes)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            s0 = s1 = self.stem(x)
-            for cell in self.cells:
-                s0, s1 = s1, cell(s0, s1)
-            return self.head(F.adaptive_avg_pool2d(F.relu(s1), 1).flatten(1))
-
-    return Network()
-
-
 def run_nni(config: SearchConfig, data: Any, seed: int) -> list[float]:
     from nni.retiarii.oneshot.pytorch import EnasTrainer
 
     torch.manual_seed(seed)
     train = data.train
     model = nni_network(train.channels, train.num_classes, config.model.channels,
-                        config.model.nodes)
+                        config.model.nodes, config.model.layers)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr_max, momentum=config.momentum,
                                 nesterov=True, weight_decay=config.weight_decay)
     correct: list[float] = []

@@ -400,9 +400,10 @@ class Runtime:
     # about twice as fast in it (bench/README.md), the default layout elsewhere.
     channels_last: bool | None = None
     # Recompute each micro search cell's activations in the backward pass, not keep them:
-    # saved activations drop about 20x (1.1-1.7 GB to under 0.1 GB at batch 128 in the
-    # benchmark's config) for about 35% more time per step. The search model's BNs keep no
-    # running statistics, so the recomputation is exact.
+    # saved activations drop to under 0.1 GB at batch 128 in the benchmark's config (from
+    # 1.1-1.7 GB before the ops recomputed their own inner activations on the CPU,
+    # ops.recomputing; 0.6-0.7 GB since) for about 35% more time per step. The search
+    # model's BNs keep no running statistics, so the recomputation is exact.
     recompute: bool = False
 
     @property

@@ -5,9 +5,12 @@ in `spaces/<space>/ops.py`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 class _DenseGrad(torch.autograd.Function):
@@ -40,6 +43,33 @@ def bn(c: int, affine: bool = True) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, affine=affine, track_running_stats=affine)
 
 
+RECOMPUTE = True  # off: the search model keeps every activation (tests compare the two)
+
+
+def recomputing(norm: nn.BatchNorm2d, x: torch.Tensor) -> bool:
+    """Whether the pieces of an op before its BN `norm` (reading `x`) recompute their
+    activations in the backward pass instead of keeping them: with autograd on, on the CPU,
+    and only in the shared search model, whose BNs keep no running statistics (a second
+    forward is the first's exactly and updates nothing). At bench/nni_memory.py's
+    configuration the activations kept per step fall from 1.5-2.2 GB to 0.6-0.7 GB and the
+    peak RSS from 3.4 to 2.0 GB, for 15 % more CPU per step (bench/README.md, "Memory against
+    NNI"). Final networks keep theirs (the cost model's memory replays them); so do GPUs,
+    where memory is seldom the limit and each recomputed piece would be more kernel launches."""
+    return not norm.track_running_stats and recomputes(x)
+
+
+def recomputes(x: torch.Tensor) -> bool:
+    """Whether a search-model op reading `x` recomputes in backward (see `recomputing`)."""
+    return (RECOMPUTE and torch.is_grad_enabled() and x.device.type == "cpu"
+            and not torch.jit.is_tracing())
+
+
+def recompute(fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
+    """`fn(*args)` keeping only `args` (and the output, if a later op keeps it) for backward:
+    the activations inside are computed again from `args` when the gradient comes."""
+    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
+
+
 class ReLUFirst(nn.Sequential):
     """A sequence whose first module is a ReLU that keeps its input: `after_relu(relu(x))` is
     `forward(x)`, so a memo (memo.py) can share the ReLU of a value read by several ops."""
@@ -58,6 +88,14 @@ class ReLUConvBN(ReLUFirst):
             nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
             bn(c_out, affine),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        relu, conv, norm = self
+        if not recomputing(norm, x):
+            return super().forward(x)
+        # The ReLU's output is recomputed from x (which the caller keeps); the BN keeps the
+        # conv's output, as it would anyway.
+        return norm(recompute(lambda t: conv(F.relu(t)), x))
 
 
 def offset_grids(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,11 +119,16 @@ class FactorizedReduce(nn.Module):
         self.bn = bn(c_out, affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if recomputing(self.bn, x):
+            return self.bn(recompute(lambda t: self._convs(self.relu(t)), x))
         return self.after_relu(self.relu(x))
 
     def after_relu(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self._convs(x))
+
+    def _convs(self, x: torch.Tensor) -> torch.Tensor:
         even, odd = offset_grids(x)
-        return self.bn(cat_channels([self.conv1(even), self.conv2(odd)]))
+        return cat_channels([self.conv1(even), self.conv2(odd)])
 
 
 class Identity(nn.Module):

@@ -3,6 +3,7 @@ import random
 import pytest
 import torch
 
+from enas_core import layers
 from enas_core.config import ModelConfig
 from enas_core.metrics import measure_params
 from enas_core.spaces.micro.architecture import PRIMITIVES, MicroArchitecture
@@ -106,6 +107,47 @@ def _saved_bytes(fn) -> tuple[int, torch.Tensor]:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = fn()
     return total, out
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_recomputing_inside_ops_gives_bit_identical_gradients_with_less_saved(
+        monkeypatch: pytest.MonkeyPatch, channels_last: bool) -> None:
+    """The search model recomputes its ops' inner activations (layers.recomputing): the logits
+    and every gradient are those of keeping them, bit for bit, and autograd keeps far less."""
+    torch.manual_seed(0)
+    model = MicroSearchNetwork(ModelConfig(layers=3, channels=8, nodes=5), 1, 10)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    x, y = torch.randn(16, 1, 28, 28).contiguous(memory_format=fmt), torch.randint(0, 10, (16,))
+    for seed in range(3):
+        arch = random_micro(random.Random(seed))
+        runs = []
+        for recompute in (True, False):
+            monkeypatch.setattr(layers, "RECOMPUTE", recompute)
+            model.zero_grad(set_to_none=True)
+            size, logits = _saved_bytes(lambda arch=arch: model(x, arch))
+            torch.nn.functional.cross_entropy(logits, y).backward()
+            runs.append((size, logits.detach(),
+                         [p.grad for p in model.parameters() if p.grad is not None]))
+        (kept_less, logits_a, grads_a), (kept_all, logits_b, grads_b) = runs
+        assert torch.equal(logits_a, logits_b)
+        assert len(grads_a) == len(grads_b)
+        assert all(torch.equal(a, b) for a, b in zip(grads_a, grads_b, strict=True))
+        assert kept_less < 0.6 * kept_all
+
+
+def test_final_networks_keep_their_activations() -> None:
+    """Final networks (BNs with running statistics) do not recompute: a second forward would
+    update the running statistics twice."""
+    torch.manual_seed(0)
+    net = MicroNetwork(random_micro(random.Random(0)), ModelConfig(layers=3, channels=8,
+                                                                   nodes=5), 1, 10)
+    before = _saved_bytes(lambda: net(torch.randn(4, 1, 28, 28)))[0]
+    layers.RECOMPUTE = False
+    try:
+        assert _saved_bytes(lambda: net(torch.randn(4, 1, 28, 28)))[0] == before
+    finally:
+        layers.RECOMPUTE = True
 
 
 def test_recomputing_cells_gives_the_same_gradients_with_far_less_saved_memory():

@@ -12,7 +12,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...layers import FactorizedReduce, Identity, ReLUFirst, bn
+from ...layers import (
+    FactorizedReduce,
+    Identity,
+    ReLUFirst,
+    bn,
+    recompute,
+    recomputes,
+    recomputing,
+)
 
 
 class SepConv(ReLUFirst):
@@ -31,6 +39,14 @@ class SepConv(ReLUFirst):
             bn(c, affine),
         )
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        relu, dw1, pw1, bn1, _, dw2, pw2, bn2 = self
+        if not recomputing(bn1, x):
+            return super().forward(x)
+        # Kept for backward: x (the caller's) and the last BN's input; the other five
+        # activations are computed again in backward from x, one op at a time.
+        return bn2(recompute(lambda t: pw2(dw2(F.relu(bn1(pw1(dw1(F.relu(t))))))), x))
+
 
 class SearchMaxPool(nn.MaxPool2d):
     """The shared search network's 3x3 max pool. Without autograd on the CPU at stride 1 (the
@@ -44,6 +60,9 @@ class SearchMaxPool(nn.MaxPool2d):
         super().__init__(3, stride, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if recomputes(x):
+            # Its int64 indices (twice the output's bytes) are found again in backward.
+            return recompute(super().forward, x)
         if (self.stride != 1 or torch.is_grad_enabled() or x.device.type != "cpu"
                 or torch.jit.is_tracing()):
             return super().forward(x)

@@ -12,7 +12,15 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ...config import ModelConfig, Sharing
-from ...layers import AuxiliaryHead, FactorizedReduce, ReLUConvBN, bn, cat_channels
+from ...layers import (
+    AuxiliaryHead,
+    FactorizedReduce,
+    ReLUConvBN,
+    bn,
+    cat_channels,
+    recompute,
+    recomputing,
+)
 from ...memo import Handle, Memo, add
 from .architecture import PRIMITIVES, Cell, MicroArchitecture
 from .layout import micro_layout
@@ -59,9 +67,14 @@ class SharedCell(nn.Module):
         return self._out(loose, *(states[2 + j] for j in loose))
 
     def _out(self, loose: list[int], *ends: torch.Tensor) -> torch.Tensor:
-        x = F.relu(cat_channels(list(ends)))
         w = torch.cat([self.out_w[j] for j in loose], dim=1)
-        return self.out_bn(F.conv2d(x, w))
+
+        def conv(*ends: torch.Tensor) -> torch.Tensor:
+            return F.conv2d(F.relu(cat_channels(list(ends))), w)
+
+        if recomputing(self.out_bn, ends[0]):  # keeps the conv's output only
+            return self.out_bn(recompute(conv, *ends))
+        return self.out_bn(conv(*ends))
 
     def forward_memo(self, memo: Memo, s0: Handle, s1: Handle, cell: Cell) -> Handle:
         """`forward` through `memo` (memo.py), op for op."""
