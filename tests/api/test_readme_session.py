@@ -123,7 +123,7 @@ def run_bash(script: str, served: tuple[str, str, Path], folder: Path,
     return done.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.slow(cpu_s=50)
 @pytest.mark.timeout(1500)  # whole jobs; its subprocess may take up to 1200 s
 def test_the_readme_curl_session_runs_as_written(served, folder):
     script = readme_session()
@@ -183,7 +183,7 @@ runpy.run_path(sys.argv[2], run_name="__main__")
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow(cpu_s=50)
 @pytest.mark.timeout(1500)  # whole jobs; its subprocess may take up to 1200 s
 def test_the_readme_client_script_runs_as_written(served, folder):
     """In a fresh interpreter where only what the README's install line brings is
@@ -217,7 +217,7 @@ def test_the_readme_client_script_runs_as_written(served, folder):
 # -- `enas jobs ...` ----------------------------------------------------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.slow(cpu_s=50)
 @pytest.mark.timeout(1500)  # whole jobs; its subprocess may take up to 1200 s
 def test_the_readme_enas_commands_run_as_written(served, folder):
     url, key, log = served

@@ -21,7 +21,7 @@ from enas_core.spaces.micro.architecture import MicroArchitecture
 from enas_core.train import Trainer
 
 # A real final training on 1,000 images (minutes on two cores).
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(cpu_s=40)
 
 # The README's example architecture
 ARCH = MicroArchitecture.parse("1 2 1 3 0 1 0 4 1 1 1 1 0 1 0 1 1 0 0 1",
