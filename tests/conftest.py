@@ -336,6 +336,20 @@ def live_url(service_env: dict[str, str]) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@pytest.fixture
+def unread_queue(service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Jobs submitted during the test (to the live server, in this process) go to a queue no
+    worker reads, so they stay queued until cancelled, even where another test of this process
+    started `worker`. Returns the queue's name; it is purged after the test."""
+    queue = f"{service_env['ENAS_QUEUE']}-unread"
+    monkeypatch.setenv("ENAS_QUEUE", queue)
+    _clear_caches()
+    yield queue
+    monkeypatch.undo()
+    _clear_caches()
+    _purge_queue(queue)
+
+
 @pytest.fixture(scope="session")
 def live_keys(service_env: dict[str, str]) -> dict[str, dict[str, str]]:
     """Committed API keys of two owners, as auth headers."""

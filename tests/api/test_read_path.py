@@ -26,9 +26,9 @@ USAGE = {
 
 
 @pytest.fixture
-def http(live_url, live_keys) -> Iterator[httpx.Client]:
-    """A client of the live server; the jobs it submitted are deleted after the test (they
-    are committed, and other tests count the rows of the database they share)."""
+def http(live_url, live_keys, unread_queue) -> Iterator[httpx.Client]:
+    """A client of the live server whose jobs no worker runs (they stay queued until
+    cancelled); the jobs it submitted are deleted after the test (they are committed)."""
     with httpx.Client(base_url=live_url, headers=live_keys["alice"], timeout=30) as client:
         client.submitted = []  # type: ignore[attr-defined]
         yield client
