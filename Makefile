@@ -42,11 +42,13 @@ search: setup
 
 # Three test processes (pytest-xdist), a file each at a time: most slow tests wait on a worker
 # or server subprocess, so three keep two cores busy; each process has its own databases, queue
-# and ports (tests/conftest.py). TEST_WORKERS=0 runs them in this process, one after another.
+# and ports (tests/conftest.py). Files go out in the order tests/conftest.py sorts them, the
+# heaviest first (xdist would reorder them by their number of tests). TEST_WORKERS=0 runs them
+# in this process, one after another.
 TEST_WORKERS ?= 3
 
 test: setup-dev
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The edit loop's tier: the engine's and the API's unit tests, without those marked `slow`
 # (trainings, real Celery workers, the browser, the README's sessions, subprocess start-ups).
