@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args, get_type_hints
 Space = str  # a registered search space's name (enas_core.spaces)
 Sharing = Literal["edge", "node", "cell"]
 Strategy = Literal["enas", "random"]
-SharedSampling = Literal["controller", "uniform"]
+SharedSampling = Literal["controller", "uniform", "fair"]
 Baseline = Literal["none", "random"]
 ConstraintMode = Literal["hard", "soft"]
 LIMITS: tuple[str, ...] = ("params", "flops", "latency_ms", "memory_mb")
@@ -215,11 +215,14 @@ class SearchConfig:
     # or "uniform" (draws from the whole space, as random search trains them). The controller's
     # samples concentrate training on the ops it favours; the weights of the others lag, and
     # the ranking then favours the controller's own picks (bench/README.md, "Search quality").
+    # "fair": FairNAS's strict fairness (Chu et al. 2021): groups of as many uniform draws as
+    # the space has ops, in which every op choice takes each op once, trained on one batch with
+    # their gradients averaged into one update, so every op's weights get the same updates.
     shared_sampling: SharedSampling = "controller"
 
     def __post_init__(self) -> None:
-        if self.shared_sampling not in ("controller", "uniform"):
-            raise ConfigError("shared_sampling must be 'controller' or 'uniform', got "
+        if self.shared_sampling not in ("controller", "uniform", "fair"):
+            raise ConfigError("shared_sampling must be 'controller', 'uniform' or 'fair', got "
                               f"{self.shared_sampling!r}", field="shared_sampling")
         for name in ("epochs", "batch_size", "eval_batch_size", "num_candidates", "top_k"):
             if getattr(self, name) < 1:

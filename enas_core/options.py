@@ -161,8 +161,9 @@ _OPTIONS: tuple[Option, ...] = (
     Option("shared_sampling", ("search.shared_sampling",), str,
            "which architectures train the shared weights: controller (the reference: the "
            "controller's samples) or uniform (draws from the whole space, so every op's "
-           "weights train alike; the controller still learns and picks)",
-           choices=("controller", "uniform")),
+           "weights train alike; the controller still learns and picks) or fair (FairNAS: "
+           "groups in which every op choice takes each op once, one update a group)",
+           choices=("controller", "uniform", "fair")),
     Option("sharing", ("search.model.sharing",), str,
            "micro search network: which edges share op weights: edge (the reference's: "
            "every node and input its own), node (across a node's inputs) or cell (one set "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ from .spaces import (
     network_config_for,
     random_architecture,
 )
-from .step import Tally, train_step
+from .step import Tally, train_group_step, train_step
 
 
 @dataclass
@@ -253,6 +253,13 @@ class Searcher:
         model = self.config.model
         return lambda n: [random_architecture(model, rng) for _ in range(n)]
 
+    def fair_groups(self, purpose: str) -> Callable[[], list[Architecture]]:
+        """FairNAS's groups (`SearchSpace.fair`), seeded as `uniform` is."""
+        rng = random.Random(f"{self.seed}:{self.epoch}:{purpose}")
+        model = self.config.model
+        space = get_space(model.space)
+        return lambda: space.fair(model, rng)
+
     def sampler(self, purpose: str) -> Draw:
         """The search strategy's sampler: the controller's, or uniform for random search."""
         if self.uses_controller:
@@ -293,12 +300,14 @@ class Searcher:
         cfg = self.config
         set_lr(self.w_opt, lr)
         steps = cfg.steps_per_epoch or len(self.train_loader)
-        draw = (self.uniform("train") if cfg.shared_sampling == "uniform"
-                else self.sampler("train"))
         self.model.train()
         params = list(self.model.parameters())
         tally = Tally(self.device)
         batches = cycle(self.train_loader)
+        if cfg.shared_sampling == "fair":
+            return self._train_fair(steps, params, tally, batches, should_stop)
+        draw = (self.uniform("train") if cfg.shared_sampling == "uniform"
+                else self.sampler("train"))
         for step in range(steps):
             if should_stop():
                 raise Cancelled
@@ -314,6 +323,30 @@ class Searcher:
             tally.add(*train_step(self.model, (x, arch), y, self.w_opt, params,
                                   aux_weight=cfg.aux_weight, grad_clip=cfg.grad_clip,
                                   runtime=self.runtime), y)
+        return tally.means()
+
+    def _train_fair(self, steps: int, params: list[torch.Tensor], tally: Tally,
+                    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+                    should_stop: StopFn) -> tuple[float, float]:
+        """`train_shared` with FairNAS's groups: a step is one architecture's forward and
+        backward pass, as in the other modes (so `steps` costs the same), a group's passes
+        share a batch and make one update."""
+        cfg = self.config
+        groups = self.fair_groups("train")
+        step = 0
+        while step < steps:
+            if should_stop():
+                raise Cancelled
+            if self.out_of_time():
+                break
+            self._progress(self.shares[0] * step / steps)
+            group = groups()[:steps - step]
+            x, y = next(batches)
+            for loss, logits in train_group_step(
+                    self.model, [(x, arch) for arch in group], y, self.w_opt, params,
+                    aux_weight=cfg.aux_weight, grad_clip=cfg.grad_clip, runtime=self.runtime):
+                tally.add(loss, logits, y)
+            step += len(group)
         return tally.means()
 
     def train_controller(self, should_stop: StopFn) -> dict[str, Any]:

@@ -20,16 +20,38 @@ def train_step(model: nn.Module, inputs: tuple[Any, ...], y: torch.Tensor,
     """`model(*inputs)` gives the logits, or (logits, auxiliary logits) from a network with an
     auxiliary head, whose loss counts `aux_weight` times; the gradients of `params` are clipped
     to norm `grad_clip` before the step. Returns the loss and the logits, detached."""
+    optimizer.zero_grad(set_to_none=True)
+    loss, logits = _backward(model, inputs, y, aux_weight=aux_weight, runtime=runtime)
+    torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
+    optimizer.step()
+    return loss, logits
+
+
+def train_group_step(model: nn.Module, group: list[tuple[Any, ...]], y: torch.Tensor,
+                     optimizer: torch.optim.Optimizer, params: list[torch.Tensor], *,
+                     aux_weight: float, grad_clip: float,
+                     runtime: Runtime) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`train_step` for a group of inputs on one batch `y` (FairNAS's step: one architecture
+    each): their gradients averaged into one update. Returns each one's loss and logits."""
+    optimizer.zero_grad(set_to_none=True)
+    out = [_backward(model, inputs, y, aux_weight=aux_weight, runtime=runtime,
+                     scale=1 / len(group)) for inputs in group]
+    torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
+    optimizer.step()
+    return out
+
+
+def _backward(model: nn.Module, inputs: tuple[Any, ...], y: torch.Tensor, *,
+              aux_weight: float, runtime: Runtime,
+              scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Adds the gradient of `scale` times the loss; returns the loss and logits, detached."""
     with autocast(runtime):
         out = model(*inputs)
         logits, aux = out if isinstance(out, tuple) else (out, None)
         loss = F.cross_entropy(logits, y)
         if aux is not None:
             loss = loss + aux_weight * F.cross_entropy(aux, y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
-    optimizer.step()
+    (loss * scale if scale != 1.0 else loss).backward()
     return loss.detach(), logits.detach()
 
 

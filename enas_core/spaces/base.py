@@ -112,8 +112,26 @@ class SearchSpace(ABC):
         """One of the most expensive architectures (a reference for the latency table)."""
 
     @abstractmethod
-    def random(self, model: ModelConfig, rng: random.Random) -> Any:
-        """A uniformly random architecture of the config's size."""
+    def random(self, model: ModelConfig, rng: random.Random,
+               op: Callable[[int], int] | None = None) -> Any:
+        """A uniformly random architecture of the config's size; with `op`, the op of its
+        k-th op choice (counted in the order the space makes them) is `op(k)`."""
+
+    def fair(self, model: ModelConfig, rng: random.Random) -> list[Any]:
+        """FairNAS's group (Chu et al. 2021): as many random architectures as the space has
+        ops, in which every op choice takes each op exactly once (a shuffle per choice); the
+        other choices (inputs, skips) uniform."""
+        n = len(self.primitives)
+        shuffles: dict[int, list[int]] = {}
+
+        def op_of(member: int) -> Callable[[int], int]:
+            def op(k: int) -> int:
+                if k not in shuffles:
+                    shuffles[k] = rng.sample(range(n), n)
+                return shuffles[k][member]
+            return op
+
+        return [self.random(model, rng, op_of(member)) for member in range(n)]
 
     @abstractmethod
     def probes(self, model: ModelConfig) -> list[Any]:

@@ -225,9 +225,9 @@ FOLDER = {
             def largest(self, size):
                 return ChainArchitecture((0,) * size)
 
-            def random(self, model, rng):
-                return ChainArchitecture(tuple(rng.randrange(len(PRIMITIVES))
-                                               for _ in range(model.layers)))
+            def random(self, model, rng, op=None):
+                return ChainArchitecture(tuple(rng.randrange(len(PRIMITIVES)) if op is None
+                                               else op(i) for i in range(model.layers)))
 
             def probes(self, model):
                 return [ChainArchitecture((op,) * model.layers) for op in range(len(PRIMITIVES))]

@@ -87,10 +87,12 @@ class MacroSpace(SearchSpace):
         """5x5 convs, every skip."""
         return _uniform(size, MACRO_PRIMITIVES.index("conv_5x5"), 1)
 
-    def random(self, model: ModelConfig, rng: random.Random) -> MacroArchitecture:
+    def random(self, model: ModelConfig, rng: random.Random,
+               op: Callable[[int], int] | None = None) -> MacroArchitecture:
         values: list[int] = []
         for i in range(model.layers):
-            values += [rng.randrange(len(MACRO_PRIMITIVES)), *(rng.randrange(2) for _ in range(i))]
+            layer_op = rng.randrange(len(MACRO_PRIMITIVES)) if op is None else op(i)
+            values += [layer_op, *(rng.randrange(2) for _ in range(i))]
         return MacroArchitecture.parse(values, model.layers)
 
     def probes(self, model: ModelConfig) -> list[MacroArchitecture]:

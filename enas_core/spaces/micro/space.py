@@ -94,12 +94,17 @@ class MicroSpace(SearchSpace):
         cell = [v for _ in range(size) for v in (0, op, 1, op)]
         return MicroArchitecture.parse(cell, cell)
 
-    def random(self, model: ModelConfig, rng: random.Random) -> MicroArchitecture:
+    def random(self, model: ModelConfig, rng: random.Random,
+               op: Callable[[int], int] | None = None) -> MicroArchitecture:
         num_ops = len(PRIMITIVES)
+        choices = iter(range(4 * model.nodes))  # op choices: 2 a node, 2 cells
+
+        def pick() -> int:
+            return rng.randrange(num_ops) if op is None else op(next(choices))
 
         def cell() -> list[int]:
             return [v for k in range(model.nodes) for _ in range(2)
-                    for v in (rng.randrange(k + 2), rng.randrange(num_ops))]
+                    for v in (rng.randrange(k + 2), pick())]
 
         return MicroArchitecture.parse(cell(), cell())
 
