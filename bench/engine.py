@@ -1033,7 +1033,10 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "FlopCounterMode on a meta-device copy of the search model. Its convolution backward "
         "formula ignores groups, so the weight gradient of a depthwise conv is counted C times; "
         "'corrected' divides that term by groups (see bench/README.md). 'forward' is one "
-        "inference pass (a reward evaluation).")
+        "inference pass (a reward evaluation). 'saved_for_backward_mb' is what autograd "
+        "keeps without recomputation, as on a GPU: on the CPU the search model recomputes its "
+        "ops' inner activations in backward and keeps about a third of it "
+        "(enas_core.layers.recomputing; bench/nni_memory.py measures the process).")
 
     log("controller")
     steps_per_epoch = len(first.train_loader)
@@ -1140,7 +1143,8 @@ def render(r: dict[str, Any]) -> str:
         f"{f['fwd_bwd_corrected']['max']:.4f}); raw FlopCounterMode "
         f"{f['fwd_bwd_raw']['mean']:.4f}; depthwise excess removed "
         f"{f['depthwise_excess']['mean']:.4f}; forward only {f['forward']['mean']:.4f}",
-        f"saved for backward per step (batch {f['saved_for_backward_mb']['batch_size']}): "
+        f"saved for backward per step without recomputation (as on a GPU; batch "
+        f"{f['saved_for_backward_mb']['batch_size']}): "
         f"{f['saved_for_backward_mb']['mean']:.0f} MB (min {f['saved_for_backward_mb']['min']:.0f}"
         f", max {f['saved_for_backward_mb']['max']:.0f})",
     ]
