@@ -10,8 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# A real job of about 3 CPU-minutes; its subprocess may take up to 900 s.
-pytestmark = [pytest.mark.slow(cpu_s=180), pytest.mark.timeout(1200)]
+# A real job of about 2 CPU-minutes; its subprocess may take up to 900 s.
+pytestmark = [pytest.mark.slow(cpu_s=140), pytest.mark.timeout(1200)]
 
 
 def readme_blocks() -> tuple[str, str]:
