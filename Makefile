@@ -40,12 +40,12 @@ run: setup
 search: setup
 	$(BIN)/enas search --preset quick --dataset digits --output runs/quick
 
-# Four test processes (pytest-xdist), a file each at a time: many slow tests wait on a worker
-# or server subprocess, or poll, so four keep two cores busy; each process has its own databases, queue
-# and ports (tests/conftest.py). Files go out in the order tests/conftest.py sorts them, the
+# Three test processes (pytest-xdist), a file each at a time: many slow tests wait on a worker
+# or server subprocess, or poll, so three keep two cores busy (four measured no faster); each
+# process has its own databases, queue and ports (tests/conftest.py). Files go out in the order tests/conftest.py sorts them, the
 # heaviest first (xdist would reorder them by their number of tests). TEST_WORKERS=0 runs them
 # in this process, one after another.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 
 test: setup-dev
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
