@@ -55,7 +55,7 @@ from .spaces import (
     network_config_for,
     random_architecture,
 )
-from .step import Tally, train_group_step, train_step
+from .step import Tally, train_group_step
 
 
 @dataclass
@@ -253,13 +253,6 @@ class Searcher:
         model = self.config.model
         return lambda n: [random_architecture(model, rng) for _ in range(n)]
 
-    def fair_groups(self, purpose: str) -> Callable[[], list[Architecture]]:
-        """FairNAS's groups (`SearchSpace.fair`), seeded as `uniform` is."""
-        rng = random.Random(f"{self.seed}:{self.epoch}:{purpose}")
-        model = self.config.model
-        space = get_space(model.space)
-        return lambda: space.fair(model, rng)
-
     def sampler(self, purpose: str) -> Draw:
         """The search strategy's sampler: the controller's, or uniform for random search."""
         if self.uses_controller:
@@ -297,6 +290,9 @@ class Searcher:
         return metrics
 
     def train_shared(self, lr: float, should_stop: StopFn) -> tuple[float, float]:
+        """An epoch of the shared weights: `steps_per_epoch` passes of one architecture each,
+        one update a pass, or with `shared_sampling: fair` one update a FairNAS group (its
+        passes share a batch), so every mode costs the same per epoch."""
         cfg = self.config
         set_lr(self.w_opt, lr)
         steps = cfg.steps_per_epoch or len(self.train_loader)
@@ -304,35 +300,7 @@ class Searcher:
         params = list(self.model.parameters())
         tally = Tally(self.device)
         batches = cycle(self.train_loader)
-        if cfg.shared_sampling == "fair":
-            return self._train_fair(steps, params, tally, batches, should_stop)
-        draw = (self.uniform("train") if cfg.shared_sampling == "uniform"
-                else self.sampler("train"))
-        for step in range(steps):
-            if should_stop():
-                raise Cancelled
-            if self.out_of_time():
-                break
-            self._progress(self.shares[0] * step / steps)
-            if step % SAMPLE_CHUNK == 0:
-                # The controller does not change during this phase: a chunk of steps'
-                # architectures in one batched pass, so the loop never waits on it.
-                archs = iter(draw(min(SAMPLE_CHUNK, steps - step)))
-            arch = next(archs)
-            x, y = next(batches)
-            tally.add(*train_step(self.model, (x, arch), y, self.w_opt, params,
-                                  aux_weight=cfg.aux_weight, grad_clip=cfg.grad_clip,
-                                  runtime=self.runtime), y)
-        return tally.means()
-
-    def _train_fair(self, steps: int, params: list[torch.Tensor], tally: Tally,
-                    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-                    should_stop: StopFn) -> tuple[float, float]:
-        """`train_shared` with FairNAS's groups: a step is one architecture's forward and
-        backward pass, as in the other modes (so `steps` costs the same), a group's passes
-        share a batch and make one update."""
-        cfg = self.config
-        groups = self.fair_groups("train")
+        groups = self._update_groups(steps)
         step = 0
         while step < steps:
             if should_stop():
@@ -340,7 +308,7 @@ class Searcher:
             if self.out_of_time():
                 break
             self._progress(self.shares[0] * step / steps)
-            group = groups()[:steps - step]
+            group = next(groups)
             x, y = next(batches)
             for loss, logits in train_group_step(
                     self.model, [(x, arch) for arch in group], y, self.w_opt, params,
@@ -348,6 +316,27 @@ class Searcher:
                 tally.add(loss, logits, y)
             step += len(group)
         return tally.means()
+
+    def _update_groups(self, steps: int) -> Iterator[list[Architecture]]:
+        """The architectures of each update, `steps` in all: FairNAS's groups
+        (`SearchSpace.fair`, seeded as `uniform` is), or one each from the sampler."""
+        if self.config.shared_sampling == "fair":
+            model = self.config.model
+            space = get_space(model.space)
+            rng = random.Random(f"{self.seed}:{self.epoch}:train")
+            done = 0
+            while done < steps:
+                group = space.fair(model, rng)[:steps - done]
+                done += len(group)
+                yield group
+            return
+        draw = (self.uniform("train") if self.config.shared_sampling == "uniform"
+                else self.sampler("train"))
+        for start in range(0, steps, SAMPLE_CHUNK):
+            # The controller does not change during this phase: a chunk of steps'
+            # architectures in one batched pass, so the loop never waits on it.
+            for arch in draw(min(SAMPLE_CHUNK, steps - start)):
+                yield [arch]
 
     def train_controller(self, should_stop: StopFn) -> dict[str, Any]:
         """The controller's REINFORCE updates on validation minibatch rewards. Random search
