@@ -10,14 +10,24 @@ For each signal: Kendall tau and Spearman rho against the table's test accuracy 
 the mean over the seeds an architecture was trained with, the default, or seed 0's alone), with
 95 % bootstrap intervals over architectures; the precision of its top 10 % (the share of its
 top tenth that is in the table's top tenth); and the table percentile of its pick (100: the
-best architecture of the table). The signals:
+best architecture of the table). It also prints the ceiling: the tau a perfect signal (the
+architectures' expected accuracy) would reach against this truth, given the seed-to-seed noise
+the table measured (simulated); no signal can be expected above it. The signals:
 - `shared`: validation accuracy with shared weights after a search (`--preset`, `--option`
   name=value for any job option, e.g. sharing, shared_sampling, search_epochs);
 - `naswot` (Mellor et al. 2021: log-determinant of the ReLU codes' kernel), `synflow`
   (Tanaka et al. 2020 as in Abdelfattah et al. 2021) and `jacob_cov` (Mellor et al. 2020):
   training-free, on the untrained network, in seconds;
+- `oneshot`: the same, the shared weights trained on uniform draws for the preset's
+  shared-weight steps and no controller (the baseline of `fewshot`);
+- `fewshot` (Zhao et al. 2021, few-shot NAS): `oneshot` for the first half of those steps,
+  then one copy of the shared weights per op of the conv cell's first edge, each trained on the
+  draws with that op for an equal share of the other half (the same compute in all); an
+  architecture is scored on the copy of its op;
 - `epochN`: the table's own validation accuracy after N epochs of its protocol (a short
   stand-alone training, as a multi-fidelity signal);
+- `params`, `flops`: the size of the final network (the baseline any signal has to beat:
+  Ning et al. 2021 found it hard to);
 - `seed1`: the table's own test accuracy with training seed 1 (the architectures trained with
   2 seeds), scored against seed 0's: how far one training agrees with another of the same
   architecture (the noise in a single-seed truth; a mean over seeds is steadier);
@@ -28,6 +38,7 @@ Writes bench/results/ranking-<dataset>.json (one entry per signal, merged with e
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import random
@@ -45,7 +56,7 @@ import torch  # noqa: E402
 from scipy.stats import kendalltau, rankdata, spearmanr  # noqa: E402
 from torch import nn  # noqa: E402
 
-from bench.space_table import TABLES, load  # noqa: E402
+from bench.space_table import TABLES, draw, key, load  # noqa: E402
 from enas_core.config import Runtime  # noqa: E402
 from enas_core.options import build_config  # noqa: E402
 from enas_core.spaces import arch_from_json, build_network, network_config_for  # noqa: E402
@@ -154,16 +165,75 @@ def proxy_scores(name: str, rows: list[dict[str, Any]], data: Any, seed: int) ->
 # -- shared weights ----------------------------------------------------------------------------
 
 
-def shared_scores(rows: list[dict[str, Any]], data: Any, preset: str, options: dict[str, Any],
+def shared_scores(archs: list[dict[str, Any]], data: Any, preset: str, options: dict[str, Any],
                   seed: int) -> list[float]:
+    searcher = _search(preset, options, data, seed)
+    while searcher.epoch < searcher.config.epochs:
+        searcher.run_epoch()
+    return searcher.evaluate_many([arch_from_json(a) for a in archs])
+
+
+def _search(preset: str, options: dict[str, Any], data: Any, seed: int) -> Any:
     from enas_core.search import Searcher
 
     config = build_config(options, preset=preset)
     search = replace(config.search, eval_batches=None)  # the whole validation split: less noise
-    searcher = Searcher(search, data, runtime=Runtime(device="cpu"), seed=seed)
-    while searcher.epoch < search.epochs:
-        searcher.run_epoch()
-    return [searcher.evaluate(arch_from_json(r["arch"])) for r in rows]
+    return Searcher(search, data, runtime=Runtime(device="cpu"), seed=seed)
+
+
+def _with_op(arch: Any, edge: int, op: int) -> Any:
+    """`arch` with the conv cell's `edge`-th op (0: node 0's first input) set to `op`."""
+    data = arch.to_json()
+    conv = list(data["conv"])
+    conv[2 * edge + 1] = op
+    return arch_from_json({"space": data["space"], "nodes": data["nodes"], "conv": conv,
+                           "reduce": data["reduce"]})
+
+
+def few_shot_scores(arch_jsons: list[dict[str, Any]], data: Any, preset: str,
+                    options: dict[str, Any], seed: int, *, split: bool) -> list[float]:
+    """`oneshot` (split=False) or `fewshot` (split=True), at the same shared-weight steps: the
+    preset's epochs of uniform draws, no controller; with the split, each of the second half's
+    epochs is shared out among one copy of the weights per op of the conv cell's first edge."""
+    from enas_core.runtime import cosine_lr
+    from enas_core.spaces import get_space
+
+    searcher = _search(preset, options | {"shared_sampling": "uniform"}, data, seed)
+    cfg = searcher.config
+    if cfg.model.space != "micro":
+        sys.exit("fewshot splits the micro space's first edge")
+    archs = [arch_from_json(a) for a in arch_jsons]
+    ops = len(get_space("micro").op_modules())
+    steps = cfg.steps_per_epoch or len(searcher.train_loader)
+    split_at = cfg.epochs // 2 if split else cfg.epochs
+
+    def epoch(e: int) -> None:
+        searcher.epoch = e  # seeds the draws
+        searcher.train_shared(cosine_lr(e, cfg.epochs, cfg.lr_max, cfg.lr_min), never)
+
+    for e in range(split_at):
+        epoch(e)
+    if not split:
+        return searcher.evaluate_many(archs)
+    trunk = copy.deepcopy((searcher.model.state_dict(), searcher.w_opt.state_dict()))
+    searcher.config = replace(cfg, steps_per_epoch=max(1, steps // ops))
+    plain = searcher.uniform
+    scores: dict[int, float] = {}
+    for op in range(ops):
+        searcher.model.load_state_dict(trunk[0])
+        searcher.w_opt.load_state_dict(copy.deepcopy(trunk[1]))
+        searcher.uniform = lambda purpose, op=op: (  # type: ignore[method-assign]
+            lambda n: [_with_op(a, 0, op) for a in plain(f"{purpose}:{op}")(n)])
+        for e in range(split_at, cfg.epochs):
+            epoch(e)
+        mine = [i for i, a in enumerate(archs) if a.to_json()["conv"][1] == op]
+        for i, acc in zip(mine, searcher.evaluate_many([archs[i] for i in mine]), strict=True):
+            scores[i] = acc
+    return [scores[i] for i in range(len(archs))]
+
+
+def never() -> bool:
+    return False
 
 
 # -- scoring -----------------------------------------------------------------------------------
@@ -200,6 +270,36 @@ def score(signal: list[float], truth: list[float], *, boot: int = 1000,
     }
 
 
+def ceiling(table: dict[str, Any], rows: list[dict[str, Any]], truth: str, *,
+            sims: int = 2000, seed: int = 0) -> dict[str, Any] | None:
+    """The Kendall tau a perfect signal would reach against this truth: architectures' true
+    accuracies drawn with the spread the table shows less its noise, each observed through as
+    many trainings as the truth averages (seed noise from the 2-seed pairs), tau averaged over
+    `sims` draws. None until the table has seed pairs."""
+    runs: dict[str, dict[int, float]] = {}
+    for r in table["rows"]:
+        runs.setdefault(r["key"], {})[r["seed"]] = r["test_acc"]
+    pairs = [(s[0], s[1]) for s in runs.values() if 0 in s and 1 in s]
+    if len(pairs) < 3:
+        return None
+    noise_var = float(np.mean([(a - b) ** 2 for a, b in pairs]) / 2)
+    seed0 = [r["test_acc"] for r in rows]
+    true_var = max(float(np.var(seed0, ddof=1)) - noise_var, 0.0)
+    counts = np.array([len(runs[r["key"]]) if truth == "mean" else 1 for r in rows])
+    rng = np.random.default_rng(seed)
+    taus = []
+    for _ in range(sims):
+        true = rng.normal(0, math.sqrt(true_var), len(rows))
+        seen = true + rng.normal(0, 1, len(rows)) * np.sqrt(noise_var / counts)
+        taus.append(kendalltau(true, seen).statistic)
+    return {"kendall_tau": float(np.mean(taus)), "kendall_tau_range90": _interval90(taus),
+            "seed_std": math.sqrt(noise_var), "true_architecture_std": math.sqrt(true_var)}
+
+
+def _interval90(values: list[float]) -> list[float]:
+    return [float(np.percentile(values, 5)), float(np.percentile(values, 95))]
+
+
 def _interval(values: list[float]) -> list[float] | None:
     vals = [v for v in values if not math.isnan(v)]
     return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))] if vals else None
@@ -231,6 +331,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--table", type=Path, default=None)
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--fresh", action="store_true",
+                        help="search again even where an earlier run scored every architecture")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
@@ -239,11 +341,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seed0 = [r["test_acc"] for r in rows]
     data = load(args.dataset, args.data_dir)
     options = parse_options(args.option)
-    label = "shared" + "".join(f",{k}={v}" for k, v in sorted(options.items())) + \
-        f",{args.preset}"
+    tail = "".join(f",{k}={v}" for k, v in sorted(options.items())) + f",{args.preset}"
+    searched = ("shared", "oneshot", "fewshot")
     cache: dict[str, tuple[list[float], float]] = {}
+    path = args.out or ROOT / "bench" / "results" / f"ranking-{args.dataset}.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    by_key: dict[str, dict[str, float]] = {}  # a search's score of each architecture
+
+    def searched_signal(name: str) -> tuple[list[float], float]:
+        """A search's scores of the table's architectures, and of the draws the table has not
+        trained yet: rescoring against a table that has grown costs no search."""
+        label = name + tail
+        earlier = old.get("signals", {}).get(label, {})
+        known = earlier.get("values_by_key", {})
+        if not args.fresh and all(key(r["arch"]) in known for r in rows):
+            by_key[label] = known
+            return [known[key(r["arch"])] for r in rows], earlier["cpu_seconds"]
+        t0 = time.process_time()
+        targets = {key(a): a for a in [r["arch"] for r in rows]
+                   + [a.to_json() for a in draw(table["archs"])]}
+        if name == "shared":
+            values = shared_scores(list(targets.values()), data, args.preset, options,
+                                   args.seed)
+        else:
+            values = few_shot_scores(list(targets.values()), data, args.preset, options,
+                                     args.seed, split=name == "fewshot")
+        by_key[label] = dict(zip(targets, map(float, values), strict=True))
+        return [by_key[label][key(r["arch"])] for r in rows], time.process_time() - t0
 
     def signal(name: str) -> tuple[list[float], float]:
+        if name in searched and name not in cache:
+            cache[name] = searched_signal(name)
         if name not in cache:
             t0 = time.process_time()
             if name in PROXIES:
@@ -254,8 +382,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             elif name.startswith("epoch"):
                 k = int(name[5:])
                 values = [r["val_acc"][k - 1] for r in rows]
-            elif name == "shared":
-                values = shared_scores(rows, data, args.preset, options, args.seed)
+            elif name in ("params", "flops"):
+                values = [float(r[name]) for r in rows]
             else:
                 sys.exit(f"unknown signal {name!r}")
             cache[name] = (values, time.process_time() - t0)
@@ -266,6 +394,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"{table['protocol']['epochs']} epochs; truth: {args.truth} test acc, best "
           f"{max(truth):.4f}, median "
           f"{float(np.median(truth)):.4f}")
+    top = ceiling(table, rows, args.truth, seed=args.seed)
+    if top:
+        print(f"ceiling: a perfect signal would reach tau {top['kendall_tau']:+.2f} "
+              f"(90 % of tables {top['kendall_tau_range90'][0]:+.2f} to "
+              f"{top['kendall_tau_range90'][1]:+.2f}) against this truth: one training's seed "
+              f"std {100 * top['seed_std']:.2f} points, architectures' own std "
+              f"{100 * top['true_architecture_std']:.2f}")
     print(f"{'signal':44s} {'tau':>6s} {'tau 95% CI':>15s} {'rho':>6s} {'top10%':>6s} "
           f"{'pick pct':>8s} {'CPU s':>7s}")
     for spec in args.signal.split(","):
@@ -276,20 +411,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:  # rank average
             values = list(np.mean([rankdata(v) for v, _ in got], axis=0))
             cost = sum(c for _, c in got)
-        name = "+".join(label if p == "shared" else p for p in parts)
+        name = "+".join(p + tail if p in searched else p for p in parts)
         against = seed0 if parts == ["seed1"] else truth
         result = score(values, against, seed=args.seed) | {"cpu_seconds": cost,
                                                          "values": list(map(float, values))}
+        if name in by_key:
+            result["values_by_key"] = by_key[name]
         results[name] = result
         ci = result["kendall_tau_ci95"] or [float("nan")] * 2
         print(f"{name:44s} {result['kendall_tau']:+6.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] "
               f"{result['spearman']:+6.2f} {result['top10_precision']:6.2f} "
               f"{result['pick_percentile']:8.0f} {cost:7.0f}", flush=True)
-    path = args.out or ROOT / "bench" / "results" / f"ranking-{args.dataset}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(path.read_text()) if path.exists() else {}
     out = {"dataset": args.dataset, "table_architectures": len(rows), "truth": args.truth,
-           "signals": old.get("signals", {}) | results}
+           "ceiling": top, "signals": old.get("signals", {}) | results}
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {path}")
     return out
