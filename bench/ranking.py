@@ -287,8 +287,8 @@ def ceiling(table: dict[str, Any], rows: list[dict[str, Any]], truth: str, *,
     true_var = max(float(np.var(seed0, ddof=1)) - noise_var, 0.0)
     counts = np.array([len(runs[r["key"]]) if truth == "mean" else 1 for r in rows])
     rng = np.random.default_rng(seed)
-    taus = []
-    for _ in range(sims):
+    taus = [0.0] if true_var == 0 else []  # no spread beyond the noise: nothing to rank
+    for _ in range(sims if true_var > 0 else 0):
         true = rng.normal(0, math.sqrt(true_var), len(rows))
         seen = true + rng.normal(0, 1, len(rows)) * np.sqrt(noise_var / counts)
         taus.append(kendalltau(true, seen).statistic)
