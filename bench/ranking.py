@@ -166,19 +166,19 @@ def proxy_scores(name: str, rows: list[dict[str, Any]], data: Any, seed: int) ->
 
 
 def shared_scores(archs: list[dict[str, Any]], data: Any, preset: str, options: dict[str, Any],
-                  seed: int) -> list[float]:
-    searcher = _search(preset, options, data, seed)
+                  seed: int, device: str = "cpu") -> list[float]:
+    searcher = _search(preset, options, data, seed, device)
     while searcher.epoch < searcher.config.epochs:
         searcher.run_epoch()
     return searcher.evaluate_many([arch_from_json(a) for a in archs])
 
 
-def _search(preset: str, options: dict[str, Any], data: Any, seed: int) -> Any:
+def _search(preset: str, options: dict[str, Any], data: Any, seed: int, device: str) -> Any:
     from enas_core.search import Searcher
 
     config = build_config(options, preset=preset)
     search = replace(config.search, eval_batches=None)  # the whole validation split: less noise
-    return Searcher(search, data, runtime=Runtime(device="cpu"), seed=seed)
+    return Searcher(search, data, runtime=Runtime(device=device), seed=seed)
 
 
 def _with_op(arch: Any, edge: int, op: int) -> Any:
@@ -191,14 +191,15 @@ def _with_op(arch: Any, edge: int, op: int) -> Any:
 
 
 def few_shot_scores(arch_jsons: list[dict[str, Any]], data: Any, preset: str,
-                    options: dict[str, Any], seed: int, *, split: bool) -> list[float]:
+                    options: dict[str, Any], seed: int, *, split: bool,
+                    device: str = "cpu") -> list[float]:
     """`oneshot` (split=False) or `fewshot` (split=True), at the same shared-weight steps: the
     preset's epochs of uniform draws, no controller; with the split, each of the second half's
     epochs is shared out among one copy of the weights per op of the conv cell's first edge."""
     from enas_core.runtime import cosine_lr
     from enas_core.spaces import get_space
 
-    searcher = _search(preset, options | {"shared_sampling": "uniform"}, data, seed)
+    searcher = _search(preset, options | {"shared_sampling": "uniform"}, data, seed, device)
     cfg = searcher.config
     if cfg.model.space != "micro":
         sys.exit("fewshot splits the micro space's first edge")
@@ -326,6 +327,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="name=value, a job option for the `shared` signal's search")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="of the searches (shared, fewshot)")
     parser.add_argument("--truth", choices=("mean", "seed0"), default="mean",
                         help="test accuracy: mean over the seeds trained, or seed 0's")
     parser.add_argument("--table", type=Path, default=None)
@@ -362,10 +364,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    + [a.to_json() for a in draw(table["archs"])]}
         if name == "shared":
             values = shared_scores(list(targets.values()), data, args.preset, options,
-                                   args.seed)
+                                   args.seed, args.device)
         else:
             values = few_shot_scores(list(targets.values()), data, args.preset, options,
-                                     args.seed, split=name == "fewshot")
+                                     args.seed, split=name == "fewshot", device=args.device)
         by_key[label] = dict(zip(targets, map(float, values), strict=True))
         return [by_key[label][key(r["arch"])] for r in rows], time.process_time() - t0
 
