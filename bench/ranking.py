@@ -26,6 +26,9 @@ the table measured (simulated); no signal can be expected above it. The signals:
   architecture is scored on the copy of its op;
 - `epochN`: the table's own validation accuracy after N epochs of its protocol (a short
   stand-alone training, as a multi-fidelity signal);
+- `trainN`: its training accuracy during epoch N (4,500 images against validation's 500);
+  `sotaN`: the sum over the first N epochs (the accuracy form of Ru et al. 2021's sum of
+  training losses, which ranks better early in training than validation does);
 - `params`, `flops`: the size of the final network (the baseline any signal has to beat:
   Ning et al. 2021 found it hard to);
 - `seed1`: the table's own test accuracy with training seed 1 (the architectures trained with
@@ -384,6 +387,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             elif name.startswith("epoch"):
                 k = int(name[5:])
                 values = [r["val_acc"][k - 1] for r in rows]
+            elif name.startswith("train"):
+                k = int(name[5:])
+                values = [r["train_acc"][k - 1] for r in rows]
+            elif name.startswith("sota"):
+                k = int(name[4:])
+                values = [sum(r["train_acc"][:k]) for r in rows]
             elif name in ("params", "flops"):
                 values = [float(r[name]) for r in rows]
             else:
