@@ -10,9 +10,12 @@ For each signal: Kendall tau and Spearman rho against the table's test accuracy 
 the mean over the seeds an architecture was trained with, the default, or seed 0's alone), with
 95 % bootstrap intervals over architectures; the precision of its top 10 % (the share of its
 top tenth that is in the table's top tenth); and the table percentile of its pick (100: the
-best architecture of the table). It also prints the ceiling: the tau a perfect signal (the
-architectures' expected accuracy) would reach against this truth, given the seed-to-seed noise
-the table measured (simulated); no signal can be expected above it. The signals:
+best architecture of the table); and, as a tabular benchmark evaluates a search, what its
+pick among 8 random architectures is worth (a selection stage of 8 candidates ranked by it):
+the mean table percentile of that pick (50: a random pick) and its regret in points. It also
+prints the ceiling: the tau a perfect signal (the architectures' expected accuracy) would
+reach against this truth, given the seed-to-seed noise the table measured (simulated); no
+signal can be expected above it. The signals:
 - `shared`: validation accuracy with shared weights after a search (`--preset`, `--option`
   name=value for any job option, e.g. sharing, shared_sampling, search_epochs);
 - `naswot` (Mellor et al. 2021: log-determinant of the ReLU codes' kernel), `synflow`
@@ -263,6 +266,8 @@ def score(signal: list[float], truth: list[float], *, boot: int = 1000,
     best_by_signal = set(np.argsort(-s, kind="stable")[:top].tolist())
     best_by_truth = set(np.argsort(-t, kind="stable")[:top].tolist())
     pick = int(np.argmax(s))
+    pct = 100 * (rankdata(t) - 1) / max(n - 1, 1)
+    of_k = picks_of(s, t, pct, rng=rng)
     return {
         "architectures": n,
         "kendall_tau": tau, "kendall_tau_ci95": _interval(taus),
@@ -271,7 +276,29 @@ def score(signal: list[float], truth: list[float], *, boot: int = 1000,
         "pick_test_acc": float(t[pick]),
         "pick_percentile": float(100 * (rankdata(t)[pick] - 1) / max(n - 1, 1)),
         "table_best": float(t.max()), "table_median": float(np.median(t)),
+        f"pick_of_{SELECT_K}": of_k,
     }
+
+
+SELECT_K = 8  # the selection stage's default number of candidates
+
+
+def picks_of(s: np.ndarray, t: np.ndarray, pct: np.ndarray, *, rng: np.random.Generator,
+             k: int = SELECT_K, draws: int = 2000) -> dict[str, float] | None:
+    """What a pick by this signal among `k` architectures drawn at random is worth, the way a
+    tabular benchmark evaluates a search: the mean table percentile of the pick (50: a random
+    pick) and its regret, the points of truth it leaves against the best of the `k`."""
+    n = len(t)
+    if n < k:
+        return None
+    pcts, regrets = [], []
+    for _ in range(draws):
+        idx = rng.choice(n, k, replace=False)
+        pick = idx[int(np.argmax(s[idx]))]
+        pcts.append(pct[pick])
+        regrets.append(100 * (t[idx].max() - t[pick]))
+    return {"k": k, "pick_percentile": float(np.mean(pcts)),
+            "regret_points": float(np.mean(regrets))}
 
 
 def ceiling(table: dict[str, Any], rows: list[dict[str, Any]], truth: str, *,
@@ -413,7 +440,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"std {100 * top['seed_std']:.2f} points, architectures' own std "
               f"{100 * top['true_architecture_std']:.2f}")
     print(f"{'signal':44s} {'tau':>6s} {'tau 95% CI':>15s} {'rho':>6s} {'top10%':>6s} "
-          f"{'pick pct':>8s} {'CPU s':>7s}")
+          f"{'pick pct':>8s} {f'of {SELECT_K}: pct':>11s} {'regret':>6s} {'CPU s':>7s}")
     for spec in args.signal.split(","):
         parts = spec.split("+")
         got = [signal(p) for p in parts]
@@ -430,9 +457,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             result["values_by_key"] = by_key[name]
         results[name] = result
         ci = result["kendall_tau_ci95"] or [float("nan")] * 2
+        of_k, nan = result[f"pick_of_{SELECT_K}"] or {}, float("nan")
         print(f"{name:44s} {result['kendall_tau']:+6.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] "
               f"{result['spearman']:+6.2f} {result['top10_precision']:6.2f} "
-              f"{result['pick_percentile']:8.0f} {cost:7.0f}", flush=True)
+              f"{result['pick_percentile']:8.0f} {of_k.get('pick_percentile', nan):11.0f} "
+              f"{of_k.get('regret_points', nan):6.2f} {cost:7.0f}", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = {"dataset": args.dataset, "table_architectures": len(rows), "truth": args.truth,
            "ceiling": top, "signals": old.get("signals", {}) | results}
