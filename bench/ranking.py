@@ -38,7 +38,9 @@ signal can be expected above it. The signals:
   2 seeds), scored against seed 0's: how far one training agrees with another of the same
   architecture (the noise in a single-seed truth; a mean over seeds is steadier);
 - `a+b`: the average of the signals' ranks.
-Writes bench/results/ranking-<dataset>.json (one entry per signal, merged with earlier runs).
+Writes bench/tables/ranking-<dataset>.json (committed: one entry per signal, merged with
+earlier runs; a search's scores of all the table's draws are kept, so that rescoring against a
+table that has grown costs seconds, not a search).
 """
 
 from __future__ import annotations
@@ -376,7 +378,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tail = "".join(f",{k}={v}" for k, v in sorted(options.items())) + f",{args.preset}"
     searched = ("shared", "oneshot", "fewshot")
     cache: dict[str, tuple[list[float], float]] = {}
-    path = args.out or ROOT / "bench" / "results" / f"ranking-{args.dataset}.json"
+    path = args.out or TABLES / f"ranking-{args.dataset}.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     by_key: dict[str, dict[str, float]] = {}  # a search's score of each architecture
 
