@@ -54,7 +54,8 @@ run_ranking() {
     for dataset in fashion-mnist digits; do
         local rank=($PY bench/ranking.py --dataset "$dataset" --device cuda --data-dir "$DATA"
                     --table "$OUT/$dataset.json" --out "$OUT/ranking-$dataset.json")
-        "${rank[@]}" --signal seed1,params,flops,epoch1,epoch2,epoch3,naswot,synflow,jacob_cov
+        "${rank[@]}" --signal seed1,params,flops,epoch1,epoch2,epoch3,train1,sota2
+        "${rank[@]}" --signal naswot,synflow,jacob_cov
         for preset in demo quick; do
             "${rank[@]}" --preset $preset --signal shared,oneshot,fewshot
             "${rank[@]}" --preset $preset --signal shared --option shared_sampling=fair

@@ -204,7 +204,7 @@ def few_shot_scores(arch_jsons: list[dict[str, Any]], data: Any, preset: str,
     """`oneshot` (split=False) or `fewshot` (split=True), at the same shared-weight steps: the
     preset's epochs of uniform draws, no controller; with the split, each of the second half's
     epochs is shared out among one copy of the weights per op of the conv cell's first edge."""
-    from enas_core.runtime import cosine_lr
+    from enas_core.runtime import cosine_lr, never
     from enas_core.spaces import get_space
 
     searcher = _search(preset, options | {"shared_sampling": "uniform"}, data, seed, device)
@@ -241,10 +241,6 @@ def few_shot_scores(arch_jsons: list[dict[str, Any]], data: Any, preset: str,
     return [scores[i] for i in range(len(archs))]
 
 
-def never() -> bool:
-    return False
-
-
 # -- scoring -----------------------------------------------------------------------------------
 
 
@@ -268,17 +264,16 @@ def score(signal: list[float], truth: list[float], *, boot: int = 1000,
     best_by_signal = set(np.argsort(-s, kind="stable")[:top].tolist())
     best_by_truth = set(np.argsort(-t, kind="stable")[:top].tolist())
     pick = int(np.argmax(s))
-    pct = 100 * (rankdata(t) - 1) / max(n - 1, 1)
-    of_k = picks_of(s, t, pct, rng=rng)
+    pct = 100 * (rankdata(t) - 1) / max(n - 1, 1)  # each architecture's table percentile
     return {
         "architectures": n,
         "kendall_tau": tau, "kendall_tau_ci95": _interval(taus),
         "spearman": rho, "spearman_ci95": _interval(rhos),
         "top10_precision": len(best_by_signal & best_by_truth) / top,
         "pick_test_acc": float(t[pick]),
-        "pick_percentile": float(100 * (rankdata(t)[pick] - 1) / max(n - 1, 1)),
+        "pick_percentile": float(pct[pick]),
         "table_best": float(t.max()), "table_median": float(np.median(t)),
-        f"pick_of_{SELECT_K}": of_k,
+        f"pick_of_{SELECT_K}": picks_of(s, t, pct, rng=rng),
     }
 
 
