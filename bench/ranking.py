@@ -15,7 +15,11 @@ pick among 8 random architectures is worth (a selection stage of 8 candidates ra
 the mean table percentile of that pick (50: a random pick) and its regret in points. It also
 prints the ceiling: the tau a perfect signal (the architectures' expected accuracy) would
 reach against this truth, given the seed-to-seed noise the table measured (simulated); no
-signal can be expected above it. The signals:
+signal can be expected above it; and the pick of 8 that even the truth itself makes (the best
+of 8 uniform draws: the 90th percentile of a 60-architecture table), so that a search whose
+final pick is to sit at or above the table's 90th percentile needs a perfect ranking of a
+uniform pool, or a pool better than uniform.
+The signals:
 - `shared`: validation accuracy with shared weights after a search (`--preset`, `--option`
   name=value for any job option, e.g. sharing, shared_sampling, search_epochs);
 - `naswot` (Mellor et al. 2021: log-determinant of the ReLU codes' kernel), `synflow`
@@ -436,6 +440,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{top['kendall_tau_range90'][1]:+.2f}) against this truth: one training's seed "
               f"std {100 * top['seed_std']:.2f} points, architectures' own std "
               f"{100 * top['true_architecture_std']:.2f}")
+    if top is not None:
+        t = np.asarray(truth, dtype=float)
+        top[f"oracle_pick_of_{SELECT_K}"] = picks_of(
+            t, t, 100 * (rankdata(t) - 1) / max(len(t) - 1, 1),
+            rng=np.random.default_rng(args.seed))
+        oracle = top[f"oracle_pick_of_{SELECT_K}"]
+        if oracle:
+            print(f"the truth's own pick of {SELECT_K} uniform draws sits at percentile "
+                  f"{oracle['pick_percentile']:.0f} of this table on average: no pick of "
+                  f"{SELECT_K} from a uniform pool can be expected above it")
     print(f"{'signal':44s} {'tau':>6s} {'tau 95% CI':>15s} {'rho':>6s} {'top10%':>6s} "
           f"{'pick pct':>8s} {f'of {SELECT_K}: pct':>11s} {'regret':>6s} {'CPU s':>7s}")
     for spec in args.signal.split(","):

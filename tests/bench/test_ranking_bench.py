@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.ranking import _with_op, ceiling, few_shot_scores, score
+from bench.ranking import _with_op, ceiling, few_shot_scores, picks_of, score
 from bench.space_table import draw
 
 
@@ -49,6 +49,21 @@ def test_score_of_a_perfect_and_a_reversed_signal() -> None:
     assert right["pick_percentile"] == 100 and right["top10_precision"] == 1.0
     assert wrong["kendall_tau"] == pytest.approx(-1.0)
     assert wrong["pick_percentile"] == 0 and wrong["top10_precision"] == 0.0
+
+
+def test_a_perfect_pick_of_8_sits_at_the_best_of_8_uniform_draws() -> None:
+    # the expected top rank of 8 of 60 without replacement is 8 * 61 / 9: the 90th percentile
+    t = np.linspace(0.80, 0.90, 60)
+    pct = 100 * np.arange(60) / 59
+    rng = np.random.default_rng(0)
+    perfect = picks_of(t, t, pct, rng=rng, draws=4000)
+    reversed_ = picks_of(-t, t, pct, rng=rng, draws=4000)
+
+    assert perfect["pick_percentile"] == pytest.approx(100 * (8 * 61 / 9 - 1) / 59, abs=0.6)
+    assert perfect["regret_points"] == 0
+    assert reversed_["pick_percentile"] == pytest.approx(100 - perfect["pick_percentile"],
+                                                         abs=0.8)
+    assert picks_of(t[:5], t[:5], pct[:5], rng=rng) is None  # fewer than 8 to draw from
 
 
 def test_with_op_sets_the_first_edges_op_only() -> None:
