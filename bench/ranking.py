@@ -320,11 +320,18 @@ def ceiling(table: dict[str, Any], rows: list[dict[str, Any]], truth: str, *,
     counts = np.array([len(runs[r["key"]]) if truth == "mean" else 1 for r in rows])
     rng = np.random.default_rng(seed)
     taus = [0.0] if true_var == 0 else []  # no spread beyond the noise: nothing to rank
+    picks = [50.0] if true_var == 0 else []  # the percentile of a perfect pick of SELECT_K
+    n = len(rows)
     for _ in range(sims if true_var > 0 else 0):
-        true = rng.normal(0, math.sqrt(true_var), len(rows))
-        seen = true + rng.normal(0, 1, len(rows)) * np.sqrt(noise_var / counts)
+        true = rng.normal(0, math.sqrt(true_var), n)
+        seen = true + rng.normal(0, 1, n) * np.sqrt(noise_var / counts)
         taus.append(kendalltau(true, seen).statistic)
+        if n >= SELECT_K:
+            idx = rng.choice(n, SELECT_K, replace=False)
+            pick = idx[int(np.argmax(true[idx]))]
+            picks.append(100 * (rankdata(seen)[pick] - 1) / (n - 1))
     return {"kendall_tau": float(np.mean(taus)), "kendall_tau_range90": _interval90(taus),
+            f"pick_of_{SELECT_K}_percentile": float(np.mean(picks)) if picks else None,
             "seed_std": math.sqrt(noise_var), "true_architecture_std": math.sqrt(true_var)}
 
 
@@ -445,11 +452,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         top[f"oracle_pick_of_{SELECT_K}"] = picks_of(
             t, t, 100 * (rankdata(t) - 1) / max(len(t) - 1, 1),
             rng=np.random.default_rng(args.seed))
-        oracle = top[f"oracle_pick_of_{SELECT_K}"]
-        if oracle:
-            print(f"the truth's own pick of {SELECT_K} uniform draws sits at percentile "
-                  f"{oracle['pick_percentile']:.0f} of this table on average: no pick of "
-                  f"{SELECT_K} from a uniform pool can be expected above it")
+        oracle, perfect = top[f"oracle_pick_of_{SELECT_K}"], top[f"pick_of_{SELECT_K}_percentile"]
+        if oracle and perfect is not None:
+            print(f"pick of {SELECT_K} uniform draws: the table's own order picks at percentile "
+                  f"{oracle['pick_percentile']:.0f} on average, a perfect signal (the "
+                  f"architectures' expected accuracy) at {perfect:.0f} given the noise: no "
+                  f"signal's pick from a uniform pool can be expected above it")
     print(f"{'signal':44s} {'tau':>6s} {'tau 95% CI':>15s} {'rho':>6s} {'top10%':>6s} "
           f"{'pick pct':>8s} {f'of {SELECT_K}: pct':>11s} {'regret':>6s} {'CPU s':>7s}")
     for spec in args.signal.split(","):

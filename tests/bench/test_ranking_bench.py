@@ -32,6 +32,9 @@ def test_ceiling_follows_the_tables_noise() -> None:
     assert mid is not None and single is not None
     assert 0.3 < single["kendall_tau"] < mid["kendall_tau"] < 0.9  # two seeds beat one
     assert mid["seed_std"] == pytest.approx(0.004, rel=0.3)
+    # a perfect pick of 8 of 40: the best of 8 uniform draws, percentile (8 * 41 / 9 - 1) / 39
+    assert quiet["pick_of_8_percentile"] == pytest.approx(90.9, abs=2)
+    assert noisy["pick_of_8_percentile"] < mid["pick_of_8_percentile"] < 90
 
 
 def test_ceiling_needs_seed_pairs() -> None:
