@@ -12,7 +12,10 @@
           with the same final budget and no search at all;
 - enas-select, random-select: enas and random with the selection stage (`select_candidates`
           8, `select_epochs` 2: the pool trained alone briefly, halved successively, the best
-          trained in full): the two get the same stage, so they compare at equal compute.
+          trained in full): the two get the same stage, so they compare at equal compute;
+- random-long: random without the stage, the stage's compute spent on a longer final
+          training instead (its epochs scaled by the search network's size against the final
+          one's): does the stage pay against simply training the pick longer?
 
 Each row: test accuracy (mean and standard deviation over seeds), params, the search's
 controller-vs-random gap on validation (the job's search report), wall time.
@@ -43,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ARMS = ("enas", "enas-uniform", "random", "hand", "enas-select", "random-select")
+ARMS = ("enas", "enas-uniform", "random", "hand", "enas-select", "random-select", "random-long")
 SELECT = {"candidates": 8, "epochs": 2}  # the -select arms' stage
 # The hand-designed cells, written as the API writes architectures (input, op, input, op per
 # node; ops 0 sep3x3, 1 sep5x5, 2 avg3x3, 3 max3x3, 4 identity; inputs 0/1 the two cell
@@ -110,11 +113,26 @@ def run_config(profile: Profile, arm: str, seed: int) -> Any:
                         model=ModelConfig(layers=8, channels=36, nodes=5, aux_head=True,
                                           drop_path=0.2),
                         augment=AugmentConfig(crop_padding=2, cutout=8))
-    base = arm.removesuffix("-select")
+    if arm == "random-long":
+        train = replace(train, epochs=train.epochs + stage_epochs(config.search.model, train.model))
+    base = arm.removesuffix("-select").removesuffix("-long")
     search = replace(config.search, strategy="random" if base == "random" else "enas",
                      shared_sampling="uniform" if base == "enas-uniform" else "controller")
     select = SelectConfig(**SELECT) if arm.endswith("-select") else config.select
     return replace(config, search=search, train=train, select=select, seed=seed)
+
+
+def stage_epochs(search: Any, final: Any) -> int:
+    """The selection stage's compute (SELECT's rounds, in epochs of the search network) in
+    epochs of the final network: a cell's cost grows with channels squared (its convolutions
+    are separable: the pointwise part dominates) and linearly with depth."""
+    from enas_core.selection import rounds
+
+    plan = rounds(SELECT["candidates"], SELECT["epochs"])
+    epochs = sum(n * (target - before) for (n, target), before
+                 in zip(plan, [0] + [t for _, t in plan[:-1]], strict=True))
+    ratio = (search.channels / final.channels) ** 2 * search.layers / final.layers
+    return max(1, round(epochs * ratio))
 
 
 def run_arm(task: tuple[str, str, int, str, str, int]) -> dict[str, Any]:
@@ -186,7 +204,8 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return table
 
 
-PAIRS = (("enas", "random"), ("enas-select", "random-select"))  # at equal compute
+PAIRS = (("enas", "random"), ("enas-select", "random-select"),  # at equal compute
+         ("random-select", "random-long"))
 
 
 def paired(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
