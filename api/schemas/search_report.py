@@ -66,6 +66,11 @@ class SelectionCandidatePublic(BaseModel):
     shared_val_acc: float = Field(description="Validation accuracy with the shared weights.")
     alone_val_acc: list[float] = Field(
         description="Validation accuracy trained alone, after each round it took part in.")
+    alone_train_acc: list[float] = Field(
+        default_factory=list,
+        description="Training accuracy trained alone, averaged over the epochs it had trained "
+        "by the end of each round it took part in. A round ranks its candidates by the mean "
+        "of their ranks in this and in alone_val_acc.")
     picked: bool
 
 

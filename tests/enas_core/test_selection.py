@@ -1,10 +1,10 @@
 import pytest
 import torch
-from scipy.stats import kendalltau
+from scipy.stats import kendalltau, rankdata
 
 from enas_core.config import SelectConfig, replace
 from enas_core.pipeline import run_job, select_epochs
-from enas_core.selection import kendall_tau, pool, rounds, trust
+from enas_core.selection import Selection, kendall_tau, pool, ranks, rounds, trust
 from tests.enas_core.helpers import Interrupt, stable, tiny_run
 
 
@@ -31,6 +31,41 @@ def test_kendall_tau_is_scipys_tau_b():
     assert kendall_tau([1, 2, 3], [1, 2, 3]) == 1.0 and kendall_tau([1, 2, 3], [3, 2, 1]) == -1
     assert kendall_tau([1, 1, 1], [1, 2, 3]) is None
     assert [trust(t) for t in (0.8, 0.4, 0.1, None)] == ["high", "some", "none", "unknown"]
+
+
+def test_ranks_are_scipys_rankdata():
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(20):
+        values = torch.randint(0, 4, (7,), generator=gen).tolist()
+        assert ranks(values) == rankdata(values).tolist()
+
+
+def rule(cands, r):
+    """The stage's order of round r's candidates, from its report: the mean of each one's
+    ranks in val_acc and train_acc alone (no soft limits), ties by shared-weight val_acc."""
+    entrants = [k for k, c in enumerate(cands) if len(c["alone_val_acc"]) > r]
+    val = rankdata([cands[k]["alone_val_acc"][r] for k in entrants])
+    fit = rankdata([cands[k]["alone_train_acc"][r] for k in entrants])
+    score = {k: (v + f) / 2 for k, v, f in zip(entrants, val, fit, strict=True)}
+    return sorted(entrants, key=lambda k: (-score[k], -cands[k]["shared_val_acc"], k))
+
+
+def test_a_round_ranks_by_validation_and_training_accuracy_together():
+    # c0 validates best, c1 trains best and validates second: mean ranks c1 3.5, c0 3, c2
+    # 2.5, c3 1
+    cands = [{"arch": {"n": k}, "val_acc": 0.5 + k / 100, "score": 0.5 + k / 100}
+             for k in range(4)]
+    selection = Selection(cands, replace(tiny_run(), select=SelectConfig(candidates=4,
+                                                                         epochs=1)), None)
+    selection.alone = [[0.95], [0.93], [0.90], [0.80]]
+    selection.fit = [[0.70], [0.85], [0.80], [0.60]]
+    selection.step = selection.steps
+    assert selection._ranked(0) == [1, 0, 2, 3]
+    assert selection.picked() == 1
+    # a candidate over a soft limit (score below its val_acc) is marked down on both; c0 and
+    # c2 then tie (3.5 each) and the better shared-weight score, c2's, goes first
+    cands[1]["score"] = 0.3
+    assert selection._ranked(0) == [2, 0, 3, 1]
 
 
 def test_pool_alternates_the_groups_without_repeats():
@@ -62,15 +97,18 @@ def test_the_selection_stage_trains_the_pool_alone_and_picks_its_best(digits, tm
     assert report["epochs_trained"] == 6
     cands = report["candidates"]
     assert {c["source"] for c in cands} == {"search", "random"}
-    first = [c["alone_val_acc"][0] for c in cands]
+    assert all(len(c["alone_train_acc"]) == len(c["alone_val_acc"]) for c in cands)
+    first = rule(cands, 0)
     went_on = [k for k, c in enumerate(cands) if len(c["alone_val_acc"]) == 2]
-    assert sorted(went_on) == sorted(sorted(range(4), key=lambda k: -first[k])[:2])
-    win = max(went_on, key=lambda k: cands[k]["alone_val_acc"][1])
+    assert sorted(went_on) == sorted(first[:2])
+    win = rule(cands, 1)[0]
     assert report["picked"] == win and cands[win]["picked"]
     # the final network is the selection's pick, and the trust figure is the tau of the pool
     assert result.best["arch"] == cands[win]["arch"]
+    stage = rankdata([c["alone_val_acc"][0] for c in cands]) + rankdata(
+        [c["alone_train_acc"][0] for c in cands])  # the first round's score
     assert report["kendall_tau"] == pytest.approx(
-        kendalltau([c["shared_val_acc"] for c in cands], first).statistic)
+        kendalltau([c["shared_val_acc"] for c in cands], stage).statistic)
     assert report["summary"].startswith("the shared weights' ranking")
     progress = [m.progress for m in seen]
     assert progress == sorted(progress) and progress[-1] == 1.0

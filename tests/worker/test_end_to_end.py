@@ -471,7 +471,11 @@ def test_a_job_with_a_selection_stage_reports_its_trust_figure(http, live_keys, 
     report = http.get(f"/jobs/{job_id}/search-report", headers=alice).json()["selection"]
     assert report["rounds"] == [{"candidates": 2, "epochs": 1}]
     assert len(report["candidates"]) == 2 and report["epochs_trained"] == 2
-    alone = [c["alone_val_acc"][0] for c in report["candidates"]]
+    # the stage ranks by the mean of each candidate's ranks in val_acc and train_acc alone
+    val = [c["alone_val_acc"][0] for c in report["candidates"]]
+    fit = [c["alone_train_acc"][0] for c in report["candidates"]]
+    alone = [(val[i] > val[1 - i]) - (val[i] < val[1 - i]) + (fit[i] > fit[1 - i])
+             - (fit[i] < fit[1 - i]) for i in range(2)]
     shared = [c["shared_val_acc"] for c in report["candidates"]]
     assert report["picked"] == max(range(2), key=lambda i: (alone[i], shared[i], -i))
     tau = (None if alone[0] == alone[1] or shared[0] == shared[1]
