@@ -16,9 +16,9 @@ the mean table percentile of that pick (50: a random pick) and its regret in poi
 prints the ceiling: the tau a perfect signal (the architectures' expected accuracy) would
 reach against this truth, given the seed-to-seed noise the table measured (simulated); no
 signal can be expected above it; and the pick of 8 that even the truth itself makes (the best
-of 8 uniform draws: the 90th percentile of a 60-architecture table), so that a search whose
-final pick is to sit at or above the table's 90th percentile needs a perfect ranking of a
-uniform pool, or a pool better than uniform.
+of 8 uniform draws: the 90th percentile of a 60-architecture table) and that a perfect signal
+makes given the table's noise (lower): a pick at or above the table's 90th percentile is out
+of reach of any ranking of a uniform pool of 8, and needs a pool better than uniform.
 The signals:
 - `shared`: validation accuracy with shared weights after a search (`--preset`, `--option`
   name=value for any job option, e.g. sharing, shared_sampling, search_epochs);

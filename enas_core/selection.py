@@ -12,9 +12,10 @@ the 2. The best of the last round is the one trained in full.
 A round ranks its candidates by the average of two ranks: validation accuracy, and training
 accuracy averaged over the epochs trained (Ru et al. 2021's early-training signal: a round's
 candidates have all trained as many epochs, so this ranks as their sum does). Against the
-space tables (bench/README.md, "Ranking signals") the pair ranks better than either alone on
-both datasets: validation data is small (a 1,000-image upload validates on ~90 images) while
-architectures differ by half a point, and the training split is ten times larger.
+space tables (bench/README.md, "Equal compute, three seeds, and what a pick of 8 can reach")
+the pair ranks better than validation alone on both datasets: validation data is small (a
+1,000-image upload validates on ~90 images) while architectures differ by half a point, and
+the training split is about ten times larger.
 
 It also says how far the search's own ranking can be trusted: Kendall tau between the
 candidates' shared-weight validation accuracy and the first round's stand-alone ranking,
@@ -274,7 +275,7 @@ class Selection:
         self.step = state["step"]
         self.alone = [list(a) for a in state["alone"]]
         # a checkpoint from before the stage kept training accuracy ranks by val_acc alone
-        self.fit = [list(f) for f in state.get("fit", self.alone)]
+        self.fit = [list(f) for f in state.get("fit", state["alone"])]
         self.states = dict(state["states"])
         self.epochs_trained = state["epochs_trained"]
         self.seconds = state["seconds"]

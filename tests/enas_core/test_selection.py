@@ -68,6 +68,16 @@ def test_a_round_ranks_by_validation_and_training_accuracy_together():
     assert selection._ranked(0) == [2, 0, 3, 1]
 
 
+def test_a_checkpoint_without_training_accuracy_ranks_by_validation_alone():
+    cands = [{"arch": {"n": k}, "val_acc": 0.5, "score": 0.5} for k in range(3)]
+    config = replace(tiny_run(), select=SelectConfig(candidates=3, epochs=1))
+    selection = Selection(cands, config, None)
+    selection.load_state_dict({"step": 3, "alone": [[0.7], [0.9], [0.8]], "states": {},
+                               "epochs_trained": 3, "seconds": 1.0, "history": []})
+    assert selection.fit == selection.alone == [[0.7], [0.9], [0.8]]
+    assert selection._ranked(0) == [1, 2, 0]
+
+
 def test_pool_alternates_the_groups_without_repeats():
     a = [{"arch": {"n": i}, "val_acc": 0.9 - i / 100} for i in range(4)]
     b = [{"arch": {"n": i}, "val_acc": 0.8} for i in (0, 5, 6)]
