@@ -123,14 +123,13 @@ def run_config(profile: Profile, arm: str, seed: int) -> Any:
 
 
 def stage_epochs(search: Any, final: Any) -> int:
-    """The selection stage's compute (SELECT's rounds, in epochs of the search network) in
-    epochs of the final network: a cell's cost grows with channels squared (its convolutions
-    are separable: the pointwise part dominates) and linearly with depth."""
-    from enas_core.selection import rounds
+    """The selection stage's compute (SELECT's epochs of the search network) in epochs of the
+    final network: a cell's cost grows with channels squared (its convolutions are separable:
+    the pointwise part dominates) and linearly with depth."""
+    from enas_core.config import RunConfig, SelectConfig
+    from enas_core.pipeline import select_epochs
 
-    plan = rounds(SELECT["candidates"], SELECT["epochs"])
-    epochs = sum(n * (target - before) for (n, target), before
-                 in zip(plan, [0] + [t for _, t in plan[:-1]], strict=True))
+    epochs = select_epochs(RunConfig(select=SelectConfig(**SELECT)))
     ratio = (search.channels / final.channels) ** 2 * search.layers / final.layers
     return max(1, round(epochs * ratio))
 

@@ -41,6 +41,7 @@ from .architecture import Architecture
 from .config import ModelConfig
 from .costs import Key, NetOp, network_ops, pieces, smallest_architecture
 from .metrics import Clock, measure_latency
+from .ranks import ranks
 from .spaces import build_network, get_space, network_config_for, random_architecture
 
 log = logging.getLogger(__name__)
@@ -360,25 +361,11 @@ def latency_table(model: ModelConfig, input_shape: Sequence[int], num_classes: i
 # -- how good the prediction is ---------------------------------------------------------------
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):  # ties share their mean rank
-            ranks[order[k]] = (i + j) / 2
-        i = j + 1
-    return ranks
-
-
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman rank correlation (Pearson correlation of the ranks, ties averaged)."""
     if len(a) != len(b) or len(a) < 2:
         raise ValueError("spearman needs two sequences of the same length >= 2")
-    ra, rb = _ranks(a), _ranks(b)
+    ra, rb = ranks(a), ranks(b)
     ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
     cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
     va = math.sqrt(sum((x - ma) ** 2 for x in ra))

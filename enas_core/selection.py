@@ -36,6 +36,7 @@ from typing import Any
 from .config import RunConfig, Runtime, TrainConfig
 from .data import Splits
 from .metrics import EpochMetrics
+from .ranks import ranks
 from .runtime import StopFn, never
 from .spaces import arch_from_json, network_config_for
 
@@ -79,21 +80,6 @@ def kendall_tau(a: list[float], b: list[float]) -> float | None:
     n = concordant + discordant
     denominator = math.sqrt((n + ties_a) * (n + ties_b))
     return (concordant - discordant) / denominator if denominator else None
-
-
-def ranks(values: list[float]) -> list[float]:
-    """1-based ranks, ascending, ties given their mean rank (as scipy's `rankdata`)."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    out = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for k in order[start:end + 1]:
-            out[k] = (start + end) / 2 + 1
-        start = end + 1
-    return out
 
 
 def trust(tau: float | None) -> str:
