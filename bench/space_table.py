@@ -135,6 +135,18 @@ def picked(paths: list[Path], dataset: str) -> list[dict[str, Any]]:
     return found
 
 
+def extremes(reference: dict[str, Any], k: int) -> list[dict[str, Any]]:
+    """The `k` best and `k` worst architectures of a table by their mean over seeds, among those
+    it trained with two seeds (a one-seed extreme is mostly its seed's luck): trained again
+    at another budget, they show how the spread between architectures moves with the budget."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in reference["rows"]:
+        by.setdefault(r["key"], []).append(r)
+    two = sorted((rs for rs in by.values() if len(rs) >= 2),
+                 key=lambda rs: statistics.fmean(r["test_acc"] for r in rs))
+    return [rs[0]["arch"] for rs in two[-k:][::-1] + two[:k]]
+
+
 def noise(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Seed-to-seed noise (|test acc seed 0 - seed 1| over architectures with both) against the
     spread between architectures (std of seed-0 test accuracies)."""
@@ -168,6 +180,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--picks", type=Path, nargs="*", default=[],
                         help="bench/quality.py outputs whose picked architectures to add")
+    parser.add_argument("--extremes", type=int, default=None, metavar="K",
+                        help="train only the K best and K worst two-seed architectures of "
+                             "the dataset's table (its budget against this one), seed 0")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once (processes)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
@@ -186,6 +201,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     archs = [a.to_json() for a in draw(args.archs)]
     extra = picked(args.picks, args.dataset)
+    if args.extremes is not None:
+        if path == TABLES / f"{args.dataset}.json":
+            sys.exit("--extremes trains at another budget: give it its own --out")
+        reference = json.loads((TABLES / f"{args.dataset}.json").read_text())
+        archs, extra, args.second_seed = extremes(reference, args.extremes), [], 0
     # the 2-seed architectures first, both seeds side by side: the noise is known early
     tasks = [(a, s) for a in archs[: args.second_seed] for s in (0, 1)]
     tasks += [(a, 0) for a in archs[args.second_seed:]]
