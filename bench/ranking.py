@@ -38,6 +38,8 @@ The signals:
   training losses, which ranks better early in training than validation does);
 - `params`, `flops`: the size of the final network (the baseline any signal has to beat:
   Ning et al. 2021 found it hard to);
+- `prior`: the micro space's prior (enas_core/spaces/micro/prior.py: a ridge regression on
+  each cell's op shares), fitted on the other dataset's table only (bench/prior.py);
 - `seed1`: the table's own test accuracy with training seed 1 (the architectures trained with
   2 seeds), scored against seed 0's: how far one training agrees with another of the same
   architecture (the noise in a single-seed truth; a mean over seeds is steadier);
@@ -430,6 +432,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 values = [sum(r["train_acc"][:k]) for r in rows]
             elif name in ("params", "flops"):
                 values = [float(r[name]) for r in rows]
+            elif name == "prior":  # fitted on the other tables only: none of these rows
+                from bench.prior import DATASETS, fit, predict
+
+                model = fit([read_table(d, None)[1] for d in DATASETS if d != args.dataset])
+                values = predict(model, rows).tolist()
             else:
                 sys.exit(f"unknown signal {name!r}")
             cache[name] = (values, time.process_time() - t0)

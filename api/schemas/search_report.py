@@ -63,6 +63,10 @@ class SelectionCandidatePublic(BaseModel):
     arch: ArchJson = Field(description=ARCH_HELP)
     source: Literal["search", "random"] | None = Field(
         description="Whether it came from the search's ranking or the uniform control group.")
+    prior: float | None = Field(
+        None, description="The search space's prior (learned from the project's tables of "
+        "architectures trained alone; higher: tends to train better), by which the pool was "
+        "chosen. None where the space has no prior.")
     shared_val_acc: float = Field(description="Validation accuracy with the shared weights.")
     alone_val_acc: list[float] = Field(
         description="Validation accuracy trained alone, after each round it took part in.")

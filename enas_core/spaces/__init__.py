@@ -88,6 +88,11 @@ def network_config_for(arch: Architecture, model: ModelConfig) -> ModelConfig:
     return space_of(arch).fit(arch, model)
 
 
+def prior_score(arch: Architecture) -> float | None:
+    """Its space's prior (`SearchSpace.prior`): how well it tends to train, untrained."""
+    return space_of(arch).prior(arch)
+
+
 def random_architecture(model: ModelConfig, rng: random.Random) -> Architecture:
     """A uniformly random architecture of the config's space and size."""
     return get_space(model.space).random(model, rng)

@@ -53,6 +53,11 @@ class SearchSpace(ABC):
     def sized(self, model: ModelConfig, size: int) -> ModelConfig:
         """`model` in this space, with architectures of `size`."""
 
+    def prior(self, arch: Any) -> float | None:
+        """A score of how well `arch` tends to train before any training (higher: better),
+        learned from this space's ground-truth tables; None where the space has none."""
+        return None
+
     def check(self, model: ModelConfig) -> None:  # noqa: B027 - most spaces build any config
         """A ConfigError (naming the field) if this space cannot build `model`."""
 

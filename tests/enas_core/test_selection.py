@@ -1,10 +1,13 @@
+import random
+
 import pytest
 import torch
 from scipy.stats import kendalltau, rankdata
 
-from enas_core.config import SelectConfig, replace
+from enas_core.config import ModelConfig, SelectConfig, replace
 from enas_core.pipeline import run_job, select_epochs
 from enas_core.selection import Selection, kendall_tau, pool, rounds, trust
+from enas_core.spaces import arch_from_json, prior_score, random_architecture
 from tests.enas_core.helpers import Interrupt, stable, tiny_run
 
 
@@ -71,13 +74,37 @@ def test_a_checkpoint_without_training_accuracy_ranks_by_validation_alone():
     assert selection._ranked(0) == [1, 2, 0]
 
 
-def test_pool_alternates_the_groups_without_repeats():
-    a = [{"arch": {"n": i}, "val_acc": 0.9 - i / 100} for i in range(4)]
-    b = [{"arch": {"n": i}, "val_acc": 0.8} for i in (0, 5, 6)]
+def _archs(n, nodes=5, space="micro"):
+    rng = random.Random(1)
+    model = ModelConfig(space=space, nodes=nodes, layers=4 if space == "macro" else 3)
+    return [random_architecture(model, rng).to_json() for _ in range(n)]
+
+
+def test_pool_alternates_the_groups_best_by_the_prior_without_repeats():
+    archs = _archs(7)
+    prior = {str(a): prior_score(arch_from_json(a)) for a in archs}
+    # listed in shared-score order, as the search ranks them; archs[0] in both groups
+    a = [{"arch": archs[i], "val_acc": 0.9 - i / 100} for i in range(4)]
+    b = [{"arch": archs[i], "val_acc": 0.8} for i in (0, 5, 6)]
     got = pool(a, b, 5)
-    assert [(c["arch"]["n"], c["source"]) for c in got] == [
-        (0, "search"), (5, "random"), (1, "search"), (6, "random"), (2, "search")]
+    assert [c["source"] for c in got] == ["search", "random", "search", "random", "search"]
+    assert len({str(c["arch"]) for c in got}) == 5
+    assert [c["prior"] for c in got] == [prior[str(c["arch"])] for c in got]
+    searched = [c["prior"] for c in got if c["source"] == "search"]
+    assert searched == sorted((prior[str(x["arch"])] for x in a), reverse=True)[:3]
+    drawn = [c["arch"] for c in got if c["source"] == "random"]
+    best_b = sorted(b, key=lambda x: -prior[str(x["arch"])])
+    assert drawn == [x["arch"] for x in best_b if x["arch"] not in [c["arch"] for c in got
+                                                                    if c["source"] == "search"]][:2]
     assert len(pool(a, [], 8)) == 4  # fewer distinct candidates than asked: all of them
+
+
+def test_without_a_prior_the_pool_keeps_the_shared_weights_order():
+    archs = _archs(4, space="macro")
+    a = [{"arch": x, "val_acc": 0.9 - i / 100} for i, x in enumerate(archs)]
+    got = pool(a, [], 3)
+    assert [c["arch"] for c in got] == archs[:3]
+    assert [c["prior"] for c in got] == [None] * 3
 
 
 def selecting(candidates=4, epochs=2):

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from enas_core.costs import CostModel
 from enas_core.export import load_model, read_model_file
-from enas_core.spaces import arch_from_json, random_architecture
+from enas_core.spaces import arch_from_json, prior_score, random_architecture
 from enas_service.db import session_scope
 from enas_service.models import EpochRecord, Job
 from tests.conftest import TINY_JOB, digits_arrays, wait_for
@@ -471,6 +471,9 @@ def test_a_job_with_a_selection_stage_reports_its_trust_figure(http, live_keys, 
     report = http.get(f"/jobs/{job_id}/search-report", headers=alice).json()["selection"]
     assert report["rounds"] == [{"candidates": 2, "epochs": 1}]
     assert len(report["candidates"]) == 2 and report["epochs_trained"] == 2
+    # the pool was chosen by the space's prior, and says so per candidate
+    for c in report["candidates"]:
+        assert c["prior"] == pytest.approx(prior_score(arch_from_json(c["arch"])))
     # the stage ranks by the mean of each candidate's ranks in val_acc and train_acc alone
     val = [c["alone_val_acc"][0] for c in report["candidates"]]
     fit = [c["alone_train_acc"][0] for c in report["candidates"]]

@@ -58,6 +58,12 @@ class MicroSpace(SearchSpace):
     def describe(self, model: ModelConfig) -> str:
         return f"{model.layers} layers, {model.channels} channels, {model.nodes} nodes"
 
+    def prior(self, arch: MicroArchitecture) -> float:
+        from .prior import prior_score
+
+        self.own(arch)
+        return prior_score(arch)
+
     # -- architectures --
 
     def parse(self, *texts: str) -> MicroArchitecture:

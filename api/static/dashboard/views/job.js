@@ -106,9 +106,10 @@ function comparisonSection(job, report) {
     if (report?.selection) {
       const rounds = report.selection.rounds.map((r) => r.epochs);
       parts.push(h("div", { class: "table-wrap" }, h("table", { id: "selection-table" },
-        h("thead", {}, h("tr", {}, ["Candidate", "from", "val_acc shared", ...rounds.map((e) => `alone, ${e} ep: val / train`)].map((x, i) => h("th", { scope: "col", class: i > 1 ? "num" : null }, x)))),
+        h("thead", {}, h("tr", {}, ["Candidate", "from", "prior", "val_acc shared", ...rounds.map((e) => `alone, ${e} ep: val / train`)].map((x, i) => h("th", { scope: "col", class: i > 1 ? "num" : null }, x)))),
         h("tbody", {}, report.selection.candidates.map((c, i) => h("tr", { class: c.picked ? "picked" : null },
           h("td", {}, `${i + 1}${c.picked ? " (trained in full)" : ""}`), h("td", {}, c.source || ""),
+          h("td", { class: "num" }, c.prior == null ? "–" : `${c.prior >= 0 ? "+" : ""}${c.prior.toFixed(2)}`),
           h("td", { class: "num" }, pct(c.shared_val_acc)),
           ...rounds.map((_, r) => h("td", { class: "num" }, c.alone_val_acc[r] === undefined ? "–"
             : c.alone_train_acc?.[r] === undefined ? pct(c.alone_val_acc[r]) : `${pct(c.alone_val_acc[r])} / ${pct(c.alone_train_acc[r])}`))))))));
