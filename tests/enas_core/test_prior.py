@@ -57,6 +57,8 @@ def test_fitted_on_one_table_it_ranks_the_other_and_lifts_the_stages_pick():
     for name in fitting.DATASETS:
         assert got[name]["kendall_tau"] > 0.2, name
         assert got[name]["kendall_tau_ci95"][0] > 0, name
-        pick = got[name]["pick_percentile"]
+        pick = got[name]["pick"]["percentile"]
         assert pick["stage_prior_pool"] > pick["stage_uniform_pool"] + 4, name
         assert pick["prior_alone"] > 60, name
+        gain = got[name]["pick"]["points_over_random"]
+        assert gain["stage_prior_pool"] > gain["stage_uniform_pool"] > 0, name
