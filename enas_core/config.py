@@ -279,9 +279,10 @@ def train_batch_size(config: TrainConfig, train_samples: int) -> int:
 @dataclass(frozen=True)
 class SelectConfig:
     """The selection stage between the search and the final training (`enas_core.selection`):
-    the search's best `candidates` (half the controller's, half the uniform control group's)
-    trained alone, briefly, at the search network's size, halved successively until the last
-    ones have trained `epochs` epochs; the best of those is trained in full. 0 turns it off:
+    `candidates` of the search's (half the controller's, half the uniform control group's,
+    each group's best by the space's prior: `selection.pool`) trained alone, briefly, at the
+    search network's size, halved successively until the last ones have trained `epochs`
+    epochs; the best of those is trained in full. 0 turns it off:
     the shared weights' best is trained, as in the paper."""
 
     candidates: int = 0

@@ -218,8 +218,9 @@ _OPTIONS: tuple[Option, ...] = (
            group="controller", aliases=("--controller-aggregate",)),
     # -- the selection stage
     Option("select_candidates", ("select.candidates",), int,
-           "candidates trained alone after the search (half the search's best, half the "
-           "uniform control group's), the better half going on each round; the best is "
+           "candidates trained alone after the search (half the search's, half the uniform "
+           "control group's, each group's best by the space's prior), the better half going "
+           "on each round; the best is "
            "trained in full, and the job reports how far the shared weights' ranking agreed "
            "(Kendall tau). 0: off, the shared weights' best is trained", minimum=0,
            maximum=64, group="select"),
