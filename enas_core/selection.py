@@ -103,8 +103,9 @@ def pool(ranked: list[dict[str, Any]], control: list[dict[str, Any]],
          size: int) -> list[dict[str, Any]]:
     """The candidates that enter: the best of `ranked` (the strategy's) and of `control`
     (uniform draws), alternately, distinct, `size` at most; each marked with its `source` and
-    its space's `prior`. Best by the prior where the space has one (ties, and spaces without:
-    by shared-weight score, the order the lists come in): the shared weights rank at chance
+    its space's `prior`. Best by the prior where the space has one, those within the soft
+    limits first (ties, and spaces without a prior: by shared-weight score, the order the
+    lists come in): the shared weights rank at chance
     at the budgets measured, the prior at tau +0.3 on a dataset it was not fitted on, and a
     pool of the prior's best 8 of 20 lifts the stage's pick from the 78th-82nd to the
     88th-90th percentile of the tables (bench/prior.py). With random search both lists are
@@ -126,8 +127,16 @@ def pool(ranked: list[dict[str, Any]], control: list[dict[str, Any]],
 
 
 def _by_prior(cands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Within the soft limits first (a penalised score sorts after), then by the prior; ties
+    keep the order they came in (the shared-weight score's)."""
     marked = [c | {"prior": prior_score(arch_from_json(c["arch"]))} for c in cands]
-    return sorted(marked, key=lambda c: -(c["prior"] or 0.0))  # stable: ties keep score order
+    return sorted(marked, key=lambda c: (-round(soft_factor(c), 9), -(c["prior"] or 0.0)))
+
+
+def soft_factor(cand: dict[str, Any]) -> float:
+    """The soft limits' penalty on a candidate: its shared-weight score / val_acc (1: none)."""
+    val, score = cand.get("val_acc") or 0.0, cand.get("score")
+    return score / val if score is not None and val > 0 else 1.0
 
 
 class Selection:
@@ -180,16 +189,10 @@ class Selection:
     def _scores(self, entrants: list[int], r: int) -> dict[int, float]:
         """Each entrant's mean rank (higher: better) of stand-alone val_acc and train_acc over
         its epochs in round `r`, both times the soft limits' factor."""
-        factors = {i: self._factor(i) for i in entrants}
+        factors = {i: soft_factor(self.candidates[i]) for i in entrants}
         val = ranks([self.alone[i][r] * factors[i] for i in entrants])
         fit = ranks([self.fit[i][r] * factors[i] for i in entrants])
         return {i: (v + f) / 2 for i, v, f in zip(entrants, val, fit, strict=True)}
-
-    def _factor(self, i: int) -> float:
-        """The soft limits' penalty on this candidate (its shared-weight score / val_acc)."""
-        cand = self.candidates[i]
-        val, score = cand.get("val_acc") or 0.0, cand.get("score")
-        return score / val if score is not None and val > 0 else 1.0
 
     def run_step(self, should_stop: StopFn = never) -> EpochMetrics:
         """Train the next candidate of the running round to the round's epoch."""

@@ -99,6 +99,15 @@ def test_pool_alternates_the_groups_best_by_the_prior_without_repeats():
     assert len(pool(a, [], 8)) == 4  # fewer distinct candidates than asked: all of them
 
 
+def test_the_pool_takes_candidates_within_the_soft_limits_first():
+    archs = sorted(_archs(4), key=lambda a: -prior_score(arch_from_json(a)))
+    # the prior's best is over a soft limit (its score marked down from its val_acc)
+    cands = [{"arch": a, "val_acc": 0.9, "score": 0.6 if i == 0 else 0.9}
+             for i, a in enumerate(archs)]
+    got = pool(cands, [], 4)
+    assert [c["arch"] for c in got] == archs[1:] + archs[:1]
+
+
 def test_without_a_prior_the_pool_keeps_the_shared_weights_order():
     archs = _archs(4, space="macro")
     a = [{"arch": x, "val_acc": 0.9 - i / 100} for i, x in enumerate(archs)]
