@@ -171,3 +171,15 @@ def test_a_selection_cut_short_resumes_to_the_same_result(digits, tmp_path):
     assert resumed.best == full.best
     assert stable(resumed.history) == stable(full.history)
     assert resumed.final["test_acc"] == full.final["test_acc"]
+
+
+def test_the_presets_with_a_long_final_training_run_the_stage():
+    """bench/stage_break_even.py: the stage's pick is worth more than its compute as final
+    epochs from about 6 (digits) to 13 (Fashion-MNIST) final epochs; the short presets (2 and
+    5 final epochs) leave it off."""
+    from enas_core.presets import PRESETS, preset_config
+
+    for name in PRESETS:
+        config = preset_config(name)
+        assert config.select.active == (config.train.epochs >= 16), name
+        assert ("selection stage" in PRESETS[name]) == config.select.active, name
