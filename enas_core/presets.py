@@ -17,7 +17,7 @@ from .config import (
 
 # The selection stage in the presets whose final training is long: there 12 more final epochs
 # are worth less than the stage's pick from about 6 (digits) and 13 (Fashion-MNIST) final
-# epochs of the demo network (bench/stage_break_even.py), and the stage costs 1-2 % of the
+# epochs of the demo network (bench/stage_break_even.py), and the stage costs about 1 % of the
 # job. The short presets leave it off: at 2-5 final epochs the epochs are worth more.
 LONG_TRAINING_SELECT = SelectConfig(candidates=8, epochs=2)
 
