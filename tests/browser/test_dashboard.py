@@ -328,3 +328,36 @@ def test_a_job_with_a_warning_says_so_on_its_page_and_in_the_list(page, service:
         for job in (job_id, fine):
             httpx.delete(f"{service.url}/jobs/{job}", headers=service.headers,
                          timeout=30).raise_for_status()
+
+
+def test_the_selection_table_shows_each_candidates_prior_as_the_api_does(page, service: Service):
+    """A finished job with a selection stage: the dashboard's table has the report's candidates
+    in its order, each with its prior (or a dash where the space has none) and its val / train
+    accuracies alone, from GET /search-report."""
+    service.wait_done()
+    tiny = service.get(f"/jobs/{service.job_id}/search-report")
+    best = service.get(f"/jobs/{service.job_id}/architecture")["arch"]
+    arch = {k: best[k] for k in best if k != "label"}
+    selection = {
+        "kendall_tau": -1.0, "trust": "none", "changed_pick": True, "shared_pick_place": 2,
+        "summary": "the shared weights' ranking did not agree with 2 candidates trained alone "
+                   "(Kendall tau -1.00); its pick placed 2 of 2 alone",
+        "rounds": [{"candidates": 2, "epochs": 1}], "epochs_trained": 2,
+        "network": {"layers": 3, "channels": 16}, "picked": 0,
+        "candidates": [
+            {"arch": arch, "source": "search", "prior": 0.52, "shared_val_acc": 0.41,
+             "alone_val_acc": [0.9], "alone_train_acc": [0.8], "picked": True},
+            {"arch": WIDE, "source": "random", "prior": None, "shared_val_acc": 0.47,
+             "alone_val_acc": [0.7], "alone_train_acc": [0.6], "picked": False}]}
+    job = finished_copy(service, name="selected", search_report={
+        **{k: v for k, v in tiny.items() if k != "selection"}, "selection": selection})
+    report = service.get(f"/jobs/{job}/search-report")["selection"]
+    assert [c["prior"] for c in report["candidates"]] == [0.52, None]
+    sign_in(page, service, f"#/jobs/{job}")
+    page.wait_for_selector("#selection-table tbody tr", timeout=30_000)
+    heads = page.locator("#selection-table thead th").all_text_contents()
+    assert heads[:4] == ["Candidate", "from", "prior", "val_acc shared"]
+    rows = [r.locator("td").all_text_contents()
+            for r in page.locator("#selection-table tbody tr").all()]
+    assert [r[1:3] for r in rows] == [["search", "+0.52"], ["random", "–"]]
+    assert rows[0][0].endswith("(trained in full)")
