@@ -105,11 +105,10 @@ def pool(ranked: list[dict[str, Any]], control: list[dict[str, Any]],
     (uniform draws), alternately, distinct, `size` at most; each marked with its `source` and
     its space's `prior`. Best by the prior where the space has one, those within the soft
     limits first (ties, and spaces without a prior: by shared-weight score, the order the
-    lists come in): the shared weights rank at chance
-    at the budgets measured, the prior at tau +0.3 on a dataset it was not fitted on, and a
-    pool of the prior's best 8 of 20 lifts the stage's pick from the 78th-82nd to the
-    88th-90th percentile of the tables (bench/prior.py). With random search both lists are
-    the same draws."""
+    lists come in): the shared weights rank at chance at the budgets measured, the prior at
+    tau +0.3 on a dataset it was not fitted on, and a pool of the prior's best 8 of 20 lifts
+    the stage's pick from the 78th-82nd to the 88th-90th percentile of the tables, simulated
+    (bench/prior.py). With random search both lists are the same draws."""
     out: dict[str, dict[str, Any]] = {}
     lists = [_by_prior([c | {"source": "search"} for c in ranked]),
              _by_prior([c | {"source": "random"} for c in control])]

@@ -86,6 +86,8 @@ def test_pool_alternates_the_groups_best_by_the_prior_without_repeats():
     # listed in shared-score order, as the search ranks them; archs[0] in both groups
     a = [{"arch": archs[i], "val_acc": 0.9 - i / 100} for i in range(4)]
     b = [{"arch": archs[i], "val_acc": 0.8} for i in (0, 5, 6)]
+    # the prior's order is not the shared-weight order, or the test could not tell them apart
+    assert sorted(range(4), key=lambda i: -prior[str(archs[i])]) != list(range(4))
     got = pool(a, b, 5)
     assert [c["source"] for c in got] == ["search", "random", "search", "random", "search"]
     assert len({str(c["arch"]) for c in got}) == 5
