@@ -23,6 +23,7 @@ controller-vs-random gap on validation (the job's search report), wall time.
     python bench/quality.py --profile cpu             # <= 60 min on 2 cores (sizes printed)
     python bench/quality.py --profile gpu --device cuda
     python bench/quality.py --profile cpu --datasets digits --seeds 0 --jobs 1   # a smoke run
+    python bench/quality.py --profile cpu-16 --arms enas-select,random-select,random-long
 
 Fashion-MNIST is read from ../shared/data/fashion-mnist (or --data-dir) without download.
 Prints a table and writes bench/results/quality-<profile>.json.
@@ -80,6 +81,11 @@ PROFILES = {
                     "epochs) on the cpu profile's data",
         datasets=("digits", "fashion-mnist"), preset="quick",
         fashion_train=5000, fashion_test=1000),
+    "cpu-16": Profile(
+        description="the demo search, then a 16-epoch final training (random-long: 28), on "
+                    "Fashion-MNIST's 5,000 stratified train images, tested on all 10,000: "
+                    "does the stage pay once the final training is long? (hours on 2 cores)",
+        datasets=("fashion-mnist",), preset="demo", final_epochs=16, fashion_train=5000),
     "gpu": Profile(
         description="the quick search on full Fashion-MNIST (55,000 / 5,000 / 10,000), then "
                     "the paper-style final network (8 layers, 36 channels, cutout, aux head) "
