@@ -289,8 +289,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         if resume is None:
             log.warning("no checkpoint in %s: starting a new search", args.output)
     trainings = 2 if config.baseline == "random" else 1
-    select_steps = sum(n for n, _ in rounds(config.select.candidates, config.select.epochs)) \
-        if config.select.active else 0
+    stage = config.stage
+    select_steps = sum(n for n, _ in rounds(stage.candidates, stage.epochs)) \
+        if stage.active else 0
     progress = Progress(config.search.epochs + select_steps + trainings * config.train.epochs)
     try:
         result = run_job(config, data, out_dir=args.output, runtime=_runtime(args),

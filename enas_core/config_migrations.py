@@ -29,11 +29,23 @@ from .config import ConfigError, RunConfig, from_dict, to_dict
 log = logging.getLogger(__name__)
 
 VERSION_KEY = "config_version"
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _select_off_when_unset(data: dict[str, Any]) -> dict[str, Any]:
+    """1 -> 2: an unset `select.candidates` meant 0 (no stage) and now means automatic (on
+    from 16 final epochs): a version-1 job that did not set it ran without the stage."""
+    out = _copy(data)
+    select = out.setdefault("select", {})
+    if isinstance(select, dict) and select.get("candidates") is None:
+        select["candidates"] = 0
+    return out
+
+
 # MIGRATIONS[i] turns version i + 1 into version i + 2: len(MIGRATIONS) == CONFIG_VERSION - 1.
-MIGRATIONS: list[Step] = []
+MIGRATIONS: list[Step] = [_select_off_when_unset]
 
 
 class StoredConfigError(ConfigError):

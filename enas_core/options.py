@@ -19,7 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .config import AugmentConfig, ConfigError, RunConfig
+from .config import (
+    AUTO_SELECT_CANDIDATES,
+    AUTO_SELECT_FROM_EPOCHS,
+    AugmentConfig,
+    ConfigError,
+    RunConfig,
+)
 from .presets import PRESETS, preset_config
 from .spaces import get_space, space_names
 
@@ -223,7 +229,9 @@ _OPTIONS: tuple[Option, ...] = (
            "on each round; the best is "
            "trained in full, and the job reports how far the shared weights' ranking agreed "
            "(Kendall tau). 0: off, the shared weights' best is trained", minimum=0,
-           maximum=64, group="select"),
+           maximum=64, group="select",
+           unset=f"automatic: {AUTO_SELECT_CANDIDATES} when final_epochs is at least "
+                 f"{AUTO_SELECT_FROM_EPOCHS} (where the stage pays), else 0"),
     Option("select_epochs", ("select.epochs",), int,
            "selection: the epochs the last round's candidates reach (rounds double them from "
            "1)", minimum=1, maximum=100, group="select"),
@@ -349,8 +357,10 @@ def build_config(values: Mapping[str, Any], *, preset: str | None = None) -> Run
                 full = f"{path}.{sub}" if sub else path
                 _put(changes, full.split("."), item)
                 owners[full] = name
-    config = _rebuild(config, changes, "", owners)
-    return _tie_final_network(_scale_to_steps(config, owners), owners)
+    config = _tie_final_network(_scale_to_steps(_rebuild(config, changes, "", owners), owners),
+                                owners)
+    # An automatic stage decided now, so that the job's stored config says what it runs.
+    return replace(config, select=config.stage)
 
 
 def _scale_to_steps(config: RunConfig, owners: dict[str, str]) -> RunConfig:

@@ -126,9 +126,10 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
 
 def select_epochs(config: RunConfig) -> int:
     """The epochs the selection stage trains in all (each candidate's, added up)."""
-    if not config.select.active:
+    stage = config.stage
+    if not stage.active:
         return 0
-    plan = rounds(config.select.candidates, config.select.epochs)
+    plan = rounds(stage.candidates, stage.epochs)
     return sum(n * (e - before) for (n, e), before in zip(plan, [0] + [e for _, e in plan],
                                                               strict=False))
 
@@ -143,7 +144,7 @@ def _progress_scale(config: RunConfig, data: Splits) -> Callable[..., float]:
     shape = (train.channels, *train.image_shape[:2])
     sizes = (train.num_classes, train.num_samples, data.val.num_samples)
     search, final = epoch_work(config, shape, *sizes)
-    select = select_epoch_work(config, shape, *sizes) if config.select.active else 0.0
+    select = select_epoch_work(config, shape, *sizes) if config.stage.active else 0.0
     total = (config.search.epochs * search + trainings * config.train.epochs * final
              + select_epochs(config) * select)
     if total <= 0:  # nothing to do
@@ -211,14 +212,14 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
             "random_best": searcher.random_best.to_dict() if searcher.random_best else None,
             "pool": pool([c.to_dict() for c in searcher.ranked],
                          [c.to_dict() for c in searcher.control_ranked],
-                         config.select.candidates) if config.select.active else [],
+                         config.stage.candidates) if config.stage.active else [],
         }
         del searcher
         meter.end()
     else:
         search = state["search"]
 
-    if (config.select.active and search["best"] is not None and len(search["pool"]) > 1
+    if (config.stage.active and search["best"] is not None and len(search["pool"]) > 1
             and search.get("selection") is None):
         search = _select(config, data, search, out_dir=out_dir, runtime=runtime,
                          state=state if state is not None and state["phase"] == "select"

@@ -11,24 +11,17 @@ from .config import (
     ModelConfig,
     RunConfig,
     SearchConfig,
-    SelectConfig,
     TrainConfig,
 )
-
-# The selection stage in the presets whose final training is long: there 12 more final epochs
-# are worth less than the stage's pick from about 6 (digits) and 13 (Fashion-MNIST) final
-# epochs of the demo network (bench/stage_break_even.py), and the stage costs about 1 % of the
-# job. The short presets leave it off: at 2-5 final epochs the epochs are worth more.
-LONG_TRAINING_SELECT = SelectConfig(candidates=8, epochs=2)
 
 PRESETS: dict[str, str] = {
     "quick": "a short search whose controller measurably learns, then a short training: "
              "about a minute on one GPU, ~10 on two CPU cores (bundled digits)",
     "demo": "the quick search cut to fit a 2-core CPU in under 5 minutes, for `make run`",
-    "paper-cifar10": "ENAS micro search on CIFAR-10 as published (Pham et al. 2018), with the "
-                     "selection stage before its 630 final epochs",
-    "seed-mnist": "the seed study's MNIST settings (controller batch 160, 150 epochs), with the "
-                  "selection stage before its 309 final epochs",
+    "paper-cifar10": "ENAS micro search on CIFAR-10 as published (Pham et al. 2018); its 630 final "
+                     "epochs turn the selection stage on",
+    "seed-mnist": "the seed study's MNIST settings (controller batch 160, 150 epochs); its 309 "
+                  "final epochs turn the selection stage on",
 }
 
 
@@ -76,7 +69,6 @@ def preset_config(name: str) -> RunConfig:
                 lr_restart_period=10, lr_restart_mult=2,
                 augment=AugmentConfig(crop_padding=4, flip=True, cutout=16),
             ),
-            select=LONG_TRAINING_SELECT,
         )
     if name == "seed-mnist":
         return RunConfig(
@@ -86,6 +78,5 @@ def preset_config(name: str) -> RunConfig:
             ),
             train=TrainConfig(model=ModelConfig(layers=6, channels=36, nodes=5), epochs=309,
                               batch_size=128),
-            select=LONG_TRAINING_SELECT,
         )
     raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
@@ -40,7 +41,8 @@ def test_submit_answers_202_with_location(client, alice):
 
 def test_defaults_and_presets(client, alice):
     plain = client.post("/jobs", json={"dataset": "mnist"}, headers=alice).json()
-    assert plain["config"] == to_dict(RunConfig())
+    engine = RunConfig()
+    assert plain["config"] == to_dict(replace(engine, select=engine.stage))
     quick = client.post(
         "/jobs", json={"dataset": "digits", "preset": "quick", "search_epochs": 3,
                        "time_limit": 60}, headers=alice
@@ -48,7 +50,22 @@ def test_defaults_and_presets(client, alice):
     expected = to_dict(preset_config("quick"))
     expected["search"]["epochs"] = 3
     expected["search"]["time_limit_s"] = 60
+    expected["select"]["candidates"] = 0  # decided at submission: 5 final epochs, no stage
     assert quick["config"] == expected
+
+
+def test_a_long_final_training_gets_the_selection_stage_unless_told_otherwise(client, alice):
+    """The stage pays from about 13 final epochs (bench/stage_break_even.py): left unset, it
+    runs from 16; the job's config says so at once."""
+    def stage(**options):
+        job = client.post("/jobs", json={"dataset": "digits", "preset": "demo", **options},
+                          headers=alice)
+        assert job.status_code == 202, job.text
+        return job.json()["config"]["select"]["candidates"]
+
+    assert (stage(final_epochs=15), stage(final_epochs=16)) == (0, 8)
+    assert (stage(final_epochs=40, select_candidates=0),
+            stage(final_epochs=2, select_candidates=4)) == (0, 4)
 
 
 def test_macro_space(client, alice):

@@ -21,5 +21,5 @@ def test_random_long_is_random_search_trained_longer_without_the_stage() -> None
         staged = run_config(PROFILES[profile], "random-select", 0)
 
         assert long.search.strategy == staged.search.strategy == "random"
-        assert not long.select.active and staged.select.active
+        assert not long.stage.active and staged.stage.active
         assert staged.train.epochs == final and long.train.epochs == final + extra

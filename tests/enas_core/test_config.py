@@ -134,5 +134,19 @@ def test_steps_run_from_the_stored_version_up(monkeypatch, caplog):
     assert migrations.stored(config)["config_version"] == 3
 
 
+def test_a_version_1_job_that_left_the_stage_unset_still_runs_without_it():
+    """Version 2 made an unset `select.candidates` automatic (on from 16 final epochs); a job
+    stored before ran without the stage unless it asked for one."""
+    v1 = previous_release_config()  # stored before the stage existed: no `select` at all
+    v1["train"]["epochs"] = 50
+    assert migrations.load_stored(v1).stage.candidates == 0
+    assert "select" not in v1  # the stored dict is not changed
+    v1["select"] = {"candidates": 4, "epochs": 2}
+    assert migrations.load_stored(v1).stage.candidates == 4
+    v2 = {**previous_release_config(), "config_version": 2}
+    v2["train"]["epochs"] = 50
+    assert migrations.load_stored(v2).stage.candidates == 8
+
+
 def test_each_version_but_the_first_has_its_step():
     assert len(migrations.MIGRATIONS) == migrations.CONFIG_VERSION - 1

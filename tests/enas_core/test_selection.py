@@ -175,13 +175,33 @@ def test_a_selection_cut_short_resumes_to_the_same_result(digits, tmp_path):
     assert resumed.final["test_acc"] == full.final["test_acc"]
 
 
-def test_the_presets_with_a_long_final_training_run_the_stage():
+def test_the_stage_runs_by_default_where_it_pays():
     """bench/stage_break_even.py: the stage's pick is worth more than its compute as final
-    epochs from about 6 (digits) to 13 (Fashion-MNIST) final epochs; the short presets (2 and
-    5 final epochs) leave it off."""
+    epochs from about 6 (digits) to 13 (Fashion-MNIST) final epochs. Left unset, the stage
+    runs from 16 final epochs, in a preset or a job's own final training alike; an explicit
+    number (0: off) is kept at any length."""
+    from enas_core.config_migrations import load_stored, stored
+    from enas_core.options import build_config
     from enas_core.presets import PRESETS, preset_config
 
     for name in PRESETS:
         config = preset_config(name)
-        assert config.select.active == (config.train.epochs >= 16), name
-        assert ("selection stage" in PRESETS[name]) == config.select.active, name
+        assert config.stage.active == (config.train.epochs >= 16), name
+        assert ("selection stage" in PRESETS[name]) == config.stage.active, name
+    assert build_config({"final_epochs": 15}, preset="demo").stage.candidates == 0
+    assert build_config({"final_epochs": 16}, preset="demo").stage == SelectConfig(8, 2)
+    assert build_config({"final_epochs": 10}, preset="paper-cifar10").stage.candidates == 0
+    assert build_config({"final_epochs": 40, "select_candidates": 0},
+                        preset="demo").stage.candidates == 0
+    assert build_config({"final_epochs": 2, "select_candidates": 4, "select_epochs": 3},
+                        preset="demo").stage == SelectConfig(4, 3)
+    # A job's options are decided at once (its stored config says what it runs); the engine's
+    # own config stays automatic, so that a library caller who changes the final training's
+    # length afterwards gets the stage that length calls for.
+    assert build_config({}, preset="paper-cifar10").select == SelectConfig(8, 2)
+    auto = preset_config("quick")
+    assert auto.select.candidates is None and not auto.stage.active
+    assert load_stored(stored(auto)) == auto
+    assert replace(auto, train=replace(auto.train, epochs=20)).stage.active
+    with pytest.raises(ValueError, match="RunConfig.stage"):
+        auto.select.active  # noqa: B018 - a silent "off" would hide the stage
