@@ -24,6 +24,7 @@ controller-vs-random gap on validation (the job's search report), wall time.
     python bench/quality.py --profile gpu --device cuda
     python bench/quality.py --profile cpu --datasets digits --seeds 0 --jobs 1   # a smoke run
     python bench/quality.py --profile cpu-16 --arms enas-select,random-select,random-long
+    python bench/quality.py --profile upload-16 --arms enas-select,random-select,random-long
 
 Fashion-MNIST is read from ../shared/data/fashion-mnist (or --data-dir) without download.
 Prints a table and writes bench/results/quality-<profile>.json.
@@ -86,6 +87,11 @@ PROFILES = {
                     "Fashion-MNIST's 5,000 stratified train images, tested on all 10,000: "
                     "does the stage pay once the final training is long? (hours on 2 cores)",
         datasets=("fashion-mnist",), preset="demo", final_epochs=16, fashion_train=5000),
+    "upload-16": Profile(
+        description="a user's first upload: 1,000 real MNIST digits the project does not ship, "
+                    "split as an upload is (810 / 90 / 100), tested on 4,000 further ones; the "
+                    "demo search, then a 16-epoch final training (random-long: 28)",
+        datasets=("upload",), preset="demo", final_epochs=16),
     "gpu": Profile(
         description="the quick search on full Fashion-MNIST (55,000 / 5,000 / 10,000), then "
                     "the paper-style final network (8 layers, 36 channels, cutout, aux head) "
@@ -100,10 +106,28 @@ def load_data(name: str, profile: Profile, data_dir: Path, seed: int) -> Any:
     if name == "digits":
         from enas_core import prepare_data
         return prepare_data("digits", seed=seed)
+    if name == "upload":
+        return upload_splits(data_dir, seed)
     train, test = load_builtin(name, data_dir, download=False)
     if profile.fashion_train:
         train = make_splits(train, None, seed=seed, test_size=profile.fashion_train).test
     return make_splits(train, test, seed=seed, test_size=profile.fashion_test)
+
+
+def upload_splits(data_dir: Path, seed: int) -> Any:
+    """The last 1,000 of ../shared's 10,000 MNIST digits (its first 5,000 are the bundled
+    `digits`), split as the service splits an upload; the job never sees the test split, so
+    it is replaced by 4,000 digits of neither (a 100-image test split measures to +-3 points)."""
+    import numpy as np
+
+    from enas_core.data import ImageDataset, Splits, make_splits
+
+    with np.load(data_dir / "mnist-10k.npz") as z:
+        x, y = z["x"][..., None], z["y"].astype(np.int64)
+    upload = ImageDataset.from_arrays(x[-1000:], y[-1000:], name="upload")
+    split = make_splits(upload, seed=seed)
+    test = ImageDataset.from_arrays(x[5000:9000], y[5000:9000], name="upload-test")
+    return Splits(split.train, split.val, test, split.mean, split.std)
 
 
 def run_config(profile: Profile, arm: str, seed: int) -> Any:
@@ -124,7 +148,8 @@ def run_config(profile: Profile, arm: str, seed: int) -> Any:
     base = arm.removesuffix("-select").removesuffix("-long")
     search = replace(config.search, strategy="random" if base == "random" else "enas",
                      shared_sampling="uniform" if base == "enas-uniform" else "controller")
-    select = SelectConfig(**SELECT) if arm.endswith("-select") else config.select
+    # Explicit both ways: left unset, the stage would switch itself on from 16 final epochs.
+    select = SelectConfig(**SELECT) if arm.endswith("-select") else SelectConfig(candidates=0)
     return replace(config, search=search, train=train, select=select, seed=seed)
 
 

@@ -16,10 +16,20 @@ def test_stage_epochs_are_the_stages_rounds_in_final_network_epochs() -> None:
 
 
 def test_random_long_is_random_search_trained_longer_without_the_stage() -> None:
-    for profile, final, extra in (("cpu", 2, 12), ("cpu-quick", 5, 5)):
+    for profile, final, extra in (("cpu", 2, 12), ("cpu-quick", 5, 5), ("cpu-16", 16, 12),
+                                  ("upload-16", 16, 12)):
         long = run_config(PROFILES[profile], "random-long", 0)
         staged = run_config(PROFILES[profile], "random-select", 0)
 
         assert long.search.strategy == staged.search.strategy == "random"
         assert not long.stage.active and staged.stage.active
         assert staged.train.epochs == final and long.train.epochs == final + extra
+
+
+def test_only_the_select_arms_run_the_stage_at_any_final_length() -> None:
+    """From 16 final epochs a job runs the stage unless told otherwise: the arms without it
+    must say so, or they would compare the stage with itself."""
+    for arm in ("enas", "random", "enas-uniform", "random-long"):
+        assert not run_config(PROFILES["cpu-16"], arm, 0).stage.active, arm
+    for arm in ("enas-select", "random-select"):
+        assert run_config(PROFILES["cpu"], arm, 0).stage.active, arm
