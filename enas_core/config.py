@@ -276,14 +276,6 @@ def train_batch_size(config: TrainConfig, train_samples: int) -> int:
     return min(config.batch_size, fit)
 
 
-# The selection stage when a job leaves `select_candidates` unset: on from this many final
-# epochs. At the demo's sizes, where the stage costs the most final epochs (12), the stage's
-# pick is worth more than 12 more final epochs from about 6 (digits) and 13 (Fashion-MNIST)
-# epochs on (bench/stage_break_even.py); below, the epochs are worth more.
-AUTO_SELECT_FROM_EPOCHS = 16
-AUTO_SELECT_CANDIDATES = 8
-
-
 @dataclass(frozen=True)
 class SelectConfig:
     """The selection stage between the search and the final training (`enas_core.selection`):
@@ -291,8 +283,8 @@ class SelectConfig:
     each group's best by the space's prior: `selection.pool`) trained alone, briefly, at the
     search network's size, halved successively until the last ones have trained `epochs`
     epochs; the best of those is trained in full. 0 turns it off: the shared weights' best is
-    trained, as in the paper. None (the default) decides by the final training's length
-    (`resolved`): the stage runs where it pays."""
+    trained, as in the paper. None (the default): `RunConfig.stage` decides, by what the
+    stage would cost against the final training (`enas_core.stage_rule`)."""
 
     candidates: int | None = None
     epochs: int = 2  # the epochs the last round's candidates reach (one cosine over them)
@@ -304,14 +296,6 @@ class SelectConfig:
         if self.epochs < 1:
             raise ConfigError(f"select epochs must be positive, got {self.epochs}",
                               field="epochs")
-
-    def resolved(self, final_epochs: int) -> SelectConfig:
-        """This stage with an automatic `candidates` decided for a final training of
-        `final_epochs` epochs."""
-        if self.candidates is not None:
-            return self
-        on = final_epochs >= AUTO_SELECT_FROM_EPOCHS
-        return replace(self, candidates=AUTO_SELECT_CANDIDATES if on else 0)
 
     @property
     def active(self) -> bool:
@@ -340,8 +324,13 @@ class RunConfig:
 
     @property
     def stage(self) -> SelectConfig:
-        """The selection stage this job runs (`select`, automatic candidates decided)."""
-        return self.select.resolved(self.train.epochs)
+        """The selection stage this job runs: `select`, or where its candidates are left
+        automatic, the stage where it costs at most a quarter of the final training."""
+        if self.select.candidates is not None:
+            return self.select
+        from .stage_rule import automatic_stage  # it prices networks: spaces import config
+
+        return automatic_stage(self)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -388,8 +377,6 @@ def _nested(cls: type) -> dict[str, type]:
 
 
 __all__ = [
-    "AUTO_SELECT_CANDIDATES",
-    "AUTO_SELECT_FROM_EPOCHS",
     "LIMITS",
     "AugmentConfig",
     "Baseline",

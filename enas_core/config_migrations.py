@@ -36,7 +36,8 @@ Step = Callable[[dict[str, Any]], dict[str, Any]]
 
 def _select_off_when_unset(data: dict[str, Any]) -> dict[str, Any]:
     """1 -> 2: an unset `select.candidates` meant 0 (no stage) and now means automatic (on
-    from 16 final epochs): a version-1 job that did not set it ran without the stage."""
+    where it costs at most a quarter of the final training): a version-1 job that did not set
+    it ran without the stage."""
     out = _copy(data)
     select = out.setdefault("select", {})
     if isinstance(select, dict) and select.get("candidates") is None:

@@ -19,13 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .config import (
-    AUTO_SELECT_CANDIDATES,
-    AUTO_SELECT_FROM_EPOCHS,
-    AugmentConfig,
-    ConfigError,
-    RunConfig,
-)
+from .config import AugmentConfig, ConfigError, RunConfig
 from .presets import PRESETS, preset_config
 from .spaces import get_space, space_names
 
@@ -230,8 +224,8 @@ _OPTIONS: tuple[Option, ...] = (
            "trained in full, and the job reports how far the shared weights' ranking agreed "
            "(Kendall tau). 0: off, the shared weights' best is trained", minimum=0,
            maximum=64, group="select",
-           unset=f"automatic: {AUTO_SELECT_CANDIDATES} when final_epochs is at least "
-                 f"{AUTO_SELECT_FROM_EPOCHS} (where the stage pays), else 0"),
+           unset="automatic: 8 where the stage costs at most a quarter of the final "
+                 "training (at the demo's sizes from 48 final epochs, at quick's from 24), else 0"),
     Option("select_epochs", ("select.epochs",), int,
            "selection: the epochs the last round's candidates reach (rounds double them from "
            "1)", minimum=1, maximum=100, group="select"),

@@ -24,8 +24,9 @@ from .metrics import EpochMetrics
 from .progress import epoch_work, select_epoch_work
 from .runtime import Cancelled, StopFn, never
 from .search import Searcher
-from .selection import Selection, pool, rounds
+from .selection import Selection, pool
 from .spaces import arch_from_json, network_config_for
+from .stage_rule import stage_epochs
 from .train import Trainer
 from .usage import UsageMeter
 
@@ -126,12 +127,7 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
 
 def select_epochs(config: RunConfig) -> int:
     """The epochs the selection stage trains in all (each candidate's, added up)."""
-    stage = config.stage
-    if not stage.active:
-        return 0
-    plan = rounds(stage.candidates, stage.epochs)
-    return sum(n * (e - before) for (n, e), before in zip(plan, [0] + [e for _, e in plan],
-                                                              strict=False))
+    return stage_epochs(config.stage)
 
 
 def _progress_scale(config: RunConfig, data: Splits) -> Callable[..., float]:

@@ -40,26 +40,12 @@ from .metrics import EpochMetrics
 from .ranks import ranks
 from .runtime import StopFn, never
 from .spaces import arch_from_json, network_config_for, prior_score
-
-HALVING = 2  # each round keeps the best 1/HALVING
+from .stage_rule import rounds
 
 # Kendall tau from which a ranking is called trustworthy / of some use; below, no better than
 # chance at the sizes a job ranks (with 8 candidates tau's 95% band under no correlation is
 # about +-0.57, so a single job's figure is a hint, and the words say so).
 TRUST_LEVELS = ((0.6, "high"), (0.3, "some"))
-
-
-def rounds(candidates: int, epochs: int) -> list[tuple[int, int]]:
-    """[(candidates trained, epoch they reach)] per round: the epochs double up to `epochs`
-    and the candidates halve, while more than one would go on; (8, 2) -> [(8, 1), (4, 2)],
-    (8, 4) -> [(8, 1), (4, 2), (2, 4)], (3, 4) -> [(3, 2), (2, 4)], (2, 4) -> [(2, 4)]."""
-    targets = [epochs]
-    while targets[0] > 1:
-        targets.insert(0, targets[0] // HALVING)
-    sizes = [candidates]
-    while len(sizes) < len(targets) and math.ceil(sizes[-1] / HALVING) > 1:
-        sizes.append(math.ceil(sizes[-1] / HALVING))
-    return list(zip(sizes, targets[len(targets) - len(sizes):], strict=True))
 
 
 def kendall_tau(a: list[float], b: list[float]) -> float | None:

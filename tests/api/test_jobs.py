@@ -55,16 +55,16 @@ def test_defaults_and_presets(client, alice):
 
 
 def test_a_long_final_training_gets_the_selection_stage_unless_told_otherwise(client, alice):
-    """The stage pays from about 13 final epochs (bench/stage_break_even.py): left unset, it
-    runs from 16; the job's config says so at once."""
+    """Left unset, the stage runs where it costs at most a quarter of the final training (the
+    demo's sizes: from 48 final epochs); the job's config says so at once."""
     def stage(**options):
         job = client.post("/jobs", json={"dataset": "digits", "preset": "demo", **options},
                           headers=alice)
         assert job.status_code == 202, job.text
         return job.json()["config"]["select"]["candidates"]
 
-    assert (stage(final_epochs=15), stage(final_epochs=16)) == (0, 8)
-    assert (stage(final_epochs=40, select_candidates=0),
+    assert (stage(final_epochs=47), stage(final_epochs=48)) == (0, 8)
+    assert (stage(final_epochs=60, select_candidates=0),
             stage(final_epochs=2, select_candidates=4)) == (0, 4)
 
 

@@ -27,9 +27,9 @@ def test_random_long_is_random_search_trained_longer_without_the_stage() -> None
 
 
 def test_only_the_select_arms_run_the_stage_at_any_final_length() -> None:
-    """From 16 final epochs a job runs the stage unless told otherwise: the arms without it
-    must say so, or they would compare the stage with itself."""
+    """A long final training runs the stage unless told otherwise (the gpu profile's 100
+    epochs would): the arms without it must say so, or they would compare it with itself."""
     for arm in ("enas", "random", "enas-uniform", "random-long"):
-        assert not run_config(PROFILES["cpu-16"], arm, 0).stage.active, arm
+        assert not run_config(PROFILES["gpu"], arm, 0).stage.active, arm
     for arm in ("enas-select", "random-select"):
         assert run_config(PROFILES["cpu"], arm, 0).stage.active, arm

@@ -135,7 +135,8 @@ def test_steps_run_from_the_stored_version_up(monkeypatch, caplog):
 
 
 def test_a_version_1_job_that_left_the_stage_unset_still_runs_without_it():
-    """Version 2 made an unset `select.candidates` automatic (on from 16 final epochs); a job
+    """Version 2 made an unset `select.candidates` automatic (on where the stage costs at most
+    a quarter of the final training: 50 epochs of the quick preset's network); a job
     stored before ran without the stage unless it asked for one."""
     v1 = previous_release_config()  # stored before the stage existed: no `select` at all
     v1["train"]["epochs"] = 50
