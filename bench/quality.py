@@ -92,6 +92,10 @@ PROFILES = {
                     "split as an upload is (810 / 90 / 100), tested on 4,000 further ones; the "
                     "demo search, then a 16-epoch final training (random-long: 28)",
         datasets=("upload",), preset="demo", final_epochs=16),
+    "upload-48": Profile(
+        description="the same upload and search, then a 48-epoch final training (random-long: "
+                    "60), where the stage costs a quarter of it and switches itself on",
+        datasets=("upload",), preset="demo", final_epochs=48),
     "gpu": Profile(
         description="the quick search on full Fashion-MNIST (55,000 / 5,000 / 10,000), then "
                     "the paper-style final network (8 layers, 36 channels, cutout, aux head) "
