@@ -82,5 +82,21 @@ def test_a_search_checkpoint_resumes_to_the_same_end(space, tmp_path, digits):
                      resume_from=tmp_path / "checkpoint.pt")
     assert _timeless(result.best) == _timeless(expected["best"])
     assert _timeless(result.top_k) == _timeless(expected["top_k"])
-    assert _timeless(stable(result.history)) == _timeless(stable(expected["history"]))
-    assert result.final["test_acc"] == expected["test_acc"]
+    got, want = _timeless(stable(result.history)), _timeless(stable(expected["history"]))
+    assert [_exact(e) for e in got] == [_exact(e) for e in want]
+    # The final network is evaluated near chance (2 steps of training): there the last bits in
+    # which two CPUs' kernels differ (the files were written on an AMD EPYC; an Intel Xeon
+    # moved 5 of 450 validation images and 2 of 500 test images) move images across the
+    # decision boundary. The search, the architectures and the training itself stay exact.
+    for g, w in zip(got, want, strict=True):
+        for key in _NEAR:
+            assert g.get(key) == pytest.approx(w.get(key), abs=0.03), (g["phase"], key)
+    assert result.final["test_acc"] == pytest.approx(expected["test_acc"], abs=0.03)
+
+
+_NEAR = ("val_acc", "val_loss")  # of the final network: near, not bit-equal, across CPUs
+
+
+def _exact(entry: dict) -> dict:
+    return entry if entry["phase"] != "final" else {
+        k: v for k, v in entry.items() if k not in _NEAR}
