@@ -277,6 +277,7 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 def cmd_search(args: argparse.Namespace) -> int:
     from .pipeline import checkpoint_order, run_job
     from .selection import rounds
+    from .stage_rule import stage_of
     from .usage import summary as usage_summary
 
     configure_threads(args.threads)
@@ -289,7 +290,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         if resume is None:
             log.warning("no checkpoint in %s: starting a new search", args.output)
     trainings = 2 if config.baseline == "random" else 1
-    stage = config.stage
+    stage = stage_of(config)
     select_steps = sum(n for n, _ in rounds(stage.candidates, stage.epochs)) \
         if stage.active else 0
     progress = Progress(config.search.epochs + select_steps + trainings * config.train.epochs)

@@ -283,7 +283,7 @@ class SelectConfig:
     each group's best by the space's prior: `selection.pool`) trained alone, briefly, at the
     search network's size, halved successively until the last ones have trained `epochs`
     epochs; the best of those is trained in full. 0 turns it off: the shared weights' best is
-    trained, as in the paper. None (the default): `RunConfig.stage` decides, by what the
+    trained, as in the paper. None (the default): `stage_rule.stage_of` decides, by what the
     stage would cost against the final training (`enas_core.stage_rule`)."""
 
     candidates: int | None = None
@@ -300,7 +300,7 @@ class SelectConfig:
     @property
     def active(self) -> bool:
         if self.candidates is None:  # a silent "off" here would hide the stage from a caller
-            raise ValueError("automatic selection stage: ask RunConfig.stage, which knows the "
+            raise ValueError("automatic selection stage: ask stage_rule.stage_of, which knows the "
                              "final training's epochs")
         return self.candidates > 1
 
@@ -321,16 +321,6 @@ class RunConfig:
         if self.baseline not in ("none", "random"):
             raise ConfigError(f"baseline must be 'none' or 'random', got {self.baseline!r}",
                               field="baseline")
-
-    @property
-    def stage(self) -> SelectConfig:
-        """The selection stage this job runs: `select`, or where its candidates are left
-        automatic, the stage where it costs at most a quarter of the final training."""
-        if self.select.candidates is not None:
-            return self.select
-        from .stage_rule import automatic_stage  # it prices networks: spaces import config
-
-        return automatic_stage(self)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 from .config import AugmentConfig, ConfigError, RunConfig
 from .presets import PRESETS, preset_config
 from .spaces import get_space, space_names
+from .stage_rule import stage_of
 
 DAY_S = 24 * 3600
 
@@ -354,7 +355,7 @@ def build_config(values: Mapping[str, Any], *, preset: str | None = None) -> Run
     config = _tie_final_network(_scale_to_steps(_rebuild(config, changes, "", owners), owners),
                                 owners)
     # An automatic stage decided now, so that the job's stored config says what it runs.
-    return replace(config, select=config.stage)
+    return replace(config, select=stage_of(config))
 
 
 def _scale_to_steps(config: RunConfig, owners: dict[str, str]) -> RunConfig:

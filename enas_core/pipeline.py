@@ -26,7 +26,7 @@ from .runtime import Cancelled, StopFn, never
 from .search import Searcher
 from .selection import Selection, pool
 from .spaces import arch_from_json, network_config_for
-from .stage_rule import stage_epochs
+from .stage_rule import stage_epochs, stage_of
 from .train import Trainer
 from .usage import UsageMeter
 
@@ -127,7 +127,7 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
 
 def select_epochs(config: RunConfig) -> int:
     """The epochs the selection stage trains in all (each candidate's, added up)."""
-    return stage_epochs(config.stage)
+    return stage_epochs(stage_of(config))
 
 
 def _progress_scale(config: RunConfig, data: Splits) -> Callable[..., float]:
@@ -140,7 +140,7 @@ def _progress_scale(config: RunConfig, data: Splits) -> Callable[..., float]:
     shape = (train.channels, *train.image_shape[:2])
     sizes = (train.num_classes, train.num_samples, data.val.num_samples)
     search, final = epoch_work(config, shape, *sizes)
-    select = select_epoch_work(config, shape, *sizes) if config.stage.active else 0.0
+    select = select_epoch_work(config, shape, *sizes) if stage_of(config).active else 0.0
     total = (config.search.epochs * search + trainings * config.train.epochs * final
              + select_epochs(config) * select)
     if total <= 0:  # nothing to do
@@ -208,14 +208,14 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
             "random_best": searcher.random_best.to_dict() if searcher.random_best else None,
             "pool": pool([c.to_dict() for c in searcher.ranked],
                          [c.to_dict() for c in searcher.control_ranked],
-                         config.stage.candidates) if config.stage.active else [],
+                         stage_of(config).candidates) if stage_of(config).active else [],
         }
         del searcher
         meter.end()
     else:
         search = state["search"]
 
-    if (config.stage.active and search["best"] is not None and len(search["pool"]) > 1
+    if (stage_of(config).active and search["best"] is not None and len(search["pool"]) > 1
             and search.get("selection") is None):
         search = _select(config, data, search, out_dir=out_dir, runtime=runtime,
                          state=state if state is not None and state["phase"] == "select"

@@ -72,6 +72,12 @@ def stage_share(config: RunConfig, select: SelectConfig) -> float:
     return stage_epochs(select) * alone / (config.train.epochs * final)
 
 
+def stage_of(config: RunConfig) -> SelectConfig:
+    """The selection stage a job runs: `config.select`, or where its candidates are left
+    automatic, `automatic_stage`."""
+    return config.select if config.select.candidates is not None else automatic_stage(config)
+
+
 def automatic_stage(config: RunConfig) -> SelectConfig:
     """The stage a job runs that did not set `select.candidates`: AUTO_CANDIDATES where that
     costs at most MAX_SHARE of its final training, else none."""
@@ -80,4 +86,4 @@ def automatic_stage(config: RunConfig) -> SelectConfig:
 
 
 __all__ = ["AUTO_CANDIDATES", "HALVING", "MAX_SHARE", "automatic_stage", "rounds",
-           "stage_epochs", "stage_share"]
+           "stage_epochs", "stage_of", "stage_share"]

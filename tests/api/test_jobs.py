@@ -12,6 +12,7 @@ from enas_core.config import ConstraintConfig, RunConfig, from_dict, to_dict
 from enas_core.costs import CostModel, Costs, smallest_architecture
 from enas_core.options import OPTIONS
 from enas_core.presets import preset_config
+from enas_core.stage_rule import stage_of
 from enas_service import artifacts
 from enas_service.models import Dataset, Job
 from tests.conftest import TINY_JOB
@@ -42,7 +43,7 @@ def test_submit_answers_202_with_location(client, alice):
 def test_defaults_and_presets(client, alice):
     plain = client.post("/jobs", json={"dataset": "mnist"}, headers=alice).json()
     engine = RunConfig()
-    assert plain["config"] == to_dict(replace(engine, select=engine.stage))
+    assert plain["config"] == to_dict(replace(engine, select=stage_of(engine)))
     quick = client.post(
         "/jobs", json={"dataset": "digits", "preset": "quick", "search_epochs": 3,
                        "time_limit": 60}, headers=alice

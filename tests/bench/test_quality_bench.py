@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench.quality import PROFILES, run_config, stage_epochs
 from enas_core.config import ModelConfig
+from enas_core.stage_rule import stage_of
 
 
 def test_stage_epochs_are_the_stages_rounds_in_final_network_epochs() -> None:
@@ -22,7 +23,7 @@ def test_random_long_is_random_search_trained_longer_without_the_stage() -> None
         staged = run_config(PROFILES[profile], "random-select", 0)
 
         assert long.search.strategy == staged.search.strategy == "random"
-        assert not long.stage.active and staged.stage.active
+        assert not stage_of(long).active and stage_of(staged).active
         assert staged.train.epochs == final and long.train.epochs == final + extra
 
 
@@ -30,6 +31,6 @@ def test_only_the_select_arms_run_the_stage_at_any_final_length() -> None:
     """A long final training runs the stage unless told otherwise (the gpu profile's 100
     epochs would): the arms without it must say so, or they would compare it with itself."""
     for arm in ("enas", "random", "enas-uniform", "random-long"):
-        assert not run_config(PROFILES["gpu"], arm, 0).stage.active, arm
+        assert not stage_of(run_config(PROFILES["gpu"], arm, 0)).active, arm
     for arm in ("enas-select", "random-select"):
-        assert run_config(PROFILES["cpu"], arm, 0).stage.active, arm
+        assert stage_of(run_config(PROFILES["cpu"], arm, 0)).active, arm

@@ -11,6 +11,7 @@ import pytest
 
 from enas_core import config_migrations as migrations
 from enas_core.config import RunConfig, from_dict, to_dict
+from enas_core.stage_rule import stage_of
 from tests.enas_core.helpers import previous_release_config
 
 
@@ -140,13 +141,13 @@ def test_a_version_1_job_that_left_the_stage_unset_still_runs_without_it():
     stored before ran without the stage unless it asked for one."""
     v1 = previous_release_config()  # stored before the stage existed: no `select` at all
     v1["train"]["epochs"] = 50
-    assert migrations.load_stored(v1).stage.candidates == 0
+    assert stage_of(migrations.load_stored(v1)).candidates == 0
     assert "select" not in v1  # the stored dict is not changed
     v1["select"] = {"candidates": 4, "epochs": 2}
-    assert migrations.load_stored(v1).stage.candidates == 4
+    assert stage_of(migrations.load_stored(v1)).candidates == 4
     v2 = {**previous_release_config(), "config_version": 2}
     v2["train"]["epochs"] = 50
-    assert migrations.load_stored(v2).stage.candidates == 8
+    assert stage_of(migrations.load_stored(v2)).candidates == 8
 
 
 def test_each_version_but_the_first_has_its_step():

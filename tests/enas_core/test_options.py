@@ -13,6 +13,7 @@ from enas_core import options
 from enas_core.config import RunConfig
 from enas_core.options import OPTIONS, OptionError, build_config, option_at
 from enas_core.presets import preset_config
+from enas_core.stage_rule import stage_of
 
 
 def test_the_table_imports_no_torch():
@@ -67,8 +68,8 @@ def test_values_land_where_the_table_says():
     assert config.search.constraints.max_flops == 10**7
     # Nothing given: the preset's (or the engine's) config, its automatic stage decided.
     quick = preset_config("quick")
-    assert build_config({}, preset="quick") == replace(quick, select=quick.stage)
-    assert build_config({}) == replace(RunConfig(), select=RunConfig().stage)
+    assert build_config({}, preset="quick") == replace(quick, select=stage_of(quick))
+    assert build_config({}) == replace(RunConfig(), select=stage_of(RunConfig()))
 
 
 def test_the_final_network_takes_the_size_its_architectures_have():

@@ -185,7 +185,7 @@ def test_the_stage_runs_by_default_where_it_costs_at_most_a_quarter_of_the_final
     from enas_core.config_migrations import load_stored, stored
     from enas_core.options import build_config
     from enas_core.presets import PRESETS, preset_config
-    from enas_core.stage_rule import MAX_SHARE, stage_share
+    from enas_core.stage_rule import MAX_SHARE, stage_of, stage_share
 
     on = SelectConfig(8, 2)
     demo = preset_config("demo")
@@ -193,8 +193,8 @@ def test_the_stage_runs_by_default_where_it_costs_at_most_a_quarter_of_the_final
     assert stage_share(demo, on) == pytest.approx(12 / demo.train.epochs)
     for name in PRESETS:
         config = preset_config(name)
-        assert config.stage.active == (stage_share(config, on) <= MAX_SHARE), name
-        assert ("selection stage" in PRESETS[name]) == config.stage.active, name
+        assert stage_of(config).active == (stage_share(config, on) <= MAX_SHARE), name
+        assert ("selection stage" in PRESETS[name]) == stage_of(config).active, name
     assert [build_config({"final_epochs": e}, preset="demo").select.candidates
             for e in (16, 47, 48)] == [0, 0, 8]
     assert [build_config({"final_epochs": e}, preset="quick").select.candidates
@@ -202,18 +202,18 @@ def test_the_stage_runs_by_default_where_it_costs_at_most_a_quarter_of_the_final
     assert [build_config({"final_epochs": e}, preset="paper-cifar10").select.candidates
             for e in (5, 10)] == [0, 8]  # 15 cells of 36 channels: its stage is cheap
     assert build_config({"final_epochs": 60, "select_candidates": 0},
-                        preset="demo").stage.candidates == 0
+                        preset="demo").select.candidates == 0
     assert build_config({"final_epochs": 2, "select_candidates": 4, "select_epochs": 3},
-                        preset="demo").stage == SelectConfig(4, 3)
-    assert build_config({"final_epochs": 0}, preset="paper-cifar10").stage.candidates == 0
+                        preset="demo").select == SelectConfig(4, 3)
+    assert build_config({"final_epochs": 0}, preset="paper-cifar10").select.candidates == 0
     # A job's options are decided at once (its stored config says what it runs); the engine's
     # own config stays automatic, so that a library caller who changes the final training's
     # length afterwards gets the stage that length calls for.
     auto = preset_config("quick")
-    assert auto.select.candidates is None and not auto.stage.active
+    assert auto.select.candidates is None and not stage_of(auto).active
     assert load_stored(stored(auto)) == auto
-    assert replace(auto, train=replace(auto.train, epochs=30)).stage.active
-    with pytest.raises(ValueError, match="RunConfig.stage"):
+    assert stage_of(replace(auto, train=replace(auto.train, epochs=30))).active
+    with pytest.raises(ValueError, match="stage_of"):
         auto.select.active  # noqa: B018 - a silent "off" would hide the stage
 
 
