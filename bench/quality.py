@@ -152,7 +152,7 @@ def run_config(profile: Profile, arm: str, seed: int) -> Any:
     base = arm.removesuffix("-select").removesuffix("-long")
     search = replace(config.search, strategy="random" if base == "random" else "enas",
                      shared_sampling="uniform" if base == "enas-uniform" else "controller")
-    # Explicit both ways: left unset, the stage would switch itself on from 16 final epochs.
+    # Explicit both ways: left unset, a long enough final training would switch the stage on.
     select = SelectConfig(**SELECT) if arm.endswith("-select") else SelectConfig(candidates=0)
     return replace(config, search=search, train=train, select=select, seed=seed)
 

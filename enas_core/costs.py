@@ -24,6 +24,7 @@ sample costs microseconds (bench/constraints.py measures it).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -103,6 +104,16 @@ def count_flops(arch: Architecture, model: ModelConfig, input_shape: Sequence[in
                 num_classes: int) -> int:
     """Multiply-adds of one image through the final network at inference."""
     return sum(op.macs for op in network_ops(arch, model, input_shape, num_classes))
+
+
+def typical_flops(search: ModelConfig, network: Callable[[Architecture], ModelConfig],
+                  input_shape: Sequence[int], num_classes: int) -> float:
+    """Multiply-adds of one image through a typical architecture of the searched space (the
+    sum over the same few random ones each call, so that two networks' figures compare), each
+    in the network `network` makes for it."""
+    rng = random.Random(0)
+    archs = [get_space(search.space).random(search, rng) for _ in range(4)]
+    return sum(count_flops(a, network(a), tuple(input_shape), num_classes) for a in archs)
 
 
 def peak_memory(arch: Architecture, model: ModelConfig, input_shape: Sequence[int],

@@ -115,6 +115,7 @@ def run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, device: str
     each epoch's metrics and the result carry its snapshot (of this run: a resumed run counts
     from where it resumed). `latency_cache_dir`: where latency tables are kept (default
     `latency.default_cache_dir()`; a service keeps them under its data directory)."""
+    config = replace(config, select=stage_of(config))  # an automatic stage decided once
     runtime = runtime or Runtime(device=device)
     meter = usage if usage is not None else UsageMeter(runtime.device)
     try:
@@ -208,14 +209,14 @@ def _run_job(config: RunConfig, data: Splits, *, out_dir: str | Path, runtime: R
             "random_best": searcher.random_best.to_dict() if searcher.random_best else None,
             "pool": pool([c.to_dict() for c in searcher.ranked],
                          [c.to_dict() for c in searcher.control_ranked],
-                         stage_of(config).candidates) if stage_of(config).active else [],
+                         config.select.candidates) if config.select.active else [],
         }
         del searcher
         meter.end()
     else:
         search = state["search"]
 
-    if (stage_of(config).active and search["best"] is not None and len(search["pool"]) > 1
+    if (config.select.active and search["best"] is not None and len(search["pool"]) > 1
             and search.get("selection") is None):
         search = _select(config, data, search, out_dir=out_dir, runtime=runtime,
                          state=state if state is not None and state["phase"] == "select"

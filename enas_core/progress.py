@@ -18,7 +18,6 @@ rate applied to the faster final training made ETAs up to 3.5x too long
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -103,17 +102,13 @@ def epoch_work(config: RunConfig, input_shape: Sequence[int], num_classes: int,
     """The work of one search epoch and of one final-training epoch, in multiply-adds: their
     images times the multiply-adds of an image through a typical architecture (the mean of a
     few random ones, priced torch-free) in the search network and in the final network."""
-    from .costs import count_flops
-    from .spaces import get_space, network_config_for
+    from .costs import typical_flops
+    from .spaces import network_config_for
 
     search = config.search.model
-    space = get_space(search.space)
-    rng = random.Random(0)
-    archs = [space.random(search, rng) for _ in range(4)]
-    shape = tuple(input_shape)
-    per_search = sum(count_flops(a, search, shape, num_classes) for a in archs)
-    per_final = sum(count_flops(a, network_config_for(a, config.train.model), shape,
-                                num_classes) for a in archs)
+    per_search = typical_flops(search, lambda a: search, input_shape, num_classes)
+    per_final = typical_flops(search, lambda a: network_config_for(a, config.train.model),
+                              input_shape, num_classes)
     return (sum(search_epoch_images(config.search, train_samples, val_samples)) * per_search,
             final_epoch_images(config.train, train_samples, val_samples) * per_final)
 
@@ -122,13 +117,9 @@ def select_epoch_work(config: RunConfig, input_shape: Sequence[int], num_classes
                       train_samples: int, val_samples: int) -> float:
     """The work of one epoch of the selection stage (`enas_core.selection`): a final-training
     epoch of a network of the search network's size."""
-    from .costs import count_flops
-    from .selection import selection_train_config
-    from .spaces import get_space
+    from .costs import typical_flops
+    from .stage_rule import stage_network
 
-    space = get_space(config.search.model.space)
-    rng = random.Random(0)
-    archs = [space.random(config.search.model, rng) for _ in range(4)]
-    per_image = sum(count_flops(a, selection_train_config(config, a.to_json()).model,
-                                tuple(input_shape), num_classes) for a in archs)
+    per_image = typical_flops(config.search.model, lambda a: stage_network(config, a),
+                              input_shape, num_classes)
     return final_epoch_images(config.train, train_samples, val_samples) * per_image

@@ -39,8 +39,8 @@ from .data import Splits
 from .metrics import EpochMetrics
 from .ranks import ranks
 from .runtime import StopFn, never
-from .spaces import arch_from_json, network_config_for, prior_score
-from .stage_rule import rounds
+from .spaces import arch_from_json, prior_score
+from .stage_rule import rounds, stage_network
 
 # Kendall tau from which a ranking is called trustworthy / of some use; below, no better than
 # chance at the sizes a job ranks (with 8 candidates tau's 95% band under no correlation is
@@ -79,9 +79,7 @@ def trust(tau: float | None) -> str:
 def selection_train_config(config: RunConfig, arch_json: dict[str, Any]) -> TrainConfig:
     """The final training's optimiser and data settings on the search network's size, for
     `select.epochs` epochs, without drop-path or an auxiliary head."""
-    arch = arch_from_json(arch_json)
-    size = replace(config.search.model, aux_head=False, drop_path=0.0)
-    return replace(config.train, model=network_config_for(arch, size),
+    return replace(config.train, model=stage_network(config, arch_from_json(arch_json)),
                    epochs=config.select.epochs)
 
 

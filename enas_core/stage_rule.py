@@ -16,10 +16,10 @@ quarter longer for a stage it did not ask for. Torch-free: submission decides it
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import replace
 
-from .config import RunConfig, SelectConfig
+from .architecture import Architecture
+from .config import ModelConfig, RunConfig, SelectConfig
 
 AUTO_CANDIDATES = 8
 MAX_SHARE = 0.25  # the stage's compute over the final training's, at most
@@ -52,23 +52,29 @@ def stage_epochs(select: SelectConfig) -> int:
                                                           strict=False))
 
 
+def stage_network(config: RunConfig, arch: Architecture) -> ModelConfig:
+    """The network a candidate trains in the stage: the search network's size, without
+    drop-path or an auxiliary head."""
+    from .spaces import network_config_for
+
+    size = replace(config.search.model, aux_head=False, drop_path=0.0)
+    return network_config_for(arch, size)
+
+
 def stage_share(config: RunConfig, select: SelectConfig) -> float:
-    """The stage's compute over the final training's: its epochs of the search network's size
-    against the final training's epochs (the same images an epoch), each priced at the
-    multiply-adds of a typical architecture (the mean of a few random ones)."""
-    from .costs import count_flops
-    from .spaces import get_space, network_config_for
+    """The stage's compute over the final training's: its epochs of `stage_network` against
+    the final training's epochs (the same images an epoch), each priced at the multiply-adds
+    of a typical architecture (`costs.typical_flops`)."""
+    from .costs import typical_flops
+    from .spaces import network_config_for
 
     if config.train.epochs == 0:
         return math.inf
     search = config.search.model
-    size = replace(search, aux_head=False, drop_path=0.0)  # as the stage trains them
-    rng = random.Random(0)
-    archs = [get_space(search.space).random(search, rng) for _ in range(4)]
-    alone = sum(count_flops(a, network_config_for(a, size), _NOMINAL_INPUT, _NOMINAL_CLASSES)
-                for a in archs)
-    final = sum(count_flops(a, network_config_for(a, config.train.model), _NOMINAL_INPUT,
-                            _NOMINAL_CLASSES) for a in archs)
+    alone = typical_flops(search, lambda a: stage_network(config, a), _NOMINAL_INPUT,
+                          _NOMINAL_CLASSES)
+    final = typical_flops(search, lambda a: network_config_for(a, config.train.model),
+                          _NOMINAL_INPUT, _NOMINAL_CLASSES)
     return stage_epochs(select) * alone / (config.train.epochs * final)
 
 
@@ -86,4 +92,4 @@ def automatic_stage(config: RunConfig) -> SelectConfig:
 
 
 __all__ = ["AUTO_CANDIDATES", "HALVING", "MAX_SHARE", "automatic_stage", "rounds",
-           "stage_epochs", "stage_of", "stage_share"]
+           "stage_epochs", "stage_network", "stage_of", "stage_share"]
